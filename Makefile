@@ -1,0 +1,113 @@
+# precml -- one-command entry points. GNU make >= 4, bash.
+#
+#   make lab       JupyterLab on the notebook index (installs .[all] into .venv first)
+#   make gallery   serve every dashboard in precml_widgets/apps/ with `panel serve`
+#   make test      the whole test suite (installs .[all,test,docs] and Debian chromium)
+#   make docs      Sphinx site into docs/_build/html (warnings are errors)
+#   make bench     run benchmarks/bench_*.py; JSON results land in benchmarks/results/
+#   make lint      ruff check + ruff format --check
+#   make clean     remove build outputs and caches (keeps .venv; `make distclean` removes it)
+#
+# Every target installs what it needs first, into .venv, with the exact pins of
+# ci/constraints.txt. An install is redone only when pyproject.toml or the constraints change
+# (stamp files .venv/.stamp-<extras>), so re-runs start at once.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+CONSTRAINTS := ci/constraints.txt
+# `make lab LAB_ARGS="--no-browser --ip 0.0.0.0"`
+LAB_ARGS    ?=
+NOTEBOOK    ?= notebooks/00_index.ipynb
+# `make test PYTEST_ARGS="-m 'not slow' -x"`
+PYTEST_ARGS ?=
+# `make gallery ADDRESS=0.0.0.0 PORT=5007 ORIGINS="myhost:5007"`
+ADDRESS     ?= 127.0.0.1
+PORT        ?= 5006
+ORIGINS     ?= localhost:$(PORT) 127.0.0.1:$(PORT)
+GALLERY_ARGS ?=
+APPS         = $(sort $(wildcard precml_widgets/apps/[!_]*.py))
+BENCH_RESULTS := benchmarks/results
+
+.PHONY: help lab gallery test docs bench lint clean distclean chromium
+
+help:
+	@sed -n '3,10s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+# --- environment ------------------------------------------------------------------------------
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# One stamp per set of extras, e.g. .venv/.stamp-all or .venv/.stamp-all,test,docs.
+$(VENV)/.stamp-%: pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[$*]"
+	@touch $@
+
+# --- targets ----------------------------------------------------------------------------------
+
+lab: $(VENV)/.stamp-all
+	@root_flag=""; \
+	if [ "$$(id -u)" = 0 ]; then root_flag="--allow-root"; fi; \
+	exec $(VENV)/bin/jupyter lab $(NOTEBOOK) $$root_flag $(LAB_ARGS)
+
+gallery: $(VENV)/.stamp-all
+	@if [ -z "$(strip $(APPS))" ]; then \
+	  echo "make gallery: no dashboards found (precml_widgets/apps/[!_]*.py)" >&2; exit 1; \
+	fi
+	exec $(VENV)/bin/panel serve $(APPS) --address $(ADDRESS) --port $(PORT) \
+	  $(foreach o,$(ORIGINS),--allow-websocket-origin $(o)) $(GALLERY_ARGS)
+
+test: $(VENV)/.stamp-all,test,docs chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Debian's chromium for the browser tests (Playwright drives /usr/bin/chromium; we never run
+# `playwright install`). Without it the browser tests skip locally and fail in CI (CI=true).
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else sudo="none"; fi; \
+	if [ "$$sudo" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: chromium not found; browser tests will skip (and fail under CI=true)."; \
+	  echo "      Install it with: sudo apt-get install chromium   (Debian/Ubuntu)"; \
+	  exit 0; \
+	fi; \
+	echo "make: installing Debian chromium for the browser tests"; \
+	if ! { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	       $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; then \
+	  echo "make: WARNING: could not install chromium; browser tests will skip or fail." >&2; \
+	fi
+
+docs: $(VENV)/.stamp-docs
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+bench: $(VENV)/.stamp-all
+	@mkdir -p $(BENCH_RESULTS); \
+	shopt -s nullglob; benches=(benchmarks/bench_*.py); \
+	if [ $${#benches[@]} -eq 0 ]; then echo "make bench: no benchmarks/bench_*.py found" >&2; exit 1; fi; \
+	failed=(); \
+	for b in "$${benches[@]}"; do \
+	  echo "== $$b"; \
+	  PRECML_BENCH_RESULTS="$(CURDIR)/$(BENCH_RESULTS)" $(PY) "$$b" || failed+=("$$b"); \
+	done; \
+	echo "results in $(BENCH_RESULTS)/"; \
+	if [ $${#failed[@]} -gt 0 ]; then echo "make bench: FAILED: $${failed[*]}" >&2; exit 1; fi
+
+lint: $(VENV)/.stamp-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf docs/_build docs/notebooks docs/api/generated build dist .pytest_cache .ruff_cache
+	rm -rf *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

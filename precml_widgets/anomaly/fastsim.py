@@ -1,0 +1,204 @@
+"""Fast simulation of dimuon events where the real samples are too small.
+
+An L1 rate at FPR ~1e-5 needs ~1e6 background events; the real CMS 2010 sample has 2304.
+Two generators fill the gap, both documented in the notebook as simulation:
+
+* :class:`DimuonKDE`, a smoothed bootstrap of real events: a Gaussian kernel density
+  estimate (scipy) in (ln pT1, ln pT2, eta1, eta2, |dphi|), tuned on one half of the real
+  events and validated against the other half with a two-sample test. Its tails beyond the
+  reach of the real sample (FPR below ~1/N_real) are an extrapolation of the kernel.
+* :func:`simulate_resonance`, a narrow dimuon resonance (Breit-Wigner mass, exponential-like
+  pT spectrum, isotropic decay, Gaussian pT resolution): benchmark signals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from precml_widgets.anomaly.events import MAX_ABS_ETA, MIN_PT_GEV, DimuonEvents
+from precml_widgets.errors import InvalidInputError
+
+__all__ = ["DimuonKDE", "simulate_resonance"]
+
+MUON_MASS_GEV = 0.1056584
+
+
+class DimuonKDE:
+    """Kernel density estimate of real dimuon events, for sampling large background sets.
+
+    Args:
+        events: real events to tune on.
+        bandwidth: kernel width as a factor of Scott's rule (scipy's default); smaller
+            follows the data more closely, larger smooths more.
+
+    Example:
+        >>> from precml_widgets.anomaly.samples import load_sample
+        >>> kde = DimuonKDE(load_sample("cms2010_zmumu"))
+        >>> kde.sample(1000, seed=1).n
+        1000
+    """
+
+    def __init__(self, events: DimuonEvents, bandwidth: float = 1.0) -> None:
+        from scipy.stats import gaussian_kde
+
+        if events.n < 50:
+            raise InvalidInputError(
+                f"sample {events.name!r} has {events.n} events; a kernel density estimate in 5 "
+                "dimensions needs at least 50. Use a larger sample."
+            )
+        if not (0.05 <= bandwidth <= 10):
+            raise InvalidInputError(f"bandwidth must be in [0.05, 10] (x Scott's rule), got {bandwidth}")
+        self.source = events
+        self.bandwidth = bandwidth
+        self._kde = gaussian_kde(events.features().astype(np.float64).T)
+        self._kde.set_bandwidth(self._kde.scotts_factor() * bandwidth)
+
+    @classmethod
+    def tuned(
+        cls,
+        events: DimuonEvents,
+        grid: tuple[float, ...] = (0.2, 0.3, 0.4, 0.6, 0.8, 1.0),
+    ) -> DimuonKDE:
+        """Choose the bandwidth on ``events`` alone by two-fold cross-validated likelihood.
+
+        Only the tuning events are used, so a later test against held-out events is honest.
+        """
+        from scipy.stats import gaussian_kde
+
+        x = events.features().astype(np.float64)
+        folds = (x[0::2], x[1::2])
+        best, best_ll = grid[0], -np.inf
+        for bw in grid:
+            ll = 0.0
+            for a, b in (folds, folds[::-1]):
+                kde = gaussian_kde(a.T)
+                kde.set_bandwidth(kde.scotts_factor() * bw)
+                ll += float(np.mean(kde.logpdf(b.T)))
+            if ll > best_ll:
+                best, best_ll = bw, ll
+        return cls(events, bandwidth=best)
+
+    def sample(self, n: int, *, seed: int, name: str = "fastsim_dimuon") -> DimuonEvents:
+        """Draw ``n`` events inside the common acceptance (rejection of the rest).
+
+        Args:
+            n: number of events wanted.
+            seed: random seed (numpy Generator).
+            name: sample name of the result.
+        """
+        if n <= 0:
+            raise InvalidInputError(f"number of events n must be positive, got {n}")
+        rng = np.random.default_rng(seed)
+        parts: list[np.ndarray] = []
+        have = 0
+        while have < n:
+            u = self._kde.resample(int((n - have) * 1.15) + 16, seed=rng).T
+            # |dphi| lives on [0, pi]: reflect the kernel at both edges.
+            d = np.abs(u[:, 4])
+            u[:, 4] = np.where(d > np.pi, 2 * np.pi - d, d)
+            pt = np.exp(u[:, 0:2])
+            ok = np.all((pt > MIN_PT_GEV) & (np.abs(u[:, 2:4]) < MAX_ABS_ETA), axis=1) & (
+                u[:, 4] >= 0
+            )
+            parts.append(u[ok])
+            have += int(ok.sum())
+        u = np.concatenate(parts)[:n]
+        phi1 = rng.uniform(-np.pi, np.pi, n)
+        sign = rng.choice([-1.0, 1.0], n)
+        phi2 = (phi1 + sign * u[:, 4] + np.pi) % (2 * np.pi) - np.pi
+        return DimuonEvents.from_arrays(
+            name,
+            np.exp(u[:, 0:2]),
+            u[:, 2:4],
+            np.column_stack([phi1, phi2]),
+            real=False,
+            description=(
+                f"fast simulation: Gaussian-kernel smoothed bootstrap (bandwidth {self.bandwidth:g} x "
+                f"Scott) of {self.source.n} real events of {self.source.name!r}"
+            ),
+        )
+
+
+def simulate_resonance(
+    mass_gev: float,
+    n: int,
+    *,
+    seed: int,
+    width_gev: float | None = None,
+    mean_pt_gev: float = 20.0,
+    pt_resolution: float = 0.02,
+    name: str | None = None,
+) -> DimuonEvents:
+    """Generate ``n`` accepted events of a dimuon resonance X -> mu+ mu-.
+
+    The resonance has a Breit-Wigner mass (default width 1 % of the mass), a transverse
+    momentum from a Gamma(2) distribution with mean ``mean_pt_gev``, rapidity uniform in
+    [-2.5, 2.5], and decays isotropically in its rest frame; muon pT is smeared by a Gaussian
+    of relative width ``pt_resolution``.
+
+    Args:
+        mass_gev: pole mass in GeV (> 2 m_mu).
+        n: number of accepted events.
+        seed: random seed.
+        width_gev: Breit-Wigner width in GeV.
+        mean_pt_gev: mean resonance pT in GeV.
+        pt_resolution: relative muon pT resolution.
+        name: sample name (default ``"fastsim_resonance_<mass>"``).
+    """
+    if not (np.isfinite(mass_gev) and mass_gev > 2 * MUON_MASS_GEV):
+        raise InvalidInputError(f"mass_gev must exceed 2 m_mu = 0.211 GeV, got {mass_gev}")
+    if n <= 0:
+        raise InvalidInputError(f"number of events n must be positive, got {n}")
+    width = 0.01 * mass_gev if width_gev is None else width_gev
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    have = 0
+    while have < n:
+        k = int((n - have) * 2) + 64
+        m = mass_gev + width / 2 * np.tan(np.pi * (rng.uniform(size=k) - 0.5))
+        m = np.clip(m, 2.5 * MUON_MASS_GEV, 3 * mass_gev)
+        pt_x = rng.gamma(2.0, mean_pt_gev / 2.0, k)
+        y = rng.uniform(-2.5, 2.5, k)
+        phi_x = rng.uniform(-np.pi, np.pi, k)
+        mt = np.sqrt(m**2 + pt_x**2)
+        p4_x = np.column_stack([mt * np.cosh(y), pt_x * np.cos(phi_x), pt_x * np.sin(phi_x), mt * np.sinh(y)])
+        # isotropic decay in the rest frame
+        cos_t = rng.uniform(-1, 1, k)
+        phi_d = rng.uniform(-np.pi, np.pi, k)
+        p = np.sqrt(np.clip(m**2 / 4 - MUON_MASS_GEV**2, 0, None))
+        sin_t = np.sqrt(1 - cos_t**2)
+        mom = np.column_stack([p * sin_t * np.cos(phi_d), p * sin_t * np.sin(phi_d), p * cos_t])
+        e = np.sqrt(p**2 + MUON_MASS_GEV**2)
+        mu = [_boost(np.column_stack([e, s * mom]), p4_x) for s in (1.0, -1.0)]
+        pt = np.column_stack([np.hypot(v[:, 1], v[:, 2]) for v in mu])
+        pt *= 1 + pt_resolution * rng.standard_normal(pt.shape)
+        eta = np.column_stack([np.arcsinh(v[:, 3] / np.hypot(v[:, 1], v[:, 2])) for v in mu])
+        phi = np.column_stack([np.arctan2(v[:, 2], v[:, 1]) for v in mu])
+        ok = np.all((pt > MIN_PT_GEV) & (np.abs(eta) < MAX_ABS_ETA), axis=1)
+        out.append(np.column_stack([pt, eta, phi])[ok])
+        have += int(ok.sum())
+    a = np.concatenate(out)[:n]
+    return DimuonEvents.from_arrays(
+        name or f"fastsim_resonance_{mass_gev:g}",
+        a[:, 0:2],
+        a[:, 2:4],
+        a[:, 4:6],
+        real=False,
+        description=(
+            f"fast simulation: X -> mu mu with m = {mass_gev:g} GeV, width {width:.3g} GeV, "
+            f"<pT_X> = {mean_pt_gev:g} GeV, {pt_resolution:.0%} pT resolution"
+        ),
+    )
+
+
+def _boost(p4: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    """Boost rest-frame four-vectors ``p4`` (n, 4) into the frame where the parent has ``parent``."""
+    m = np.sqrt(np.clip(parent[:, 0] ** 2 - np.sum(parent[:, 1:] ** 2, axis=1), 1e-12, None))
+    beta = parent[:, 1:] / parent[:, 0:1]
+    gamma = parent[:, 0] / m
+    bp = np.sum(beta * p4[:, 1:], axis=1)
+    b2 = np.sum(beta**2, axis=1)
+    coef = np.where(b2 > 0, (gamma - 1) * bp / np.where(b2 > 0, b2, 1), 0.0)
+    e = gamma * (p4[:, 0] + bp)
+    vec = p4[:, 1:] + (coef + gamma * p4[:, 0])[:, None] * beta
+    return np.column_stack([e, vec])

@@ -1,0 +1,271 @@
+"""A small dense autoencoder whose reconstruction error is the anomaly score.
+
+Trained on background only (unsupervised), as in the CMS L1 anomaly-detection studies
+(Govorkova et al., arXiv:2108.03986). Saved as safetensors with JSON metadata: loading
+never executes code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from precml_widgets._optional import require
+from precml_widgets.anomaly.events import FEATURE_NAMES
+from precml_widgets.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "PRETRAINED_PATH",
+    "AutoencoderConfig",
+    "TrainResult",
+    "anomaly_scores",
+    "build_autoencoder",
+    "load_autoencoder",
+    "save_autoencoder",
+    "train_autoencoder",
+]
+
+PRETRAINED_PATH = Path(__file__).parent / "pretrained" / "dimuon_ae.safetensors"
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """Architecture and training settings.
+
+    Attributes:
+        hidden: widths of the encoder's hidden layers (the decoder mirrors them).
+        latent: bottleneck width.
+        epochs: passes over the training set.
+        batch_size: events per optimiser step.
+        learning_rate: Adam step size.
+        seed: torch seed for initialisation and shuffling.
+    """
+
+    hidden: tuple[int, ...] = (32, 16)
+    latent: int = 2
+    epochs: int = 20
+    batch_size: int = 1024
+    learning_rate: float = 3e-3
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidInputError` for impossible settings."""
+        if self.latent < 1 or any(h < 1 for h in self.hidden):
+            raise InvalidInputError(f"layer widths must be >= 1, got hidden={self.hidden}, latent={self.latent}")
+        if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
+            raise InvalidInputError(
+                f"epochs, batch_size must be >= 1 and learning_rate > 0, got {self.epochs}, "
+                f"{self.batch_size}, {self.learning_rate}"
+            )
+
+
+@dataclass
+class TrainResult:
+    """A trained autoencoder with its input standardisation and loss history.
+
+    Attributes:
+        model: the torch module (on CPU after training).
+        mean, std: per-feature standardisation, shape ``(n_features,)``.
+        config: the settings used.
+        loss_history: mean training loss per epoch.
+        n_train: number of training events.
+        seconds: wall time of training.
+        feature_names: names of the input features.
+        provenance: free-form notes saved with the weights (training sample, versions).
+    """
+
+    model: torch.nn.Module
+    mean: np.ndarray
+    std: np.ndarray
+    config: AutoencoderConfig
+    loss_history: list[float]
+    n_train: int
+    seconds: float
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def build_autoencoder(n_features: int, config: AutoencoderConfig) -> torch.nn.Module:
+    """A dense autoencoder ``n_features -> hidden... -> latent -> ...hidden -> n_features``."""
+    torch = require("torch", "anomaly", "the autoencoder")
+    nn = torch.nn
+    widths = [n_features, *config.hidden, config.latent]
+    layers: list[Any] = []
+    for a, b in zip(widths[:-1], widths[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.pop()  # linear bottleneck
+    rev = widths[::-1]
+    for a, b in zip(rev[:-1], rev[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.pop()  # linear output
+    return nn.Sequential(*layers)
+
+
+def train_autoencoder(
+    features: np.ndarray,
+    config: AutoencoderConfig | None = None,
+    *,
+    device: str | None = None,
+    progress: bool = True,
+    provenance: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train on background features (mean-squared reconstruction error).
+
+    Args:
+        features: background inputs, shape ``(n_events, n_features)``.
+        config: settings (defaults: :class:`AutoencoderConfig`).
+        device: torch device; CUDA when present, CPU otherwise.
+        progress: show a tqdm bar over epochs.
+        provenance: notes stored with saved weights.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    from precml_widgets.device import default_device
+
+    torch = require("torch", "anomaly", "the autoencoder")
+    config = config or AutoencoderConfig()
+    config.validate()
+    x = _check_features(features, "features")
+    if len(x) < 2:
+        raise InvalidInputError("features: need at least 2 training events")
+    dev = default_device(device)
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    torch.manual_seed(config.seed)
+    model = build_autoencoder(x.shape[1], config).to(dev)
+    data = torch.from_numpy(((x - mean) / std).astype(np.float32)).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    gen = torch.Generator(device="cpu").manual_seed(config.seed)
+    history: list[float] = []
+    start = time.perf_counter()
+    bar = tqdm(range(config.epochs), desc="training autoencoder", disable=not progress)
+    for _ in bar:
+        perm = torch.randperm(len(data), generator=gen).to(dev)
+        total = 0.0
+        for i in range(0, len(data), config.batch_size):
+            batch = data[perm[i : i + config.batch_size]]
+            loss = torch.mean((model(batch) - batch) ** 2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(batch)
+        history.append(total / len(data))
+        bar.set_postfix(loss=f"{history[-1]:.4f}")
+    model = model.cpu().eval()
+    return TrainResult(
+        model, mean, std, config, history, len(x), time.perf_counter() - start,
+        provenance=dict(provenance or {}),
+    )
+
+
+def anomaly_scores(result: TrainResult, features: np.ndarray, *, batch_size: int = 65536) -> np.ndarray:
+    """Reconstruction error (mean over standardised features), shape ``(n_events,)``."""
+    torch = require("torch", "anomaly", "the autoencoder")
+    x = _check_features(features, "features", n_features=len(result.mean))
+    out = np.empty(len(x), dtype=np.float64)
+    with torch.inference_mode():
+        for i in range(0, len(x), batch_size):
+            z = torch.from_numpy(((x[i : i + batch_size] - result.mean) / result.std).astype(np.float32))
+            rec = result.model(z)
+            out[i : i + batch_size] = torch.mean((rec - z) ** 2, dim=1).double().numpy()
+    return out
+
+
+def save_autoencoder(result: TrainResult, path: str | os.PathLike[str]) -> Path:
+    """Write weights and metadata to a safetensors file (atomically: temp file, then rename)."""
+    save_file = require("safetensors.torch", "anomaly", "saving models").save_file
+    path = Path(path)
+    meta = {
+        "precml": json.dumps(
+            {
+                "format": "precml-dimuon-autoencoder/1",
+                "config": asdict(result.config),
+                "mean": result.mean.tolist(),
+                "std": result.std.tolist(),
+                "feature_names": list(result.feature_names),
+                "loss_history": result.loss_history,
+                "n_train": result.n_train,
+                "seconds": result.seconds,
+                "provenance": result.provenance,
+            }
+        )
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_autoencoder(path: str | os.PathLike[str] = PRETRAINED_PATH) -> TrainResult:
+    """Load a model written by :func:`save_autoencoder` (no code is executed).
+
+    Example:
+        >>> ae = load_autoencoder()
+        >>> ae.feature_names
+        ('log_pt1', 'log_pt2', 'eta1', 'eta2', 'abs_dphi')
+    """
+    st = require("safetensors", "anomaly", "loading models")
+    load_file = require("safetensors.torch", "anomaly", "loading models").load_file
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"model file {str(path)!r} does not exist; train one or check the path.")
+    try:
+        with st.safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("precml")
+        tensors = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types
+        raise InvalidInputError(f"{str(path)!r} is not a readable safetensors file: {exc}") from exc
+    if raw is None:
+        raise InvalidInputError(f"{str(path)!r} has no precml metadata; it was not written by save_autoencoder.")
+    meta = json.loads(raw)
+    if meta.get("format") != "precml-dimuon-autoencoder/1":
+        raise InvalidInputError(f"{str(path)!r}: unknown model format {meta.get('format')!r}")
+    cfg = meta["config"]
+    config = AutoencoderConfig(**{**cfg, "hidden": tuple(cfg["hidden"])})
+    model = build_autoencoder(len(meta["mean"]), config)
+    model.load_state_dict(tensors)
+    model.eval()
+    return TrainResult(
+        model,
+        np.asarray(meta["mean"]),
+        np.asarray(meta["std"]),
+        config,
+        list(meta["loss_history"]),
+        int(meta["n_train"]),
+        float(meta["seconds"]),
+        tuple(meta["feature_names"]),
+        dict(meta.get("provenance", {})),
+    )
+
+
+def _check_features(features: np.ndarray, label: str, n_features: int | None = None) -> np.ndarray:
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2 or (n_features is not None and x.shape[1] != n_features):
+        want = f"(n_events, {n_features})" if n_features else "(n_events, n_features)"
+        raise InvalidInputError(f"{label} must have shape {want}, got {x.shape}")
+    bad = int(np.count_nonzero(~np.isfinite(x)))
+    if bad:
+        raise InvalidInputError(f"{label} holds {bad} NaN/inf values; drop those events first.")
+    return x
+
+

@@ -1,0 +1,184 @@
+"""The whole anomaly-trigger study in one call: samples, fast simulation, scores, validation."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from precml_widgets.anomaly.events import DimuonEvents
+from precml_widgets.anomaly.fastsim import DimuonKDE, simulate_resonance
+from precml_widgets.anomaly.model import (
+    AutoencoderConfig,
+    TrainResult,
+    anomaly_scores,
+    load_autoencoder,
+    train_autoencoder,
+)
+from precml_widgets.anomaly.rates import ScoreSample, roc_curve
+from precml_widgets.anomaly.samples import load_sample, split_tune_validate
+from precml_widgets.errors import DataNotFoundError, InvalidInputError
+from precml_widgets.stats.two_sample import TwoSampleResult, energy_test
+
+__all__ = ["BACKGROUND", "AnomalyStudy", "StudyConfig", "run_study"]
+
+#: Name of the background sample on which rates are measured.
+BACKGROUND = "fastsim_background"
+_REAL_SIGNALS = ("atlas2016_4lep", "cms2012_doublemu")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Sizes and seeds of the study; the defaults are the teaching defaults (fit in ~2 GB).
+
+    Attributes:
+        n_background: fast-simulated background events on which rates are measured
+            (FPR resolution 1/n_background).
+        n_signal: events per fast-simulated resonance signal.
+        resonance_masses_gev: masses of the simulated X -> mu mu benchmark signals.
+        train: retrain the autoencoder instead of using the shipped weights.
+        n_train: fast-simulated training events when ``train`` is set.
+        autoencoder: architecture and training settings when ``train`` is set.
+        n_permutations: permutations of the fast-sim validation test.
+        seed: master seed; every random draw derives from it.
+    """
+
+    n_background: int = 1_000_000
+    n_signal: int = 50_000
+    resonance_masses_gev: tuple[float, ...] = (12.0, 300.0)
+    train: bool = False
+    n_train: int = 100_000
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    n_permutations: int = 500
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidInputError` for sizes that cannot work."""
+        for name in ("n_background", "n_signal", "n_train", "n_permutations"):
+            if getattr(self, name) < 10:
+                raise InvalidInputError(f"StudyConfig.{name} must be >= 10, got {getattr(self, name)}")
+
+
+@dataclass
+class AnomalyStudy:
+    """Everything the explorer and the notebook show.
+
+    Attributes:
+        config: the settings used.
+        events: every sample in the common representation, by name.
+        scores: autoencoder scores per sample (``BACKGROUND`` is the rate sample).
+        baselines: trivial baseline scores, ``{"HT": {...}, "muon multiplicity": {...}}``.
+        model: the autoencoder.
+        kde: the fast simulation of the background.
+        validation: fast simulation vs held-out real events (energy test).
+        missing: samples skipped because their files were not found, with the reason.
+    """
+
+    config: StudyConfig
+    events: dict[str, DimuonEvents]
+    scores: dict[str, ScoreSample]
+    baselines: dict[str, dict[str, ScoreSample]]
+    model: TrainResult
+    kde: DimuonKDE
+    validation: TwoSampleResult
+    missing: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def background(self) -> ScoreSample:
+        """Autoencoder scores of the fast-simulated background."""
+        return self.scores[BACKGROUND]
+
+    @property
+    def signals(self) -> dict[str, ScoreSample]:
+        """Autoencoder scores of every sample except the two backgrounds."""
+        return {
+            k: v for k, v in self.scores.items() if k not in (BACKGROUND, "cms2010_zmumu_validate")
+        }
+
+    def auc_table(self) -> dict[str, dict[str, float]]:
+        """AUC of the autoencoder and of each baseline, per signal (background: fast sim)."""
+        table: dict[str, dict[str, float]] = {}
+        for name, sig in self.signals.items():
+            row = {"autoencoder": roc_curve(self.background, sig).auc}
+            for base, samples in self.baselines.items():
+                row[base] = roc_curve(samples[BACKGROUND], samples[name]).auc
+            table[name] = row
+        return table
+
+    def summary(self) -> dict[str, Any]:
+        """Key numbers as plain types (for recording)."""
+        return {
+            "config": asdict(self.config),
+            "n_events": {k: v.n for k, v in self.events.items()},
+            "kde_bandwidth": self.kde.bandwidth,
+            "validation": self.validation.to_dict(),
+            "auc": self.auc_table(),
+            "missing": self.missing,
+        }
+
+
+def run_study(config: StudyConfig | None = None, *, progress: bool = True) -> AnomalyStudy:
+    """Load real samples, tune and validate the fast simulation, score everything.
+
+    Args:
+        config: sizes and seeds (defaults: :class:`StudyConfig`).
+        progress: show progress bars.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or StudyConfig()
+    config.validate()
+    steps = tqdm(total=5, desc="anomaly study", disable=not progress)
+    real = load_sample("cms2010_zmumu")
+    tune, held_out = split_tune_validate(real)
+    kde = DimuonKDE.tuned(tune)
+    steps.update()
+    events: dict[str, DimuonEvents] = {
+        BACKGROUND: kde.sample(config.n_background, seed=config.seed + 1, name=BACKGROUND),
+        "cms2010_zmumu_validate": held_out,
+    }
+    comparison = kde.sample(held_out.n, seed=config.seed + 2, name="fastsim_validation")
+    validation = energy_test(
+        comparison.features(), held_out.features(), n_permutations=config.n_permutations, seed=config.seed
+    )
+    steps.update()
+    missing: dict[str, str] = {}
+    for name in _REAL_SIGNALS:
+        try:
+            events[name] = load_sample(name)
+        except DataNotFoundError as exc:
+            missing[name] = str(exc)
+            warnings.warn(f"sample {name!r} skipped: {exc}", stacklevel=2)
+    for i, mass in enumerate(config.resonance_masses_gev):
+        ev = simulate_resonance(mass, config.n_signal, seed=config.seed + 10 + i)
+        events[ev.name] = ev
+    steps.update()
+    if config.train:
+        model = train_autoencoder(
+            kde.sample(config.n_train, seed=config.seed + 3).features(),
+            config.autoencoder,
+            progress=progress,
+            provenance={"training sample": f"{config.n_train} fast-sim background events"},
+        )
+    else:
+        model = load_autoencoder()
+    steps.update()
+    scores = {
+        k: ScoreSample(k, anomaly_scores(model, ev.features()), description=ev.description, is_real=ev.real)
+        for k, ev in events.items()
+    }
+    baselines = {
+        "HT": {
+            k: ScoreSample(k, ev.ht(), description=ev.description, is_real=ev.real)
+            for k, ev in events.items()
+        },
+        "muon multiplicity": {
+            k: ScoreSample(k, np.full(ev.n, 2.0), description=ev.description, is_real=ev.real)
+            for k, ev in events.items()
+        },
+    }
+    steps.update()
+    steps.close()
+    return AnomalyStudy(config, events, scores, baselines, model, kde, validation, missing)

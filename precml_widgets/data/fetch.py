@@ -1,0 +1,83 @@
+"""Explicit, checksummed download of known data files from their publishers.
+
+Nothing in precml calls this implicitly: a user (or Binder's ``postBuild``) runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from precml_widgets.data.locate import data_dir
+from precml_widgets.data.registry import KNOWN_FILES, known_file
+from precml_widgets.errors import DataNotFoundError, PrecmlError
+
+__all__ = ["fetch", "missing_files"]
+
+
+def missing_files() -> list[str]:
+    """Names of known files that are neither in the data folder nor in package data."""
+    from precml_widgets.data.locate import locate
+
+    missing = []
+    for name in KNOWN_FILES:
+        try:
+            locate(name)
+        except DataNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def fetch(name: str, *, dest: str | os.PathLike[str] | None = None, timeout_s: float = 60.0) -> Path:
+    """Download the known file ``name`` into the data folder and verify its SHA-256.
+
+    The file is written to a temporary file first and renamed only once the checksum
+    matches, so no half-written file is ever left behind.
+
+    Args:
+        name: registry name, e.g. ``"atlas2016_4lep_a"``.
+        dest: data folder to write into (default: :func:`data_dir`).
+        timeout_s: network timeout in seconds.
+
+    Returns:
+        The path of the verified file.
+    """
+    entry = known_file(name)
+    target = Path(dest or data_dir()) / entry.relpath
+    if target.is_file() and _sha256(target) == entry.sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=timeout_s) as r:
+            while chunk := r.read(1 << 16):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != entry.sha256:
+            raise PrecmlError(
+                f"download of {entry.name!r} from {entry.url} has SHA-256 {digest.hexdigest()}, "
+                f"expected {entry.sha256}; the file was discarded. The publisher may have changed "
+                "the file: get it from the source named in the data documentation."
+            )
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise PrecmlError(
+            f"could not download {entry.name!r} from {entry.url}: {exc}. Check the network, or "
+            f"copy the file by hand to {target}."
+        ) from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 16):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,122 @@
+"""The real data files precml knows by name, with provenance, licence and checksum."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["KNOWN_FILES", "DataFile", "known_file"]
+
+_SKHEP_RAW = "https://raw.githubusercontent.com/scikit-hep/scikit-hep-testdata/main/src/skhep_testdata/data/"
+_ATLAS_2020 = "https://atlas-opendata.web.cern.ch/atlas-opendata/samples/2020/4lep/Data/"
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One known data file.
+
+    Attributes:
+        name: short name used in code, e.g. ``"cms2010_zmumu"``.
+        relpath: path below the data folder (``$PRECML_DATA``).
+        sha256: checksum of the verified copy.
+        size: bytes.
+        description: what the file holds.
+        real: True for recorded collision data, False for simulation.
+        source: publisher and record.
+        licence: the publisher's licence terms.
+        url: where :func:`precml_widgets.data.fetch` downloads it from.
+        skhep_name: file name inside the ``scikit-hep-testdata==0.3.12`` wheel, if shipped there.
+    """
+
+    name: str
+    relpath: str
+    sha256: str
+    size: int
+    description: str
+    real: bool
+    source: str
+    licence: str
+    url: str
+    skhep_name: str | None = None
+
+
+_CMS_LICENCE = "CMS Open Data, CC0 1.0 waiver (https://opendata.cern.ch/docs/terms-of-use)"
+_ATLAS_LICENCE = "ATLAS Open Data, CC BY 4.0 (https://opendata.atlas.cern/docs/terms)"
+
+KNOWN_FILES: dict[str, DataFile] = {
+    f.name: f
+    for f in [
+        DataFile(
+            name="cms2010_zmumu",
+            relpath="root/uproot-Zmumu.root",
+            sha256="8290ddc1f2b1f866f30df016558936da27107f7f5b87e574c741f2baab1bad64",
+            size=178971,
+            description="real CMS 2010 dimuon events (runs 148029/148031), 2304 events, tree 'events'",
+            real=True,
+            source="CMS Open Data 2010 via scikit-hep-testdata (uproot-Zmumu.root)",
+            licence=_CMS_LICENCE,
+            url=_SKHEP_RAW + "uproot-Zmumu.root",
+            skhep_name="uproot-Zmumu.root",
+        ),
+        DataFile(
+            name="hep_tutorial_hzz",
+            relpath="root/uproot-HZZ.root",
+            sha256="baa852f7b801eee0fb7234f44864a20808d17d84fa44e712072fa881c423ad46",
+            size=217945,
+            description=(
+                "simulated events in the CMS HEP-tutorial format (uproot-HZZ.root: the name suggests "
+                "H -> ZZ; the file's MC-truth branches are empty), 2421 events, tree 'events'"
+            ),
+            real=False,
+            source="CMS HEP tutorial (C. Sander, A. Schmidt) via scikit-hep-testdata",
+            licence="scikit-hep-testdata, BSD-3-Clause",
+            url=_SKHEP_RAW + "uproot-HZZ.root",
+            skhep_name="uproot-HZZ.root",
+        ),
+        DataFile(
+            name="cms2012_doublemu",
+            relpath="root/Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root",
+            sha256="6a71d6ca866b76c8d89689dfce2cc402aecd2aea0ff03a650db9fe78e60b8385",
+            size=27643,
+            description="real CMS 2012 DoubleMuParked data, 1000 events, RNTuple 'Events'",
+            real=True,
+            source="CMS Open Data record 12341 via scikit-hep-testdata",
+            licence=_CMS_LICENCE,
+            url=_SKHEP_RAW + "Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root",
+        ),
+        *[
+            DataFile(
+                name=f"atlas2016_4lep_{period}",
+                relpath=f"root/atlas_opendata_13TeV_4lep/data_{period.upper()}.4lep.root",
+                sha256=sha,
+                size=size,
+                description=(
+                    f"real ATLAS 2016 13 TeV collision data, period {period.upper()}, "
+                    "4-lepton skim of the ATLAS Open Data 2020 release, tree 'mini'"
+                ),
+                real=True,
+                source="ATLAS Open Data 13 TeV 2020 release (4lep skim)",
+                licence=_ATLAS_LICENCE,
+                url=f"{_ATLAS_2020}data_{period.upper()}.4lep.root",
+            )
+            for period, sha, size in [
+                ("a", "8a0de39015dcc46ec3e65fd56234bbb8809c0fb1e16e6511a7872627bb7b6675", 25826),
+                ("b", "198d5f06b0f24cdf08f4a3342f142aa2ed3eded3f39ea8f18fb963b681fd1411", 60364),
+                ("c", "3f1cd0a4fca42013f718bd219a043ec4fff0b7268707ea0894f6ce379e2f0c56", 84525),
+                ("d", "7e103be7359e402032a5dbe01d3f5105fddbcc043bce3a187993fb99f7cc6e1e", 131190),
+            ]
+        ],
+    ]
+}
+
+
+def known_file(name: str) -> DataFile:
+    """Return the registry entry ``name`` or raise a :class:`KeyError` listing the known names."""
+    from precml_widgets.errors import InvalidInputError
+
+    try:
+        return KNOWN_FILES[name]
+    except KeyError:
+        raise InvalidInputError(
+            f"unknown data file name {name!r}; known names: {', '.join(sorted(KNOWN_FILES))}. "
+            "Pass a path instead to read any other file."
+        ) from None
