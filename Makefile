@@ -52,10 +52,12 @@ $(VENV)/.stamp-%: pyproject.toml $(CONSTRAINTS) | $(PY)
 
 # --- targets ----------------------------------------------------------------------------------
 
+# The server's root is the repository (not notebooks/), so the file browser, terminals and
+# panel-preview/render/precml_widgets/apps/<app>.py all see the whole project.
 lab: $(VENV)/.stamp-all
 	@root_flag=""; \
 	if [ "$$(id -u)" = 0 ]; then root_flag="--allow-root"; fi; \
-	exec $(VENV)/bin/jupyter lab $(NOTEBOOK) $$root_flag $(LAB_ARGS)
+	exec $(VENV)/bin/jupyter lab $(NOTEBOOK) --ServerApp.root_dir="$(CURDIR)" $$root_flag $(LAB_ARGS)
 
 gallery: $(VENV)/.stamp-all
 	@if [ -z "$(strip $(APPS))" ]; then \
@@ -95,7 +97,7 @@ bench: $(VENV)/.stamp-all
 	failed=(); \
 	for b in "$${benches[@]}"; do \
 	  echo "== $$b"; \
-	  PRECML_BENCH_RESULTS="$(CURDIR)/$(BENCH_RESULTS)" $(PY) "$$b" || failed+=("$$b"); \
+	  $(PY) "$$b" || failed+=("$$b"); \
 	done; \
 	echo "results in $(BENCH_RESULTS)/"; \
 	if [ $${#failed[@]} -gt 0 ]; then echo "make bench: FAILED: $${failed[*]}" >&2; exit 1; fi

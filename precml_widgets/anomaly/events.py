@@ -14,11 +14,11 @@ from numpy.typing import ArrayLike
 
 from precml_widgets.errors import InvalidInputError
 
-__all__ = ["FEATURE_NAMES", "MIN_PT_GEV", "MAX_ABS_ETA", "DimuonEvents"]
+__all__ = ["FEATURE_NAMES", "MAX_ABS_ETA", "MIN_PT_GEV", "DimuonEvents"]
 
 #: Autoencoder input features, in this order.
 FEATURE_NAMES = ("log_pt1", "log_pt2", "eta1", "eta2", "abs_dphi")
-#: Common acceptance applied to every sample: both muons pT > 1 GeV and |eta| < 2.4.
+#: Common acceptance applied to every sample: both muons pT > 1 GeV and abs(eta) < 2.4.
 MIN_PT_GEV = 1.0
 MAX_ABS_ETA = 2.4
 
@@ -62,7 +62,7 @@ class DimuonEvents:
             pt, eta, phi: arrays of shape ``(n, 2)`` (GeV, -, rad).
             real: recorded data (True) or simulation (False).
             description: provenance in words.
-            apply_acceptance: keep only events with both muons pT > 1 GeV and |eta| < 2.4.
+            apply_acceptance: keep only events with both muons pT > 1 GeV and abs(eta) < 2.4.
         """
         arrays = [np.asarray(a, dtype=np.float64) for a in (pt, eta, phi)]
         for label, a in zip(("pt", "eta", "phi"), arrays, strict=True):
@@ -104,14 +104,20 @@ class DimuonEvents:
 
     @property
     def abs_dphi(self) -> np.ndarray:
-        """|Δφ| between the muons in [0, π], shape ``(n,)``."""
+        """Absolute azimuthal separation abs(Δφ) between the muons in [0, π], shape ``(n,)``."""
         d = np.abs(self.phi[:, 0] - self.phi[:, 1]) % (2 * np.pi)
         return np.minimum(d, 2 * np.pi - d)
 
     def features(self) -> np.ndarray:
         """Autoencoder inputs (:data:`FEATURE_NAMES`), float32 array of shape ``(n, 5)``."""
         return np.column_stack(
-            [np.log(self.pt[:, 0]), np.log(self.pt[:, 1]), self.eta[:, 0], self.eta[:, 1], self.abs_dphi]
+            [
+                np.log(self.pt[:, 0]),
+                np.log(self.pt[:, 1]),
+                self.eta[:, 0],
+                self.eta[:, 1],
+                self.abs_dphi,
+            ]
         ).astype(np.float32)
 
     def ht(self) -> np.ndarray:
@@ -121,10 +127,17 @@ class DimuonEvents:
     def mass(self) -> np.ndarray:
         """Dimuon invariant mass in GeV (muon mass neglected), shape ``(n,)``."""
         deta = self.eta[:, 0] - self.eta[:, 1]
-        m2 = 2 * self.pt[:, 0] * self.pt[:, 1] * (np.cosh(deta) - np.cos(self.phi[:, 0] - self.phi[:, 1]))
+        m2 = (
+            2
+            * self.pt[:, 0]
+            * self.pt[:, 1]
+            * (np.cosh(deta) - np.cos(self.phi[:, 0] - self.phi[:, 1]))
+        )
         return np.sqrt(np.clip(m2, 0.0, None))
 
-    def select(self, mask: np.ndarray, name: str | None = None, description: str | None = None) -> DimuonEvents:
+    def select(
+        self, mask: np.ndarray, name: str | None = None, description: str | None = None
+    ) -> DimuonEvents:
         """Events where ``mask`` is True, as a new sample."""
         return DimuonEvents(
             name or self.name,

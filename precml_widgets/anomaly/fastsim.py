@@ -4,7 +4,7 @@ An L1 rate at FPR ~1e-5 needs ~1e6 background events; the real CMS 2010 sample h
 Two generators fill the gap, both documented in the notebook as simulation:
 
 * :class:`DimuonKDE`, a smoothed bootstrap of real events: a Gaussian kernel density
-  estimate (scipy) in (ln pT1, ln pT2, eta1, eta2, |dphi|), tuned on one half of the real
+  estimate (scipy) in (ln pT1, ln pT2, eta1, eta2, abs(dphi)), tuned on one half of the real
   events and validated against the other half with a two-sample test. Its tails beyond the
   reach of the real sample (FPR below ~1/N_real) are an extrapolation of the kernel.
 * :func:`simulate_resonance`, a narrow dimuon resonance (Breit-Wigner mass, exponential-like
@@ -47,7 +47,9 @@ class DimuonKDE:
                 "dimensions needs at least 50. Use a larger sample."
             )
         if not (0.05 <= bandwidth <= 10):
-            raise InvalidInputError(f"bandwidth must be in [0.05, 10] (x Scott's rule), got {bandwidth}")
+            raise InvalidInputError(
+                f"bandwidth must be in [0.05, 10] (x Scott's rule), got {bandwidth}"
+            )
         self.source = events
         self.bandwidth = bandwidth
         self._kde = gaussian_kde(events.features().astype(np.float64).T)
@@ -113,7 +115,8 @@ class DimuonKDE:
             np.column_stack([phi1, phi2]),
             real=False,
             description=(
-                f"fast simulation: Gaussian-kernel smoothed bootstrap (bandwidth {self.bandwidth:g} x "
+                "fast simulation: Gaussian-kernel smoothed bootstrap "
+                f"(bandwidth {self.bandwidth:g} x "
                 f"Scott) of {self.source.n} real events of {self.source.name!r}"
             ),
         )
@@ -161,7 +164,9 @@ def simulate_resonance(
         y = rng.uniform(-2.5, 2.5, k)
         phi_x = rng.uniform(-np.pi, np.pi, k)
         mt = np.sqrt(m**2 + pt_x**2)
-        p4_x = np.column_stack([mt * np.cosh(y), pt_x * np.cos(phi_x), pt_x * np.sin(phi_x), mt * np.sinh(y)])
+        p4_x = np.column_stack(
+            [mt * np.cosh(y), pt_x * np.cos(phi_x), pt_x * np.sin(phi_x), mt * np.sinh(y)]
+        )
         # isotropic decay in the rest frame
         cos_t = rng.uniform(-1, 1, k)
         phi_d = rng.uniform(-np.pi, np.pi, k)
@@ -192,7 +197,7 @@ def simulate_resonance(
 
 
 def _boost(p4: np.ndarray, parent: np.ndarray) -> np.ndarray:
-    """Boost rest-frame four-vectors ``p4`` (n, 4) into the frame where the parent has ``parent``."""
+    """Boost rest-frame four-vectors ``p4`` (n, 4) to the frame where the parent is ``parent``."""
     m = np.sqrt(np.clip(parent[:, 0] ** 2 - np.sum(parent[:, 1:] ** 2, axis=1), 1e-12, None))
     beta = parent[:, 1:] / parent[:, 0:1]
     gamma = parent[:, 0] / m

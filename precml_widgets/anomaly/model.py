@@ -7,10 +7,10 @@ never executes code.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,7 +61,9 @@ class AutoencoderConfig:
     def validate(self) -> None:
         """Raise :class:`InvalidInputError` for impossible settings."""
         if self.latent < 1 or any(h < 1 for h in self.hidden):
-            raise InvalidInputError(f"layer widths must be >= 1, got hidden={self.hidden}, latent={self.latent}")
+            raise InvalidInputError(
+                f"layer widths must be >= 1, got hidden={self.hidden}, latent={self.latent}"
+            )
         if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
             raise InvalidInputError(
                 f"epochs, batch_size must be >= 1 and learning_rate > 0, got {self.epochs}, "
@@ -101,11 +103,11 @@ def build_autoencoder(n_features: int, config: AutoencoderConfig) -> torch.nn.Mo
     nn = torch.nn
     widths = [n_features, *config.hidden, config.latent]
     layers: list[Any] = []
-    for a, b in zip(widths[:-1], widths[1:], strict=True):
+    for a, b in itertools.pairwise(widths):
         layers += [nn.Linear(a, b), nn.ReLU()]
     layers.pop()  # linear bottleneck
     rev = widths[::-1]
-    for a, b in zip(rev[:-1], rev[1:], strict=True):
+    for a, b in itertools.pairwise(rev):
         layers += [nn.Linear(a, b), nn.ReLU()]
     layers.pop()  # linear output
     return nn.Sequential(*layers)
@@ -166,19 +168,29 @@ def train_autoencoder(
         bar.set_postfix(loss=f"{history[-1]:.4f}")
     model = model.cpu().eval()
     return TrainResult(
-        model, mean, std, config, history, len(x), time.perf_counter() - start,
+        model,
+        mean,
+        std,
+        config,
+        history,
+        len(x),
+        time.perf_counter() - start,
         provenance=dict(provenance or {}),
     )
 
 
-def anomaly_scores(result: TrainResult, features: np.ndarray, *, batch_size: int = 65536) -> np.ndarray:
+def anomaly_scores(
+    result: TrainResult, features: np.ndarray, *, batch_size: int = 65536
+) -> np.ndarray:
     """Reconstruction error (mean over standardised features), shape ``(n_events,)``."""
     torch = require("torch", "anomaly", "the autoencoder")
     x = _check_features(features, "features", n_features=len(result.mean))
     out = np.empty(len(x), dtype=np.float64)
     with torch.inference_mode():
         for i in range(0, len(x), batch_size):
-            z = torch.from_numpy(((x[i : i + batch_size] - result.mean) / result.std).astype(np.float32))
+            z = torch.from_numpy(
+                ((x[i : i + batch_size] - result.mean) / result.std).astype(np.float32)
+            )
             rec = result.model(z)
             out[i : i + batch_size] = torch.mean((rec - z) ** 2, dim=1).double().numpy()
     return out
@@ -228,7 +240,9 @@ def load_autoencoder(path: str | os.PathLike[str] = PRETRAINED_PATH) -> TrainRes
     load_file = require("safetensors.torch", "anomaly", "loading models").load_file
     path = Path(path)
     if not path.is_file():
-        raise InvalidInputError(f"model file {str(path)!r} does not exist; train one or check the path.")
+        raise InvalidInputError(
+            f"model file {str(path)!r} does not exist; train one or check the path."
+        )
     try:
         with st.safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get("precml")
@@ -236,7 +250,9 @@ def load_autoencoder(path: str | os.PathLike[str] = PRETRAINED_PATH) -> TrainRes
     except Exception as exc:  # safetensors raises its own error types
         raise InvalidInputError(f"{str(path)!r} is not a readable safetensors file: {exc}") from exc
     if raw is None:
-        raise InvalidInputError(f"{str(path)!r} has no precml metadata; it was not written by save_autoencoder.")
+        raise InvalidInputError(
+            f"{str(path)!r} has no precml metadata; it was not written by save_autoencoder."
+        )
     meta = json.loads(raw)
     if meta.get("format") != "precml-dimuon-autoencoder/1":
         raise InvalidInputError(f"{str(path)!r}: unknown model format {meta.get('format')!r}")
@@ -267,5 +283,3 @@ def _check_features(features: np.ndarray, label: str, n_features: int | None = N
     if bad:
         raise InvalidInputError(f"{label} holds {bad} NaN/inf values; drop those events first.")
     return x
-
-

@@ -16,9 +16,15 @@ __all__ = ["REAL_SAMPLES", "load_root_dimuons", "load_sample", "split_tune_valid
 #: Sample name -> (description, real?) for :func:`load_sample`.
 REAL_SAMPLES: dict[str, tuple[str, bool]] = {
     "cms2010_zmumu": ("CMS 2010 dimuon data, 7 TeV (the background)", True),
-    "cms2012_doublemu": ("CMS 2012 DoubleMuParked data, 8 TeV (different trigger and energy)", True),
+    "cms2012_doublemu": (
+        "CMS 2012 DoubleMuParked data, 8 TeV (different trigger and energy)",
+        True,
+    ),
     "atlas2016_4lep": ("ATLAS 2016 four-lepton data, 13 TeV (ZZ*, H -> 4l)", True),
-    "hep_tutorial_hzz": ("CMS HEP-tutorial simulation (uproot-HZZ.root; process not recorded)", False),
+    "hep_tutorial_hzz": (
+        "CMS HEP-tutorial simulation (uproot-HZZ.root; process not recorded)",
+        False,
+    ),
 }
 
 
@@ -68,14 +74,16 @@ def load_sample(name: str, path: str | os.PathLike[str] | None = None) -> Dimuon
             if path
             else [locate(f"atlas2016_4lep_{p}") for p in "abcd"]
         )
-        parts = [read_branches(f, "mini", ["lep_pt", "lep_eta", "lep_phi", "lep_type"]) for f in files]
+        parts = [
+            read_branches(f, "mini", ["lep_pt", "lep_eta", "lep_phi", "lep_type"]) for f in files
+        ]
         lep = {k: ak.concatenate([p[k] for p in parts]) for k in parts[0]}
         is_mu = lep["lep_type"] == 13
         # ATLAS Open Data stores momenta in MeV
-        pt, eta, phi = _two_leading(lep["lep_pt"][is_mu] / 1000.0, lep["lep_eta"][is_mu], lep["lep_phi"][is_mu])
-    source = (
-        f"{description}; real collision data" if real else f"{description}; simulated events"
-    )
+        pt, eta, phi = _two_leading(
+            lep["lep_pt"][is_mu] / 1000.0, lep["lep_eta"][is_mu], lep["lep_phi"][is_mu]
+        )
+    source = f"{description}; real collision data" if real else f"{description}; simulated events"
     if name != "atlas2016_4lep":
         source += f" ({known_file(name).source})"
     return DimuonEvents.from_arrays(name, pt, eta, phi, real=real, description=source)
@@ -124,5 +132,7 @@ def split_tune_validate(events: DimuonEvents) -> tuple[DimuonEvents, DimuonEvent
     """Split alternate events into a tuning half and a held-out validation half."""
     idx = np.arange(events.n)
     tune = events.select(idx % 2 == 0, f"{events.name}_tune", events.description + " [even events]")
-    val = events.select(idx % 2 == 1, f"{events.name}_validate", events.description + " [odd events]")
+    val = events.select(
+        idx % 2 == 1, f"{events.name}_validate", events.description + " [odd events]"
+    )
     return tune, val

@@ -58,7 +58,9 @@ class StudyConfig:
         """Raise :class:`InvalidInputError` for sizes that cannot work."""
         for name in ("n_background", "n_signal", "n_train", "n_permutations"):
             if getattr(self, name) < 10:
-                raise InvalidInputError(f"StudyConfig.{name} must be >= 10, got {getattr(self, name)}")
+                raise InvalidInputError(
+                    f"StudyConfig.{name} must be >= 10, got {getattr(self, name)}"
+                )
 
 
 @dataclass
@@ -141,7 +143,10 @@ def run_study(config: StudyConfig | None = None, *, progress: bool = True) -> An
     }
     comparison = kde.sample(held_out.n, seed=config.seed + 2, name="fastsim_validation")
     validation = energy_test(
-        comparison.features(), held_out.features(), n_permutations=config.n_permutations, seed=config.seed
+        comparison.features(),
+        held_out.features(),
+        n_permutations=config.n_permutations,
+        seed=config.seed,
     )
     steps.update()
     missing: dict[str, str] = {}
@@ -166,7 +171,9 @@ def run_study(config: StudyConfig | None = None, *, progress: bool = True) -> An
         model = load_autoencoder()
     steps.update()
     scores = {
-        k: ScoreSample(k, anomaly_scores(model, ev.features()), description=ev.description, is_real=ev.real)
+        k: ScoreSample(
+            k, anomaly_scores(model, ev.features()), description=ev.description, is_real=ev.real
+        )
         for k, ev in events.items()
     }
     baselines = {

@@ -31,7 +31,9 @@ def missing_files() -> list[str]:
     return missing
 
 
-def fetch(name: str, *, dest: str | os.PathLike[str] | None = None, timeout_s: float = 60.0) -> Path:
+def fetch(
+    name: str, *, dest: str | os.PathLike[str] | None = None, timeout_s: float = 60.0
+) -> Path:
     """Download the known file ``name`` into the data folder and verify its SHA-256.
 
     The file is written to a temporary file first and renamed only once the checksum

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 __all__ = ["KNOWN_FILES", "DataFile", "known_file"]
 
-_SKHEP_RAW = "https://raw.githubusercontent.com/scikit-hep/scikit-hep-testdata/main/src/skhep_testdata/data/"
+_SKHEP_RAW = (
+    "https://raw.githubusercontent.com/scikit-hep/scikit-hep-testdata/main/src/skhep_testdata/data/"
+)
 _ATLAS_2020 = "https://atlas-opendata.web.cern.ch/atlas-opendata/samples/2020/4lep/Data/"
 
 
@@ -40,7 +42,7 @@ class DataFile:
 
 
 _CMS_LICENCE = "CMS Open Data, CC0 1.0 waiver (https://opendata.cern.ch/docs/terms-of-use)"
-_ATLAS_LICENCE = "ATLAS Open Data, CC BY 4.0 (https://opendata.atlas.cern/docs/terms)"
+_ATLAS_LICENCE = "ATLAS Open Data: see the publisher's terms of use (https://opendata.atlas.cern)"
 
 KNOWN_FILES: dict[str, DataFile] = {
     f.name: f
@@ -50,7 +52,9 @@ KNOWN_FILES: dict[str, DataFile] = {
             relpath="root/uproot-Zmumu.root",
             sha256="8290ddc1f2b1f866f30df016558936da27107f7f5b87e574c741f2baab1bad64",
             size=178971,
-            description="real CMS 2010 dimuon events (runs 148029/148031), 2304 events, tree 'events'",
+            description=(
+                "real CMS 2010 dimuon events (runs 148029/148031), 2304 events, tree 'events'"
+            ),
             real=True,
             source="CMS Open Data 2010 via scikit-hep-testdata (uproot-Zmumu.root)",
             licence=_CMS_LICENCE,
@@ -63,8 +67,9 @@ KNOWN_FILES: dict[str, DataFile] = {
             sha256="baa852f7b801eee0fb7234f44864a20808d17d84fa44e712072fa881c423ad46",
             size=217945,
             description=(
-                "simulated events in the CMS HEP-tutorial format (uproot-HZZ.root: the name suggests "
-                "H -> ZZ; the file's MC-truth branches are empty), 2421 events, tree 'events'"
+                "simulated events in the CMS HEP-tutorial format (uproot-HZZ.root: the name "
+                "suggests H -> ZZ; the file's MC-truth branches are empty), 2421 events, "
+                "tree 'events'"
             ),
             real=False,
             source="CMS HEP tutorial (C. Sander, A. Schmidt) via scikit-hep-testdata",

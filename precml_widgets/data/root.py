@@ -58,8 +58,8 @@ def read_branches(
         names = sorted({key.split(";")[0] for key in file.keys(recursive=False)})
         if tree not in names:
             raise InvalidInputError(
-                f"{os.fspath(path)!r} has no tree {tree!r}; it holds: {', '.join(names) or 'nothing'}."
-                " Pass one of these as the tree name."
+                f"{os.fspath(path)!r} has no tree {tree!r}; it holds: "
+                f"{', '.join(names) or 'nothing'}. Pass one of these as the tree name."
             )
         obj = file[tree]
         available = list(obj.keys()) if hasattr(obj, "keys") else []

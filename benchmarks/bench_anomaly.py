@@ -1,0 +1,126 @@
+"""Anomaly trigger benchmarks (ours vs a named baseline, same data, one process).
+
+1. Threshold -> rate + efficiencies update on 1e6 background scores: precml's sorted
+   ScoreSample (binary search) vs the plain NumPy baseline ``(scores > t).sum()``, both
+   followed by the same Clopper-Pearson intervals.
+2. Autoencoder training on 1e5 events: precml's torch trainer vs scikit-learn's
+   MLPRegressor with the same architecture, batch size, learning rate and epochs.
+
+Run: ``python benchmarks/bench_anomaly.py`` (writes benchmarks/results/bench_anomaly.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from _common import median_seconds, write
+
+from precml_widgets.anomaly.model import AutoencoderConfig, train_autoencoder
+from precml_widgets.anomaly.rates import clopper_pearson, operating_point
+from precml_widgets.anomaly.study import StudyConfig, run_study
+
+
+def bench_update(n_background: int, n_updates: int) -> dict:
+    study = run_study(StudyConfig(n_background=n_background, n_signal=50_000), progress=False)
+    bkg, signals = study.background, study.signals
+    raw_bkg = bkg.sorted_scores.copy()
+    np.random.default_rng(0).shuffle(raw_bkg)
+    raw_sig = {k: s.sorted_scores.copy() for k, s in signals.items()}
+    thresholds = np.quantile(raw_bkg, np.random.default_rng(1).uniform(0.99, 0.99999, n_updates))
+
+    def ours() -> None:
+        for t in thresholds:
+            operating_point(bkg, signals, float(t))
+
+    def baseline() -> None:
+        for t in thresholds:
+            k = int(np.count_nonzero(raw_bkg > t))
+            clopper_pearson(k, len(raw_bkg))
+            for s in raw_sig.values():
+                clopper_pearson(int(np.count_nonzero(s > t)), len(s))
+
+    # same answers first
+    t = float(thresholds[0])
+    op = operating_point(bkg, signals, t)
+    assert op.rate.n_pass == int(np.count_nonzero(raw_bkg > t))
+    ours_s, _ = median_seconds(ours, 5)
+    base_s, _ = median_seconds(baseline, 5)
+    return {
+        "n_background": bkg.n,
+        "n_signals": len(signals),
+        "n_updates": n_updates,
+        "ours_ms_per_update": 1e3 * ours_s / n_updates,
+        "numpy_baseline_ms_per_update": 1e3 * base_s / n_updates,
+        "speedup": base_s / ours_s,
+    }
+
+
+def bench_training(n_train: int, epochs: int) -> dict:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    study = run_study(
+        StudyConfig(n_background=n_train, n_signal=1000, n_permutations=20), progress=False
+    )
+    x = study.events["fastsim_background"].features()
+    cfg = AutoencoderConfig(epochs=epochs)
+    t0 = time.perf_counter()
+    ours = train_autoencoder(x, cfg, progress=False)
+    ours_s = time.perf_counter() - t0
+    z = (x - x.mean(0)) / x.std(0)
+    widths = (*cfg.hidden, cfg.latent, *cfg.hidden[::-1])
+    mlp = MLPRegressor(
+        hidden_layer_sizes=widths,
+        batch_size=cfg.batch_size,
+        learning_rate_init=cfg.learning_rate,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        random_state=0,
+    )
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(z, z)
+    base_s = time.perf_counter() - t0
+    base_mse = float(np.mean((mlp.predict(z) - z) ** 2))
+    return {
+        "n_train": len(x),
+        "epochs": epochs,
+        "ours_seconds": ours_s,
+        "sklearn_mlp_seconds": base_s,
+        "speedup": base_s / ours_s,
+        "ours_final_mse": ours.loss_history[-1],
+        "sklearn_final_mse": base_mse,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n-background", type=int, default=1_000_000)
+    parser.add_argument("--n-updates", type=int, default=200)
+    parser.add_argument("--n-train", type=int, default=100_000)
+    parser.add_argument("--epochs", type=int, default=5)
+    args = parser.parse_args()
+    update = bench_update(args.n_background, args.n_updates)
+    print(
+        f"threshold update on {update['n_background']:,} background scores + "
+        f"{update['n_signals']} signals: ours {update['ours_ms_per_update']:.3f} ms, numpy "
+        f"{update['numpy_baseline_ms_per_update']:.3f} ms (median of 5 x {args.n_updates}) -> "
+        f"{update['speedup']:.1f}x"
+    )
+    train = bench_training(args.n_train, args.epochs)
+    print(
+        f"autoencoder training, {train['n_train']:,} events x {train['epochs']} epochs: ours "
+        f"{train['ours_seconds']:.1f} s (MSE {train['ours_final_mse']:.4f}), sklearn MLPRegressor "
+        f"{train['sklearn_mlp_seconds']:.1f} s (MSE {train['sklearn_final_mse']:.4f}) -> "
+        f"{train['speedup']:.2f}x"
+    )
+    write("bench_anomaly", {"threshold_update": update, "training": train})
+
+
+if __name__ == "__main__":
+    main()

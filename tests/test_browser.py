@@ -1,0 +1,202 @@
+"""Drive the served explorer in headless Chromium: the page must show the core's numbers.
+
+Uses the system (Debian) Chromium through Playwright's Python API; the Playwright browser
+download (``playwright install``) is never used. Set ``PRECML_SCREENSHOT=1`` to write the
+README screenshot ``docs/_static/anomaly_explorer.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "precml_widgets" / "apps" / "anomaly_explorer.py"
+START_TIMEOUT_S = 90.0
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        message = (
+            "Debian chromium not found: install it with `sudo apt-get install chromium` "
+            "(never `playwright install`)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    pytest.importorskip("playwright.sync_api")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _log_tail(path: Path, n: int = 4000) -> str:
+    return path.read_text(errors="replace")[-n:] if path.exists() else "(no log)"
+
+
+@pytest.fixture(scope="module")
+def server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("panel-serve") / "serve.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "panel",
+        "serve",
+        str(APP),
+        "--address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--allow-websocket-origin",
+        f"127.0.0.1:{port}",
+        "--num-procs",
+        "1",
+    ]
+    env = {**os.environ, "PRECML_APP_CONFIG": "fast"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"panel serve exited with code {proc.returncode}:\n{_log_tail(log)}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"panel serve did not open port {port}:\n{_log_tail(log)}")
+                time.sleep(0.25)
+        yield f"http://127.0.0.1:{port}/{APP.stem}", log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def core_background():
+    """The fast study's background, rebuilt here: fixed seeds give identical scores."""
+    from precml_widgets.anomaly.study import run_study
+    from precml_widgets.apps.anomaly_explorer import FAST_CONFIG
+
+    return run_study(FAST_CONFIG, progress=False).background
+
+
+def _read(page) -> tuple[str, str, str]:
+    """(exact threshold repr, displayed threshold, displayed rate in kHz) of the rate pane."""
+    thr = page.locator(".precml-rate .threshold").first
+    return (
+        thr.get_attribute("data-value"),
+        thr.inner_text(),
+        page.locator(".precml-rate .rate-khz").first.inner_text(),
+    )
+
+
+def _settle(page, previous: tuple[str, str, str], timeout_s: float = 15.0):
+    """Wait until the pane has changed from ``previous`` and stays the same for ~0.75 s."""
+    deadline = time.monotonic() + timeout_s
+    last, same = None, 0
+    while time.monotonic() < deadline:
+        now = _read(page)
+        same = same + 1 if now == last else 0
+        if now != previous and same >= 3:
+            return now
+        last = now
+        time.sleep(0.25)
+    raise AssertionError(f"rate pane did not settle on a new value (still {last})")
+
+
+def _check_against_core(state: tuple[str, str, str], background) -> float:
+    from precml_widgets.anomaly.explorer import format_khz
+    from precml_widgets.anomaly.rates import rate_at_threshold
+
+    exact, shown, rate_text = state
+    threshold = float(exact)
+    assert shown == f"{threshold:.6g}"
+    assert rate_text == format_khz(rate_at_threshold(background, threshold).rate_hz)
+    return threshold
+
+
+def test_page_shows_core_rate(server, chromium, core_background, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from precml_widgets.anomaly.explorer import format_khz
+    from precml_widgets.anomaly.rates import DEFAULT_INPUT_RATE_HZ, threshold_for_rate
+
+    url, log = server
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1480, "height": 1100})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url, timeout=START_TIMEOUT_S * 1000)
+            try:
+                page.locator(".precml-rate .rate-khz").first.wait_for(
+                    timeout=START_TIMEOUT_S * 1000
+                )
+            except Exception:
+                pytest.fail(f"the rate pane never appeared; server log:\n{_log_tail(log)}")
+
+            # target-rate mode (default, 10 kHz): the page's threshold is the core's
+            state = _settle(page, ("", "", ""))
+            threshold = _check_against_core(state, core_background)
+            assert threshold == threshold_for_rate(core_background, 10e3)
+            page.wait_for_timeout(1000)  # let the plots finish drawing
+            shot = (
+                REPO / "docs" / "_static" / "anomaly_explorer.png"
+                if os.environ.get("PRECML_SCREENSHOT") == "1"
+                else tmp_path / "anomaly_explorer.png"
+            )
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.read_bytes().startswith(b"\x89PNG")
+
+            # threshold mode: move the slider with the keyboard
+            page.get_by_role("button", name="threshold", exact=True).click()
+            handle = page.locator(".noUi-handle").first
+            handle.focus()
+            for _ in range(5):
+                handle.press("ArrowRight")
+            moved = _settle(page, state)
+            assert _check_against_core(moved, core_background) > threshold
+
+            handle.press("End")  # above every background score: no event passes
+            top = _settle(page, moved)
+            _check_against_core(top, core_background)
+            assert top[2] == format_khz(0.0)
+
+            handle.press("Home")  # below every score: everything passes
+            bottom = _settle(page, top)
+            _check_against_core(bottom, core_background)
+            assert bottom[2] == format_khz(DEFAULT_INPUT_RATE_HZ)
+        finally:
+            browser.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"

@@ -1,0 +1,109 @@
+"""The common dimuon representation and the fast simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from precml_widgets import InvalidInputError
+from precml_widgets.anomaly.events import DimuonEvents
+from precml_widgets.anomaly.fastsim import DimuonKDE, simulate_resonance
+from precml_widgets.anomaly.samples import REAL_SAMPLES, load_sample, split_tune_validate
+from precml_widgets.stats import energy_test
+
+
+def test_orders_by_pt_and_computes_kinematics_by_hand():
+    ev = DimuonEvents.from_arrays("hand", [[30.0, 45.0]], [[0.0, 0.0]], [[np.pi, 0.0]], real=False)
+    assert ev.pt.tolist() == [[45.0, 30.0]]
+    assert ev.phi.tolist() == [[0.0, np.pi]]
+    # back-to-back at eta = 0: m^2 = 2 pT1 pT2 (1 - cos pi) = 4 * 45 * 30
+    assert ev.mass()[0] == pytest.approx(np.sqrt(4 * 45 * 30))
+    assert ev.abs_dphi[0] == pytest.approx(np.pi)
+    assert ev.ht()[0] == 75.0
+    assert ev.features().shape == (1, 5)
+
+
+def test_acceptance_and_bad_input():
+    ev = DimuonEvents.from_arrays(
+        "acc",
+        [[10, 5], [10, 0.5], [10, 5]],
+        [[0, 0], [0, 0], [2.5, 0]],
+        np.zeros((3, 2)),
+        real=True,
+    )
+    assert ev.n == 1
+    with pytest.raises(InvalidInputError, match="shape"):
+        DimuonEvents.from_arrays("x", [1, 2], [1, 2], [1, 2], real=True)
+    with pytest.raises(InvalidInputError, match="NaN"):
+        DimuonEvents.from_arrays("x", [[np.nan, 1]], [[0, 0]], [[0, 0]], real=True)
+    with pytest.raises(InvalidInputError, match="negative"):
+        DimuonEvents.from_arrays("x", [[-1, 1]], [[0, 0]], [[0, 0]], real=True)
+    with pytest.raises(InvalidInputError, match="no events"):
+        DimuonEvents.from_arrays("x", [[0.5, 0.5]], [[0, 0]], [[0, 0]], real=True)
+
+
+@pytest.mark.parametrize("name", list(REAL_SAMPLES))
+def test_real_samples_load_in_the_common_representation(name):
+    ev = load_sample(name)
+    assert ev.n > 400
+    assert np.all(ev.pt[:, 0] >= ev.pt[:, 1])
+    assert ev.features().shape == (ev.n, 5)
+    assert ev.real == REAL_SAMPLES[name][1]
+
+
+def test_cms2010_sample_peaks_at_the_z_mass():
+    ev = load_sample("cms2010_zmumu")
+    assert ev.n == 2236  # 2304 events, 68 outside pT > 1 GeV, |eta| < 2.4
+    assert 89.0 < np.median(ev.mass()) < 92.0
+
+
+def test_resonance_kinematics_are_exact_without_width_or_smearing():
+    ev = simulate_resonance(50.0, 2000, seed=1, width_gev=1e-9, pt_resolution=0.0)
+    # mass() neglects the muon mass (E = |p|): for these kinematics that shifts m_mumu down by
+    # at most ~5e-3 GeV (measured), i.e. 1e-4 relative; a wrong boost would be off by GeV.
+    np.testing.assert_allclose(ev.mass(), 50.0, atol=1e-2)
+    assert np.all(ev.mass() <= 50.0 + 1e-9)
+    assert ev.n == 2000
+
+
+def test_resonance_mass_distribution_has_the_requested_width():
+    ev = simulate_resonance(100.0, 20000, seed=2, width_gev=2.0, pt_resolution=0.0)
+    m = ev.mass()
+    # Breit-Wigner: the half-width quantiles sit at m0 +- Gamma/2; 20k events give ~1 % precision
+    q25, q75 = np.quantile(m, [0.25, 0.75])
+    assert q75 - q25 == pytest.approx(2.0, rel=0.05)
+    assert np.median(m) == pytest.approx(100.0, abs=0.05)
+
+
+def test_kde_is_tuned_on_tuning_half_and_passes_held_out_validation():
+    tune, held_out = split_tune_validate(load_sample("cms2010_zmumu"))
+    assert tune.n + held_out.n == 2236
+    kde = DimuonKDE.tuned(tune)
+    assert kde.bandwidth < 1.0  # cross-validation prefers less smoothing than Scott's rule
+    fast = kde.sample(held_out.n, seed=3)
+    again = kde.sample(held_out.n, seed=3)
+    np.testing.assert_array_equal(fast.pt, again.pt)
+    tuned = energy_test(fast.features(), held_out.features(), n_permutations=200, seed=0)
+    scott = energy_test(
+        DimuonKDE(tune, 1.0).sample(held_out.n, seed=3).features(),
+        held_out.features(),
+        n_permutations=200,
+        seed=0,
+    )
+    # The tuned simulation must not be rejected at 1 %; Scott's rule over-smooths and is.
+    assert tuned.p_value > 0.01
+    assert scott.p_value < 0.01
+
+
+def test_kde_sample_size_and_errors():
+    tune, _ = split_tune_validate(load_sample("cms2010_zmumu"))
+    kde = DimuonKDE(tune, 0.3)
+    s = kde.sample(5000, seed=0)
+    assert s.n == 5000 and not s.real
+    assert np.all(np.abs(s.eta) < 2.4) and np.all(s.pt > 1.0)
+    with pytest.raises(InvalidInputError):
+        kde.sample(0, seed=0)
+    with pytest.raises(InvalidInputError, match="bandwidth"):
+        DimuonKDE(tune, 0.0)
+    with pytest.raises(InvalidInputError, match="mass_gev"):
+        simulate_resonance(0.1, 10, seed=0)
