@@ -101,12 +101,12 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def core_background():
-    """The fast study's background, rebuilt here: fixed seeds give identical scores."""
+def core_study():
+    """The fast study, rebuilt here: fixed seeds give the served page identical scores."""
     from precml_widgets.anomaly.study import run_study
     from precml_widgets.apps.anomaly_explorer import FAST_CONFIG
 
-    return run_study(FAST_CONFIG, progress=False).background
+    return run_study(FAST_CONFIG, progress=False)
 
 
 def _read(page) -> tuple[str, str, str]:
@@ -144,18 +144,21 @@ def _check_against_core(state: tuple[str, str, str], background) -> float:
     return threshold
 
 
-def test_page_shows_core_rate(server, chromium, core_background, tmp_path):
+def test_page_shows_core_rate(server, chromium, core_study, tmp_path):
     from playwright.sync_api import sync_playwright
 
     from precml_widgets.anomaly.explorer import format_khz
     from precml_widgets.anomaly.rates import DEFAULT_INPUT_RATE_HZ, threshold_for_rate
+    from precml_widgets.anomaly.study import BACKGROUND
 
     url, log = server
+    core_background = core_study.background
+    ht_background = core_study.baselines["HT"][BACKGROUND]
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1480, "height": 1100})
+            page = browser.new_page(viewport={"width": 1480, "height": 900})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(url, timeout=START_TIMEOUT_S * 1000)
             try:
@@ -197,6 +200,16 @@ def test_page_shows_core_rate(server, chromium, core_background, tmp_path):
             bottom = _settle(page, top)
             _check_against_core(bottom, core_background)
             assert bottom[2] == format_khz(DEFAULT_INPUT_RATE_HZ)
+
+            # back to target-rate mode, then switch to the HT baseline: the page's cut is
+            # the core's threshold for 10 kHz on the HT background
+            page.get_by_role("button", name="target rate", exact=True).click()
+            again = _settle(page, bottom)
+            assert again == state
+            page.locator("select").first.select_option("HT")
+            ht = _settle(page, again)
+            assert float(ht[0]) == threshold_for_rate(ht_background, 10e3)
+            _check_against_core(ht, ht_background)
         finally:
             browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

@@ -43,7 +43,7 @@ def test_study_is_deterministic(study):
 
 def test_missing_optional_samples_are_reported_not_fatal(monkeypatch, tmp_path):
     monkeypatch.setenv("PRECML_DATA", str(tmp_path))  # only the wheel's CMS 2010 file remains
-    with pytest.warns(UserWarning, match="atlas2016_4lep"):
+    with pytest.warns(UserWarning, match="skipped"):
         s = run_study(
             StudyConfig(n_background=2000, n_signal=200, n_permutations=20), progress=False
         )

@@ -97,6 +97,11 @@ def _color(widget: type, color: str = "primary") -> dict[str, str]:
     return {"color": color} if "color" in widget.param else {"button_type": color}
 
 
+def _label(widget: type, text: str) -> dict[str, str]:
+    """``label=`` on Panel >= 1.8 (it sets ``name`` too), ``name=`` before."""
+    return {"label": text} if "label" in widget.param else {"name": text}
+
+
 def _nice_step(span: float) -> float:
     """A power of ten giving roughly 1000–10000 slider steps over ``span``."""
     return float(10.0 ** math.floor(math.log10(span / 1000.0)))
@@ -845,7 +850,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         score = self.score
         start, end, step = self._ranges[score]
         slider = pn.widgets.EditableFloatSlider(
-            name="Threshold",
+            **_label(pn.widgets.EditableFloatSlider, "Threshold"),
             value=self.threshold,
             start=start,
             end=end,

@@ -166,14 +166,17 @@ def operating_point_figure(
         edges = np.asarray(bins, dtype=np.float64)
         log_x = bool(edges[0] > 0 and edges[-1] / edges[0] > 10.0)
 
-    fig = figure_mod.Figure(figsize=(12.0, 4.8), layout="constrained")
+    fig = figure_mod.Figure(figsize=(12.0, 5.6), layout="constrained")
     ax_h, ax_r = fig.subplots(1, 2)
     colors = [f"C{i}" for i in range(1, 10)]
 
-    dens = density_histogram(background, edges)
-    ax_h.stairs(dens, edges, fill=True, color="0.75", label=f"background: {background.label}")
+    def dens(sample: ScoreSample) -> npt.NDArray[np.float64]:
+        d = density_histogram(sample, edges)
+        return np.where(d > 0, d, np.nan) if log else d  # no drops to -inf on a log axis
+
+    ax_h.stairs(dens(background), edges, fill=True, color="0.75", label=background.label)
     for (key, sig), color in zip(signals.items(), colors, strict=False):
-        ax_h.stairs(density_histogram(sig, edges), edges, color=color, lw=1.5, label=key)
+        ax_h.stairs(dens(sig), edges, color=color, lw=1.5, label=key, baseline=None)
     ax_h.axvline(rate.threshold, color="k", ls="--", lw=1.2, label=f"cut: > {rate.threshold:.4g}")
     if log_x:
         ax_h.set_xscale("log")
@@ -181,7 +184,7 @@ def operating_point_figure(
         ax_h.set_yscale("log")
     ax_h.set_xlabel(score_name)
     ax_h.set_ylabel("probability density")
-    ax_h.legend(fontsize="small")
+    ax_h.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
 
     min_fpr = background.min_resolvable_fpr
     fpr_point = rate.fpr.value if rate.n_pass > 0 else min_fpr
@@ -214,7 +217,7 @@ def operating_point_figure(
     ax_r.set_ylim(0.0, 1.02)
     ax_r.set_xlabel(f"background FPR (measured on {background.n:,} events)")
     ax_r.set_ylabel("signal efficiency (TPR)")
-    ax_r.legend(fontsize="small", loc="lower right")
+    ax_r.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     ax_r.grid(alpha=0.3)
     fig.suptitle("\n".join(textwrap.wrap(title or rate.describe(), 130)), fontsize="medium")
     return fig

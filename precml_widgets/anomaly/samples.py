@@ -56,8 +56,20 @@ def load_sample(name: str, path: str | os.PathLike[str] | None = None) -> Dimuon
     description, real = REAL_SAMPLES[name]
     if name == "cms2010_zmumu":
         f = locate(path or name)
-        b = read_branches(f, "events", ["pt1", "pt2", "eta1", "eta2", "phi1", "phi2"])
-        pt, eta, phi = (np.column_stack([b[f"{v}1"], b[f"{v}2"]]) for v in ("pt", "eta", "phi"))
+        b = read_branches(
+            f, "events", ["Run", "Event", "Type", "pt1", "pt2", "eta1", "eta2", "phi1", "phi2"]
+        )
+        # The file stores each collision several times, once per pair of muon reconstructions
+        # (global-global "GG", global-tracker "GT", tracker-tracker "TT"): 2304 entries, 500
+        # collisions. Keep the first GG entry of each collision, so every event is independent.
+        gg = np.flatnonzero(ak.to_numpy(b["Type"]) == "GG")
+        keys = np.column_stack([ak.to_numpy(b["Run"])[gg], ak.to_numpy(b["Event"])[gg]])
+        _, first = np.unique(keys, axis=0, return_index=True)
+        rows = gg[np.sort(first)]
+        pt, eta, phi = (
+            np.column_stack([ak.to_numpy(b[f"{v}1"])[rows], ak.to_numpy(b[f"{v}2"])[rows]])
+            for v in ("pt", "eta", "phi")
+        )
     elif name == "cms2012_doublemu":
         f = locate(path or name)
         b = read_branches(f, "Events", ["Muon_pt", "Muon_eta", "Muon_phi"])
