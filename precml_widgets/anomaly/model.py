@@ -149,22 +149,23 @@ def train_autoencoder(
     torch.manual_seed(config.seed)
     model = build_autoencoder(x.shape[1], config).to(dev)
     data = torch.from_numpy(((x - mean) / std).astype(np.float32)).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    # the fused Adam kernel cuts the per-step overhead that dominates for a network this small
+    opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     history: list[float] = []
     start = time.perf_counter()
     bar = tqdm(range(config.epochs), desc="training autoencoder", disable=not progress)
     for _ in bar:
         perm = torch.randperm(len(data), generator=gen).to(dev)
-        total = 0.0
+        total = torch.zeros((), device=dev)
         for i in range(0, len(data), config.batch_size):
             batch = data[perm[i : i + config.batch_size]]
             loss = torch.mean((model(batch) - batch) ** 2)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(batch)
-        history.append(total / len(data))
+            total += loss.detach() * len(batch)
+        history.append(float(total) / len(data))
         bar.set_postfix(loss=f"{history[-1]:.4f}")
     model = model.cpu().eval()
     return TrainResult(

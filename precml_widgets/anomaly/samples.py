@@ -143,8 +143,10 @@ def load_root_dimuons(
 def split_tune_validate(events: DimuonEvents) -> tuple[DimuonEvents, DimuonEvents]:
     """Split alternate events into a tuning half and a held-out validation half."""
     idx = np.arange(events.n)
-    tune = events.select(idx % 2 == 0, f"{events.name}_tune", events.description + " [even events]")
+    tune = events.select(
+        idx % 2 == 0, f"{events.name}_tune", events.description + " [even-numbered collisions]"
+    )
     val = events.select(
-        idx % 2 == 1, f"{events.name}_validate", events.description + " [odd events]"
+        idx % 2 == 1, f"{events.name}_validate", events.description + " [odd-numbered collisions]"
     )
     return tune, val
