@@ -35,3 +35,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Report each notebook's wall time and peak memory (collected by tests/test_notebooks.py)."""
+    timings = getattr(config, "precml_notebook_timings", None)
+    if not timings:
+        return
+    terminalreporter.section("notebooks under papermill (fast parameters)")
+    terminalreporter.write_line(f"{'notebook':32s} {'wall s':>8s} {'peak MB':>8s}")
+    for stem, wall, peak in sorted(timings):
+        peak_text = "n/a" if peak is None else f"{peak:.0f}"
+        terminalreporter.write_line(f"{stem:32s} {wall:8.1f} {peak_text:>8s}")

@@ -138,17 +138,9 @@ def kernel_name(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def timing_report(request):
-    """Print notebook / wall time / peak memory at the end of the session."""
-    yield _TIMINGS
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or not _TIMINGS:
-        return
-    reporter.write_line("")
-    reporter.write_line(f"{'notebook (fast parameters)':32s} {'wall s':>8s} {'peak MB':>8s}")
-    for stem, wall, peak in sorted(_TIMINGS):
-        reporter.write_line(
-            f"{stem:32s} {wall:8.1f} {'n/a' if peak is None else f'{peak:8.0f}':>8s}"
-        )
+    """Collect notebook / wall time / peak memory; conftest prints them in the summary."""
+    request.config.precml_notebook_timings = _TIMINGS
+    return _TIMINGS
 
 
 def _execute(stem: str, tmp_path_factory, kernel: str) -> dict[str, Any]:
