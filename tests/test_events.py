@@ -112,3 +112,47 @@ def test_kde_sample_size_and_errors():
         DimuonKDE(tune, 0.0)
     with pytest.raises(InvalidInputError, match="mass_gev"):
         simulate_resonance(0.1, 10, seed=0)
+
+
+def test_cms2010_keeps_the_leading_global_pair_of_each_collision():
+    from precml_widgets.data import locate, read_branches
+
+    b = read_branches(locate("cms2010_zmumu"), "events", ["Run", "Event", "Type", "pt1", "pt2"])
+    best: dict[tuple[int, int], float] = {}
+    for run, event, kind, pt1, pt2 in zip(*(b[k].tolist() for k in b), strict=True):
+        if kind == "GG":
+            best[(run, event)] = max(best.get((run, event), 0.0), pt1 + pt2)
+    ev = load_sample("cms2010_zmumu")
+    # the kept pT sums are exactly the per-collision maxima over global-global pairs
+    np.testing.assert_allclose(np.sort(ev.ht()), np.sort(list(best.values())), rtol=1e-6)
+
+
+def test_from_arrays_does_not_modify_the_callers_arrays():
+    pt = np.array([[10.0, 20.0]])
+    eta = np.array([[0.1, 0.2]])
+    DimuonEvents.from_arrays("x", pt, eta, np.zeros((1, 2)), real=True, apply_acceptance=False)
+    assert pt.tolist() == [[10.0, 20.0]] and eta.tolist() == [[0.1, 0.2]]
+
+
+def test_atlas_folder_errors(tmp_path):
+    with pytest.raises(InvalidInputError, match="is not a folder"):
+        load_sample("atlas2016_4lep", tmp_path / "nowhere")
+    with pytest.raises(InvalidInputError, match=r"no \*\.4lep\.root"):
+        load_sample("atlas2016_4lep", tmp_path)
+
+
+def test_resonance_is_truncated_not_clipped_and_validates_parameters():
+    ev = simulate_resonance(12.0, 20000, seed=4, pt_resolution=0.0)
+    m = ev.mass()
+    # clipping would pile events at exactly the edges (0.264 and 36 GeV); truncation cannot
+    assert np.count_nonzero(np.isclose(m, 36.0, atol=1e-3)) == 0
+    assert m.max() < 36.0
+    for kwargs, word in [
+        ({"width_gev": -1.0}, "width_gev"),
+        ({"mean_pt_gev": 0.0}, "mean_pt_gev"),
+        ({"pt_resolution": 1.5}, "pt_resolution"),
+    ]:
+        with pytest.raises(InvalidInputError, match=word):
+            simulate_resonance(12.0, 10, seed=0, **kwargs)
+    with pytest.raises(InvalidInputError, match="positive integer"):
+        simulate_resonance(12.0, 10.5, seed=0)

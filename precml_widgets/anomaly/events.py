@@ -64,7 +64,7 @@ class DimuonEvents:
             description: provenance in words.
             apply_acceptance: keep only events with both muons pT > 1 GeV and abs(eta) < 2.4.
         """
-        arrays = [np.asarray(a, dtype=np.float64) for a in (pt, eta, phi)]
+        arrays = [np.array(a, dtype=np.float64, copy=True) for a in (pt, eta, phi)]
         for label, a in zip(("pt", "eta", "phi"), arrays, strict=True):
             if a.ndim != 2 or a.shape[1] != 2:
                 raise InvalidInputError(

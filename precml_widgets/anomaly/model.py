@@ -149,7 +149,8 @@ def train_autoencoder(
     torch.manual_seed(config.seed)
     model = build_autoencoder(x.shape[1], config).to(dev)
     data = torch.from_numpy(((x - mean) / std).astype(np.float32)).to(dev)
-    # the fused Adam kernel cuts the per-step overhead that dominates for a network this small
+    # the fused Adam kernel (CPU since torch 2.4) cuts the per-step overhead that dominates
+    # for a network this small
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     history: list[float] = []
@@ -254,25 +255,38 @@ def load_autoencoder(path: str | os.PathLike[str] = PRETRAINED_PATH) -> TrainRes
         raise InvalidInputError(
             f"{str(path)!r} has no precml metadata; it was not written by save_autoencoder."
         )
-    meta = json.loads(raw)
-    if meta.get("format") != "precml-dimuon-autoencoder/1":
-        raise InvalidInputError(f"{str(path)!r}: unknown model format {meta.get('format')!r}")
-    cfg = meta["config"]
-    config = AutoencoderConfig(**{**cfg, "hidden": tuple(cfg["hidden"])})
-    model = build_autoencoder(len(meta["mean"]), config)
-    model.load_state_dict(tensors)
-    model.eval()
-    return TrainResult(
-        model,
-        np.asarray(meta["mean"]),
-        np.asarray(meta["std"]),
-        config,
-        list(meta["loss_history"]),
-        int(meta["n_train"]),
-        float(meta["seconds"]),
-        tuple(meta["feature_names"]),
-        dict(meta.get("provenance", {})),
-    )
+    try:
+        meta = json.loads(raw)
+        if meta.get("format") != "precml-dimuon-autoencoder/1":
+            raise InvalidInputError(f"{str(path)!r}: unknown model format {meta.get('format')!r}")
+        if tuple(meta["feature_names"]) != FEATURE_NAMES:
+            raise InvalidInputError(
+                f"{str(path)!r} was trained on features {meta['feature_names']}, but precml's "
+                f"dimuon representation gives {list(FEATURE_NAMES)}; retrain the model."
+            )
+        cfg = meta["config"]
+        config = AutoencoderConfig(**{**cfg, "hidden": tuple(cfg["hidden"])})
+        model = build_autoencoder(len(meta["mean"]), config)
+        model.load_state_dict(tensors)
+        model.eval()
+        return TrainResult(
+            model,
+            np.asarray(meta["mean"], dtype=np.float64),
+            np.asarray(meta["std"], dtype=np.float64),
+            config,
+            list(meta["loss_history"]),
+            int(meta["n_train"]),
+            float(meta["seconds"]),
+            tuple(meta["feature_names"]),
+            dict(meta.get("provenance", {})),
+        )
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise InvalidInputError(
+            f"{str(path)!r} has broken or inconsistent precml metadata or weights ({exc!r}); "
+            "it was not written by this version of save_autoencoder: retrain and save again."
+        ) from exc
 
 
 def _check_features(features: np.ndarray, label: str, n_features: int | None = None) -> np.ndarray:

@@ -46,7 +46,7 @@ def load_sample(name: str, path: str | os.PathLike[str] | None = None) -> Dimuon
 
     Example:
         >>> load_sample("cms2010_zmumu").n
-        2303
+        500
     """
     if name not in REAL_SAMPLES:
         raise InvalidInputError(
@@ -61,11 +61,16 @@ def load_sample(name: str, path: str | os.PathLike[str] | None = None) -> Dimuon
         )
         # The file stores each collision several times, once per pair of muon reconstructions
         # (global-global "GG", global-tracker "GT", tracker-tracker "TT"): 2304 entries, 500
-        # collisions. Keep the first GG entry of each collision, so every event is independent.
+        # collisions. Keep one GG pair per collision -- the one with the largest pT1 + pT2,
+        # i.e. the two leading global muons -- so that every event is independent.
         gg = np.flatnonzero(ak.to_numpy(b["Type"]) == "GG")
-        keys = np.column_stack([ak.to_numpy(b["Run"])[gg], ak.to_numpy(b["Event"])[gg]])
-        _, first = np.unique(keys, axis=0, return_index=True)
-        rows = gg[np.sort(first)]
+        run, event = ak.to_numpy(b["Run"])[gg], ak.to_numpy(b["Event"])[gg]
+        ht = ak.to_numpy(b["pt1"])[gg] + ak.to_numpy(b["pt2"])[gg]
+        order = np.lexsort((-ht, event, run))  # per collision, the largest pT sum first
+        keys = np.column_stack([run[order], event[order]])
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = np.any(keys[1:] != keys[:-1], axis=1)
+        rows = np.sort(gg[order[first]])
         pt, eta, phi = (
             np.column_stack([ak.to_numpy(b[f"{v}1"])[rows], ak.to_numpy(b[f"{v}2"])[rows]])
             for v in ("pt", "eta", "phi")
@@ -81,11 +86,23 @@ def load_sample(name: str, path: str | os.PathLike[str] | None = None) -> Dimuon
         ptj = np.hypot(px, py)
         pt, eta, phi = _two_leading(ptj, np.arcsinh(pz / ptj), np.arctan2(py, px))
     else:
-        files = (
-            sorted(os.path.join(path, p) for p in os.listdir(path) if p.endswith(".4lep.root"))
-            if path
-            else [locate(f"atlas2016_4lep_{p}") for p in "abcd"]
-        )
+        if path:
+            folder = os.fspath(path)
+            if not os.path.isdir(folder):
+                raise InvalidInputError(
+                    f"for 'atlas2016_4lep', path must be a folder holding data_[A-D].4lep.root; "
+                    f"{folder!r} is not a folder."
+                )
+            files = sorted(
+                os.path.join(folder, p) for p in os.listdir(folder) if p.endswith(".4lep.root")
+            )
+            if not files:
+                raise InvalidInputError(
+                    f"folder {folder!r} holds no *.4lep.root files; pass the folder of the ATLAS "
+                    "Open Data 4-lepton skim (data_A.4lep.root ... data_D.4lep.root)."
+                )
+        else:
+            files = [locate(f"atlas2016_4lep_{p}") for p in "abcd"]
         parts = [
             read_branches(f, "mini", ["lep_pt", "lep_eta", "lep_phi", "lep_type"]) for f in files
         ]
@@ -122,7 +139,7 @@ def load_root_dimuons(
         >>> from precml_widgets.data import locate
         >>> load_root_dimuons(locate("cms2012_doublemu"), "Events",
         ...     {"pt": "Muon_pt", "eta": "Muon_eta", "phi": "Muon_phi"}).n
-        849
+        864
     """
     need = {"pt", "eta", "phi"}
     if set(branches) != need:

@@ -53,7 +53,8 @@ KNOWN_FILES: dict[str, DataFile] = {
             sha256="8290ddc1f2b1f866f30df016558936da27107f7f5b87e574c741f2baab1bad64",
             size=178971,
             description=(
-                "real CMS 2010 dimuon events (runs 148029/148031), 2304 events, tree 'events'"
+                "real CMS 2010 dimuon events (runs 148029/148031): 2304 entries of 500 collisions, "
+                "one per muon-reconstruction pair, tree 'events'"
             ),
             real=True,
             source="CMS Open Data 2010 via scikit-hep-testdata (uproot-Zmumu.root)",
