@@ -147,7 +147,7 @@ def _check_against_core(state: tuple[str, str, str], background) -> float:
 def test_page_shows_core_rate(server, chromium, core_study, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from precml_widgets.anomaly.explorer import format_khz
+    from precml_widgets.anomaly.explorer import format_khz, rate_caveat
     from precml_widgets.anomaly.rates import DEFAULT_INPUT_RATE_HZ, threshold_for_rate
     from precml_widgets.anomaly.study import BACKGROUND
 
@@ -172,6 +172,11 @@ def test_page_shows_core_rate(server, chromium, core_study, tmp_path):
             state = _settle(page, ("", "", ""))
             threshold = _check_against_core(state, core_background)
             assert threshold == threshold_for_rate(core_background, 10e3)
+            # what the rate means, in the status pane and the header
+            caveat = page.locator(".precml-rate .rate-caveat").first.inner_text()
+            assert caveat.strip() == rate_caveat(core_background.label)
+            assert page.get_by_text("physical only if that sample is the unbiased").count() >= 2
+            assert page.get_by_text("object counting cannot separate").count() >= 1
             page.wait_for_timeout(1000)  # let the plots finish drawing
             shot = (
                 REPO / "docs" / "_static" / "anomaly_explorer.png"

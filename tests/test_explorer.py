@@ -16,7 +16,12 @@ pytest.importorskip("holoviews")
 pytest.importorskip("sklearn")
 
 from precml_widgets.anomaly import rates  # noqa: E402
-from precml_widgets.anomaly.explorer import AnomalyScoreExplorer, format_khz  # noqa: E402
+from precml_widgets.anomaly.explorer import (  # noqa: E402
+    EXPORT_LIMIT_COLUMNS,
+    AnomalyScoreExplorer,
+    format_khz,
+    rate_caveat,
+)
 from precml_widgets.anomaly.figures import operating_point_figure, score_bins  # noqa: E402
 from precml_widgets.anomaly.rates import (  # noqa: E402
     DEFAULT_INPUT_RATE_HZ,
@@ -305,3 +310,113 @@ def test_figure_module(study):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     assert buffer.getvalue().startswith(PNG_MAGIC)
+
+
+def test_status_pane_states_what_the_rate_assumes(study):
+    ex = AnomalyScoreExplorer.from_study(study)
+    status = ex.status_html()
+    caveat = rate_caveat(study.background.label)
+    assert "zero-bias" in caveat and study.background.label in caveat
+    assert html.escape(caveat, quote=False) in status
+    assert 'class="rate-caveat"' in status
+    # the spans the browser test reads are still there
+    assert '<span class="rate-khz">' in status and 'class="threshold" data-value=' in status
+    ex.score = "HT"  # the caveat names the sample of the selected score
+    assert html.escape(rate_caveat(ex.background.label), quote=False) in ex.status_html()
+
+
+def test_exports_carry_the_one_sided_upper_limit(study, tmp_path):
+    ex = AnomalyScoreExplorer.from_study(study, mode="threshold")
+    bkg = study.background
+    # some events pass: the limit columns exist and are empty
+    ex.threshold = float(np.quantile(bkg.sorted_scores, 0.99))
+    with open(ex.to_csv(tmp_path / "some.csv"), newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(rows[0][c] == "" for c in EXPORT_LIMIT_COLUMNS)
+    data = json.loads(ex.to_json(tmp_path / "some.json").read_text())
+    assert data["upper_limit_rate_hz"] is None
+    assert all(row[c] is None for row in data["rows"] for c in EXPORT_LIMIT_COLUMNS)
+    assert "rate-upper-limit-khz" not in ex.status_html()
+
+    # nothing passes: CSV, JSON and the status pane quote the same one-sided limit
+    ex.threshold = ex.param.threshold.bounds[1]
+    ex.cl = 0.95
+    core = rate_at_threshold(bkg, ex.threshold, cl=0.95)
+    assert core.n_pass == 0 and core.upper_limit_rate_hz is not None
+    with open(ex.to_csv(tmp_path / "none.csv"), newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0])[-2:] == list(EXPORT_LIMIT_COLUMNS)
+    background, signals = rows[0], rows[1:]
+    assert float(background["upper_limit_fpr"]) == core.upper_limit_fpr
+    assert float(background["upper_limit_rate_hz"]) == core.upper_limit_rate_hz
+    assert all(row[c] == "" for row in signals for c in EXPORT_LIMIT_COLUMNS)
+    # the one-sided limit is tighter than the end of the central interval
+    assert core.upper_limit_rate_hz < float(background["rate_upper_hz"])
+    data = json.loads(ex.to_json(tmp_path / "none.json").read_text())
+    assert data["upper_limit_rate_hz"] == core.upper_limit_rate_hz
+    assert data["rows"][0]["upper_limit_rate_hz"] == core.upper_limit_rate_hz
+    assert (
+        data["rows"][0]["upper_limit_fpr"]
+        == core.upper_limit_fpr
+        == data["rate"]["upper_limit_fpr"]
+    )
+    status = ex.status_html()
+    match = re.search(
+        r'<span class="rate-upper-limit-khz" data-value-hz="([^"]*)">([^<]*)</span> kHz', status
+    )
+    assert match, status
+    assert float(match.group(1)) == core.upper_limit_rate_hz
+    assert match.group(2) == format_khz(core.upper_limit_rate_hz)
+    assert "95% CL one-sided upper limit" in status
+
+
+def test_roc_view_ignores_the_input_rate(study):
+    deps = {
+        d.name
+        for d in AnomalyScoreExplorer.from_study(study).param.method_dependencies("roc_overlay")
+    }
+    assert "input_rate_mhz" not in deps
+    assert {"score", "signal", "threshold", "log_scale", "cl"} <= deps
+
+    ex = AnomalyScoreExplorer.from_study(study, mode="threshold")
+    calls = {"roc": 0, "histogram": 0}
+    roc, histogram = ex.roc_overlay, ex.histogram_overlay
+
+    def counting(name, view):
+        def wrapped():
+            calls[name] += 1
+            return view()
+
+        return wrapped
+
+    ex.roc_overlay = counting("roc", roc)  # the layout captures these bound views
+    ex.histogram_overlay = counting("histogram", histogram)
+    root = pn.panel(ex).get_root()
+    assert root is not None and calls["roc"] >= 1
+    before = dict(calls)
+    ex.input_rate_mhz = 20.0  # threshold mode: the cut stays, so nothing is redrawn
+    assert calls == before
+    ex.cl = 0.95  # the efficiency interval of the marker changes: the ROC view redraws
+    assert calls["roc"] > before["roc"]
+    # the marker is the core's (FPR, efficiency) at the cut
+    point = next(el for el in roc() if el.group == "Points")
+    eff = rates.efficiency_at_threshold(study.signals[ex.signal], ex.threshold, cl=0.95)
+    fpr = rate_at_threshold(study.background, ex.threshold).fpr.value
+    assert tuple(point.array()[0]) == (
+        fpr,
+        eff.efficiency.value,
+        eff.efficiency.lower,
+        eff.efficiency.upper,
+    )
+
+
+def test_app_header_caveats(study):
+    from precml_widgets.apps.anomaly_explorer import header
+
+    text = header(study)
+    assert rate_caveat(study.background.label) in html.unescape(text)
+    assert "constant by construction" in text and "exactly two muons" in text
+    assert "object counting cannot separate" in text
+    # the multiplicity baseline really is constant: AUC 0.5 for every signal
+    for row in study.auc_table().values():
+        assert row["muon multiplicity"] == 0.5

@@ -9,6 +9,7 @@ study recomputed here through the core API: same seeds, so they must be identica
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -219,15 +220,19 @@ def test_ml_tools_energy_test(tmp_path_factory, kernel_name, timing_report):
 @pytest.fixture(scope="module")
 def daq_truth():
     """Notebook 02's fast study, recomputed here through the core API (same seeds)."""
+    import inspect
+
+    import numpy as np
+
     from precml_widgets.anomaly.fastsim import DimuonKDE
-    from precml_widgets.anomaly.model import AutoencoderConfig
+    from precml_widgets.anomaly.model import AutoencoderConfig, anomaly_scores
     from precml_widgets.anomaly.rates import (
         DEFAULT_INPUT_RATE_HZ,
         operating_point,
         roc_curve,
         threshold_for_rate,
     )
-    from precml_widgets.anomaly.study import StudyConfig, run_study
+    from precml_widgets.anomaly.study import StudyConfig, bandwidth_systematic, run_study
     from precml_widgets.stats import energy_test
 
     p = FAST_DAQ
@@ -269,6 +274,29 @@ def daq_truth():
         input_rate_hz=DEFAULT_INPUT_RATE_HZ,
     )
     tpr_1e4 = {k: roc_curve(study.background, s).tpr_at_fpr(1e-4) for k, s in study.signals.items()}
+    # "How far can we trust the kHz rate?": the largest real scores and the kernel-width
+    # systematic at the same cuts, with the grid neighbours of the chosen width.
+    tune = study.kde.source
+    max_real = {
+        "autoencoder": {
+            "held-out": float(study.scores["cms2010_zmumu_validate"].sorted_scores[-1]),
+            "tuning": float(np.max(anomaly_scores(study.model, tune.features()))),
+        },
+        "HT": {
+            "held-out": float(ht["cms2010_zmumu_validate"].sorted_scores[-1]),
+            "tuning": float(np.max(tune.ht())),
+        },
+    }
+    grid = inspect.signature(DimuonKDE.tuned).parameters["grid"].default
+    i = grid.index(study.kde.bandwidth)
+    neighbours = tuple(grid[j] for j in (i - 1, i + 1) if 0 <= j < len(grid))
+    cuts = {"autoencoder": threshold, "HT": ht_threshold}
+    systematic = {
+        score: bandwidth_systematic(
+            study, cut, neighbours, score=score, input_rate_hz=DEFAULT_INPUT_RATE_HZ
+        )
+        for score, cut in cuts.items()
+    }
     return {
         "study": study,
         "threshold": threshold,
@@ -278,7 +306,17 @@ def daq_truth():
         "ht_op": ht_op,
         "tpr_1e4": tpr_1e4,
         "input_rate_hz": DEFAULT_INPUT_RATE_HZ,
+        "max_real": max_real,
+        "grid": grid,
+        "neighbours": neighbours,
+        "cuts": cuts,
+        "systematic": systematic,
     }
+
+
+def _plain(value: Any) -> Any:
+    """What ``value`` becomes after a JSON round trip (tuples -> lists, exact floats)."""
+    return json.loads(json.dumps(value))
 
 
 @pytest.mark.notebook
@@ -309,6 +347,8 @@ def test_data_acquisition_numbers(tmp_path_factory, kernel_name, timing_report, 
     assert rec["tpr_at_fpr"]["1e-04"] == daq_truth["tpr_1e4"]
     assert rec["model"]["retrained"] is True
     assert rec["model"]["n_train"] == FAST_DAQ["n_train"]
+    assert rec["config"] == _plain(dataclasses.asdict(study.config))
+    assert rec["ht_rate"] == _plain(daq_truth["ht_op"].rate.to_dict())
 
     # The rate at the target follows the definition of threshold_for_rate: at most the
     # target, and one more passing event would exceed it.
@@ -360,7 +400,94 @@ def test_data_acquisition_numbers(tmp_path_factory, kernel_name, timing_report, 
     # One entry per collision is kept: no held-out event is a copy of a tuning event.
     assert rec["background_file"]["held_out_copies_of_tuning_events"] == 0
     assert rec["background_file"]["kept_events"] <= len(pairs)
+    assert sum(rec["background_file"]["entries_by_type"].values()) == len(ids["Run"])
     assert isinstance(rec["crosscheck_overlap"], bool)
     # FPR 1e-5 is below 1/50 000: the notebook must say "not resolvable", not invent a number.
     assert rec["tpr_at_fpr"]["1e-05"] is None
     assert math.isclose(rec["target_rate_hz"], target)
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_data_acquisition_statements(tmp_path_factory, kernel_name, timing_report, daq_truth):
+    """Every comparison the notebook prints follows from its recorded numbers."""
+    rec = _execute("02_data_acquisition", tmp_path_factory, kernel_name)
+    study = daq_truth["study"]
+
+    # Validation verdicts: the printed reading of each p-value.
+    def verdict(p: float) -> str:
+        return "REJECTED" if p < 0.01 else "mild tension" if p < 0.1 else "no evidence"
+
+    tuned, over = rec["validation_verdict"].values()
+    assert tuned.startswith(verdict(rec["validation"]["p_value"]))
+    assert over.startswith(verdict(rec["oversmoothed_validation"]["p_value"]))
+
+    # Section 2: the Z-window comparison is the recorded intervals' overlap.
+    fast_z = rec["z_window_check"]["fastsim_background"]
+    real_z = rec["z_window_check"]["cms2010_zmumu_validate"]
+    assert rec["z_window_overlap"] is (
+        fast_z["lower"] <= real_z["upper"] and real_z["lower"] <= fast_z["upper"]
+    )
+    for name, est in rec["z_window_check"].items():
+        assert est["n"] == study.events[name].n
+        assert est["value"] == rec["sample_summary"][name]["z_window_fraction"]
+
+    # Baselines: "higher at equal rate" is decided by disjoint 68% CL intervals.
+    for key, winner in rec["more_efficient_at_equal_rate"].items():
+        ae, ht = rec["efficiencies"][key], rec["efficiencies_ht"][key]
+        expected = (
+            "autoencoder"
+            if ae["lower"] > ht["upper"]
+            else "HT"
+            if ht["lower"] > ae["upper"]
+            else "compatible (intervals overlap)"
+        )
+        assert winner == expected, key
+    assert rec["ht_below_background"] == [k for k, row in rec["auc"].items() if row["HT"] < 0.5]
+
+    # (a) The largest real scores: the core's, and the flag is "cut > every real score".
+    assert rec["max_real_score"] == daq_truth["max_real"]
+    cuts = {"autoencoder": rec["threshold"], "HT": rec["ht_threshold_gev"]}
+    assert cuts == daq_truth["cuts"]
+    for score, cut in cuts.items():
+        largest = max(rec["max_real_score"][score].values())
+        assert rec["cut_beyond_every_real_event"][score] is (cut > largest)
+        above = rec["real_events_above_cut"][score]
+        if rec["cut_beyond_every_real_event"][score]:
+            assert above == {"held-out": 0, "tuning": 0}
+        else:
+            assert sum(above.values()) > 0
+
+    # (b) The kernel-width systematic: the grid neighbours of the chosen width, the core's
+    # rates at the same cuts (same seeds, so equal), all positive with valid intervals.
+    assert rec["bandwidth_grid"] == list(daq_truth["grid"])
+    assert rec["bandwidth_neighbours"] == list(daq_truth["neighbours"])
+    assert rec["kde_bandwidth"] not in rec["bandwidth_neighbours"]
+    assert len(rec["bandwidth_neighbours"]) in (1, 2)
+    for score, variants in daq_truth["systematic"].items():
+        recorded = rec["bandwidth_systematic"][score]
+        assert recorded == {f"{bw:g}": _plain(r.to_dict()) for bw, r in variants.items()}
+        for r in recorded.values():
+            assert r["threshold"] == cuts[score]
+            assert r["n_total"] == FAST_DAQ["n_background"]
+            assert r["rate_hz"] > 0
+            assert r["rate_lower_hz"] <= r["rate_hz"] <= r["rate_upper_hz"]
+        nominal = rec["rate"] if score == "autoencoder" else rec["ht_rate"]
+        syst = rec["rate_systematic_hz"][score]
+        shifts = [r["rate_hz"] - nominal["rate_hz"] for r in recorded.values()]
+        assert syst["rate_hz"] == nominal["rate_hz"]
+        assert syst["syst_down_hz"] == min(0.0, *shifts) <= 0.0
+        assert syst["syst_up_hz"] == max(0.0, *shifts) >= 0.0
+        assert syst["stat_down_hz"] == nominal["rate_lower_hz"] - nominal["rate_hz"]
+        assert syst["stat_up_hz"] == nominal["rate_upper_hz"] - nominal["rate_hz"]
+        assert syst["syst_larger_than_stat"] is (
+            max(-syst["syst_down_hz"], syst["syst_up_hz"])
+            > max(-syst["stat_down_hz"], syst["stat_up_hz"])
+        )
+
+    # (c) The looser-cut cross-check tests the bulk: FPR ~ 20 / N held-out, far above the
+    # operating point's.
+    held_out = rec["n_events"]["cms2010_zmumu_validate"]
+    assert math.isclose(rec["crosscheck_fpr"], 20 / held_out)
+    assert rec["crosscheck_fpr"] > 10 * rec["rate"]["fpr"]["value"]
+    assert rec["crosscheck"]["held-out real"]["n_total"] == held_out

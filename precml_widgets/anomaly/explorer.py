@@ -44,6 +44,7 @@ from precml_widgets.anomaly.rates import (
     RateResult,
     RocCurve,
     ScoreSample,
+    efficiency_at_threshold,
     operating_point,
     rate_at_threshold,
     roc_curve,
@@ -60,7 +61,21 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["AUTOENCODER", "AnomalyScoreExplorer", "format_khz"]
+__all__ = [
+    "AUTOENCODER",
+    "EXPORT_LIMIT_COLUMNS",
+    "AnomalyScoreExplorer",
+    "format_khz",
+    "rate_caveat",
+]
+
+#: Columns that the CSV / JSON exports add to :meth:`OperatingPoint.to_rows`: the one-sided
+#: upper limits (at the chosen CL) on the background FPR and on the rate in Hz, filled on the
+#: background row when no background event passes (``n_pass == 0``), empty / ``null``
+#: otherwise. They are :attr:`RateResult.upper_limit_fpr` and
+#: :attr:`RateResult.upper_limit_rate_hz`, the limit the status pane quotes. (``upper`` /
+#: ``rate_upper_hz`` stay the end of the central Clopper-Pearson interval.)
+EXPORT_LIMIT_COLUMNS = ("upper_limit_fpr", "upper_limit_rate_hz")
 
 #: Name of the primary score in :attr:`AnomalyScoreExplorer.score`.
 AUTOENCODER = "autoencoder"
@@ -83,6 +98,25 @@ def format_khz(rate_hz: float) -> str:
         '12.3457'
     """
     return f"{rate_hz / 1e3:.4f}"
+
+
+def rate_caveat(sample: str) -> str:
+    """The one-line caveat on what the trigger rate means, for a background ``sample``.
+
+    Args:
+        sample: label of the background sample the FPR is measured on.
+
+    Returns:
+        Plain text (not escaped).
+
+    Example:
+        >>> rate_caveat("toy (10 events)").startswith("Rate = FPR measured on toy (10 events)")
+        True
+    """
+    return (
+        f"Rate = FPR measured on {sample} × the input rate you set; physical only if that "
+        f"sample is the unbiased (zero-bias) input stream."
+    )
 
 
 def _holoviews() -> Any:
@@ -183,10 +217,12 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
 
     The trigger fires when ``score > threshold``. Its rate is the fraction of the
     background (zero-bias) sample above the threshold times the input rate, with a
-    Clopper–Pearson interval; each signal's efficiency is the fraction of that signal above
-    the threshold. In ``"target rate"`` mode the threshold follows from the target rate
-    (:func:`~precml_widgets.anomaly.rates.threshold_for_rate`); in ``"threshold"`` mode the
-    slider sets it directly.
+    Clopper–Pearson interval (a physical trigger rate only if the background sample is
+    the unbiased, zero-bias input stream; the status pane says so); each signal's
+    efficiency is the fraction of that signal above the threshold. In ``"target rate"``
+    mode the threshold follows from the target rate
+    (:func:`~precml_widgets.anomaly.rates.threshold_for_rate`); in ``"threshold"`` mode
+    the slider sets it directly.
 
     Switching :attr:`score` swaps to another set of precomputed samples (e.g. a baseline such
     as HT). The threshold is then re-derived so that the trigger rate stays the same (the
@@ -578,9 +614,13 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             **axes,
         )
 
-    @param.depends("score", "signal", "threshold", "log_scale", "cl", "input_rate_mhz")
+    @param.depends("score", "signal", "threshold", "log_scale", "cl")
     def roc_overlay(self) -> hv.Overlay:
         """ROC curve of the selected signal with the current operating point marked.
+
+        Everything drawn is a fraction (FPR, efficiency), so the view does not depend on
+        :attr:`input_rate_mhz` and is not redrawn when only the input rate changes (in
+        ``"target rate"`` mode a new input rate moves the threshold, which redraws it).
 
         Returns:
             A HoloViews overlay: the ROC :class:`hv.Curve` (points with FPR >= 1/N from
@@ -591,9 +631,10 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         hv = _holoviews()
         curve = self.roc()
         fpr, tpr = roc_points_for_plot(curve, curve.min_resolvable_fpr)
-        op = self.operating_point()
-        eff = op.efficiencies[self.signal].efficiency
-        x = op.rate.fpr.value if op.rate.n_pass > 0 else curve.min_resolvable_fpr
+        bkg, sigs = self._samples[self.score]
+        n_pass = bkg.n_above(self.threshold)
+        eff = efficiency_at_threshold(sigs[self.signal], self.threshold, cl=self.cl).efficiency
+        x = n_pass / bkg.n if n_pass > 0 else curve.min_resolvable_fpr
         kd = hv.Dimension("fpr", label="background FPR")
         vd = hv.Dimension("tpr", label="signal efficiency", range=(0.0, 1.02))
         grid = (
@@ -605,7 +646,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         diag = hv.Curve((grid, grid), kd, vd, label="random").opts(
             color="#999999", line_dash="dotted"
         )
-        marker_label = "operating point" if op.rate.n_pass > 0 else "operating point (FPR < 1/N)"
+        marker_label = "operating point" if n_pass > 0 else "operating point (FPR < 1/N)"
         point = hv.Points(
             [(x, eff.value, eff.lower, eff.upper)],
             [kd, vd],
@@ -614,7 +655,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
                 hv.Dimension("eff_hi", label="eff. CP upper"),
             ],
             label=marker_label,
-        ).opts(color="black", size=10, marker="circle" if op.rate.n_pass > 0 else "triangle")
+        ).opts(color="black", size=10, marker="circle" if n_pass > 0 else "triangle")
         title = f"ROC: {self.signal}, AUC = {curve.auc:.3f}"
         xlim = (curve.min_resolvable_fpr, 1.0) if self.log_scale else (0.0, 1.0)
         axes = {"logx": self.log_scale, "xlim": xlim, "ylim": (0.0, 1.02)}
@@ -664,7 +705,11 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
 
         The rate appears as ``<span class="rate-khz">…</span> kHz`` in :func:`format_khz`
         format, the threshold as ``<span class="threshold" data-value="<repr>">`` (the
-        exact float in ``data-value``), and :meth:`RateResult.describe` in full.
+        exact float in ``data-value``), and :meth:`RateResult.describe` in full. When no
+        background event passes, the one-sided upper limit appears as
+        ``<span class="rate-upper-limit-khz" data-value-hz="<repr in Hz>">`` (the value of
+        the exports' ``upper_limit_rate_hz``). A ``rate-caveat`` line (:func:`rate_caveat`)
+        says what the rate assumes about the background sample.
 
         Returns:
             An HTML fragment.
@@ -703,7 +748,9 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             parts.append(
                 f'<div style="font-size:1.25em"><b>Trigger rate:</b> <span class="rate-khz">'
                 f"{format_khz(r.rate_hz)}</span> kHz <span style='font-size:0.8em'>(no background"
-                f" event passes; {cl_pct} CL upper limit &lt; {format_khz(ul)} kHz)</span></div>"
+                f" event passes; {cl_pct} CL one-sided upper limit &lt; "
+                f'<span class="rate-upper-limit-khz" data-value-hz="{ul!r}">{format_khz(ul)}'
+                f"</span> kHz)</span></div>"
             )
         parts.append(
             f"<div><b>FPR:</b> {r.fpr.value:.3e} ({r.n_pass:,} of {r.n_total:,} background "
@@ -717,6 +764,10 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         parts.append(
             f"<div><b>Measured on:</b> {html.escape(r.sample)} "
             f"({_KIND_TEXT[self.background.is_real]})</div>"
+        )
+        parts.append(
+            f'<div class="rate-caveat" style="color:#8a5a00;font-size:0.9em">'
+            f"{html.escape(rate_caveat(r.sample), quote=False)}</div>"
         )
         parts.append(
             f'<div class="rate-describe" style="color:#555;font-size:0.85em;margin-top:4px">'
@@ -751,8 +802,21 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         fig.set_dpi(dpi)
         return fig
 
+    def _export_rows(self, op: OperatingPoint) -> list[dict[str, Any]]:
+        """:meth:`OperatingPoint.to_rows` plus the :data:`EXPORT_LIMIT_COLUMNS`."""
+        r = op.rate
+        limits = dict.fromkeys(EXPORT_LIMIT_COLUMNS)
+        background_limits = {
+            "upper_limit_fpr": r.upper_limit_fpr,
+            "upper_limit_rate_hz": r.upper_limit_rate_hz,
+        }
+        return [
+            {**row, **(background_limits if row["kind"] == "background" else limits)}
+            for row in op.to_rows()
+        ]
+
     def _csv_bytes(self) -> bytes:
-        rows = self.operating_point().to_rows()
+        rows = self._export_rows(self.operating_point())
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=["score", *rows[0]], lineterminator="\n")
         writer.writeheader()
@@ -773,7 +837,8 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             "cl": float(self.cl),
             **op.to_dict(),
             "rate_hz": float(op.rate.rate_hz),
-            "rows": op.to_rows(),
+            "upper_limit_rate_hz": op.rate.upper_limit_rate_hz,
+            "rows": self._export_rows(op),
         }
         return (json.dumps(record, indent=2, allow_nan=False) + "\n").encode("utf-8")
 
@@ -786,8 +851,11 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """Write the operating point as CSV: a header, the background row, one row per signal.
 
-        Columns: ``score`` then the keys of :meth:`OperatingPoint.to_rows` (rates in Hz,
-        empty on signal rows). The file is written atomically.
+        Columns: ``score``, the keys of :meth:`OperatingPoint.to_rows` (rates in Hz,
+        empty on signal rows), then :data:`EXPORT_LIMIT_COLUMNS`: ``upper_limit_fpr`` and
+        ``upper_limit_rate_hz``, the one-sided upper limits at ``cl`` quoted by the status
+        pane when no background event passes (empty otherwise). The file is written
+        atomically.
 
         Args:
             path: the output file.
@@ -802,7 +870,9 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
 
         The object holds ``score``, ``mode``, ``target_rate_hz``, ``threshold``,
         ``input_rate_hz``, ``cl``, ``rate`` and ``efficiencies`` (from
-        :meth:`OperatingPoint.to_dict`), ``rate_hz`` and the flat ``rows``.
+        :meth:`OperatingPoint.to_dict`), ``rate_hz``, ``upper_limit_rate_hz`` (the one-sided
+        upper limit in Hz when no background event passes, else ``null``) and the flat
+        ``rows`` (the CSV columns, :data:`EXPORT_LIMIT_COLUMNS` included).
 
         Args:
             path: the output file.
@@ -937,7 +1007,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         views = pn.Column(
             pn.Row(
                 self._plot_pane(self.histogram_overlay, ["signal", "threshold"]),
-                self._plot_pane(self.roc_overlay, ["signal", "threshold", "cl", "input_rate_mhz"]),
+                self._plot_pane(self.roc_overlay, ["signal", "threshold", "cl"]),
             ),
             pn.Row(
                 pn.Column("#### Operating point", status, width=610),

@@ -17,7 +17,7 @@ import os
 
 import panel as pn
 
-from precml_widgets.anomaly.explorer import AnomalyScoreExplorer
+from precml_widgets.anomaly.explorer import AnomalyScoreExplorer, rate_caveat
 from precml_widgets.anomaly.study import BACKGROUND, AnomalyStudy, StudyConfig, run_study
 
 __all__ = ["FAST_CONFIG", "build_study", "header", "study_config"]
@@ -69,8 +69,17 @@ def header(study: AnomalyStudy) -> str:
         "A trigger keeps an event when its **anomaly score** (reconstruction error of an "
         "autoencoder trained on background only) is above a threshold. Pick the threshold "
         "directly or through a target rate, and read off the trigger rate and the "
-        "efficiency for each signal, with Clopper–Pearson intervals. HT and the muon "
-        "multiplicity are simple baseline scores for comparison.",
+        "efficiency for each signal, with Clopper–Pearson intervals.",
+        "",
+        f"**What the rate means.** {html.escape(rate_caveat(study.background.label))} "
+        "Here that sample is a fast simulation of *dimuon* events, not zero-bias collisions: "
+        "the rates are a teaching model.",
+        "",
+        "**Baselines.** *HT* (scalar sum of the two muons' pT) is the classic trigger "
+        "variable. The *muon multiplicity* is constant by construction — every event in "
+        "every sample has exactly two muons in the shared representation — so it cannot "
+        "separate any signal from the background (AUC 0.5, every event or none passes); it "
+        "is shown to prove that object counting cannot separate the samples here.",
         "",
         "**Samples** (real = recorded collision data, simulated = fast simulation):",
         "",
