@@ -255,7 +255,7 @@ def daq_truth():
         study.background, study.signals, threshold, input_rate_hz=DEFAULT_INPUT_RATE_HZ
     )
     held_out = study.events["cms2010_zmumu_validate"]
-    over = DimuonKDE(study.kde.source, bandwidth=2 * study.kde.bandwidth)
+    over = DimuonKDE(study.kde.source, bandwidth=3 * study.kde.bandwidth)
     over_events = over.sample(held_out.n, seed=p["seed"] + 2)
     over_test = energy_test(
         over_events.features(),
@@ -381,9 +381,9 @@ def test_data_acquisition_numbers(tmp_path_factory, kernel_name, timing_report, 
     for test in (rec["validation"], rec["oversmoothed_validation"]):
         assert 0.0 < test["p_value"] <= 1.0
         assert test["p_value"] >= 1 / (1 + FAST_DAQ["n_permutations"])
-    # The over-smoothed (2x) simulation is rejected, the tuned one is not. Measured with 500
-    # permutations over seeds 0-2 on the 250 held-out collisions: the 2x-Scott p sits at the
-    # floor 1/501, the tuned p at 0.03-0.06. The seed is fixed, so this is deterministic here.
+    # The over-smoothed (3x) simulation is rejected, the tuned one is not. Measured with 500
+    # permutations over 8 sampling seeds on the 250 held-out collisions: the 3x p sits at the
+    # floor 1/501, the tuned p at 0.06-0.6. The seed is fixed, so this is deterministic here.
     assert rec["oversmoothed_validation"]["p_value"] < rec["validation"]["p_value"]
 
     # Resolution: the real held-out half cannot see below ~26 kHz, the fast sim reaches 1/N.
