@@ -5,7 +5,7 @@ collisions (250 for tuning).
 Two generators fill the gap, both documented in the notebook as simulation:
 
 * :class:`DimuonKDE`, a smoothed bootstrap of real events: a Gaussian kernel density
-  estimate (scipy) in the dimuon rest frame (ln m, ln pT, y, cos theta*, phi*), tuned on one
+  estimate (scipy) in the dimuon rest frame (m, pT, y, cos theta*, phi*), tuned on one
   half of the real events and validated against the other half with a two-sample test. Its
   tails beyond the reach of the real sample (FPR below ~1/N_real) are an extrapolation of
   the kernel.
@@ -29,11 +29,14 @@ MUON_MASS_GEV = 0.1056584
 class DimuonKDE:
     """Kernel density estimate of real dimuon events, for sampling large background sets.
 
-    The kernels live in pair-frame coordinates (ln m, ln pT, y of the dimuon, and the decay
-    angles cos theta*, phi*; see :mod:`precml_widgets.anomaly.kinematics`), so smoothing
-    widens the Z peak only by the kernel width in ln m instead of smearing it across the
-    muon momenta. The kernel is folded back at cos theta* = +-1 and wrapped in phi*; the
-    pair azimuth is drawn uniformly (the detector is symmetric in phi).
+    The kernels live in pair-frame coordinates (mass m and transverse momentum pT of the
+    dimuon in GeV, its rapidity y, and the decay angles cos theta*, phi*; see
+    :mod:`precml_widgets.anomaly.kinematics`), so smoothing widens the Z peak only by the
+    kernel width in m instead of smearing it across the muon momenta. m and pT stay linear:
+    logarithmic coordinates would give the kernel log-normal tails that reach unphysical
+    momenta exactly where a kHz trigger cuts. The kernel is folded back at pT = 0 and
+    cos theta* = +-1 and wrapped in phi*; events below m = 0.3 GeV are rejected; the pair
+    azimuth is drawn uniformly (the detector is symmetric in phi).
 
     Args:
         events: real events to tune on.
@@ -61,7 +64,7 @@ class DimuonKDE:
             )
         self.source = events
         self.bandwidth = bandwidth
-        self._kde = gaussian_kde(to_pair_frame(events.pt, events.eta, events.phi)[0].T)
+        self._kde = gaussian_kde(_kde_coordinates(events).T)
         self._kde.set_bandwidth(self._kde.scotts_factor() * bandwidth)
 
     @classmethod
@@ -73,8 +76,9 @@ class DimuonKDE:
         """Choose the bandwidth on ``events`` alone by two-fold cross-validated likelihood.
 
         Each fold's KDE is scored by the mean log-density it gives the other fold -- the
-        density that :meth:`sample` draws from, i.e. folded at cos theta* = +-1 and wrapped
-        in phi* (the small loss at the acceptance edges is neglected); the bandwidth with
+        density that :meth:`sample` draws from, i.e. folded at pT = 0 and cos theta* = +-1
+        and wrapped in phi* (the small losses at the acceptance edges and at m < 0.3 GeV are
+        neglected); the bandwidth with
         the best sum wins. Only the tuning events are used, so a later test against
         held-out events stays honest.
 
@@ -84,8 +88,8 @@ class DimuonKDE:
         """
         from scipy.stats import gaussian_kde
 
-        u = to_pair_frame(events.pt, events.eta, events.phi)[0]
-        folds = (u[0::2], u[1::2])
+        w = _kde_coordinates(events)
+        folds = (w[0::2], w[1::2])
         best, best_ll = grid[0], -np.inf
         for bw in grid:
             ll = 0.0
@@ -111,13 +115,16 @@ class DimuonKDE:
         parts: list[np.ndarray] = []
         have = 0
         while have < n:
-            u = self._kde.resample(int((n - have) * 1.2) + 16, seed=rng).T
-            c = u[:, 3]
-            u[:, 3] = np.where(c > 1, 2 - c, np.where(c < -1, -2 - c, c))  # fold at +-1
-            u[:, 4] = (u[:, 4] + np.pi) % (2 * np.pi) - np.pi  # wrap the azimuth
+            w = self._kde.resample(int((n - have) * 1.2) + 16, seed=rng).T
+            w = w[(w[:, 0] > 0.3) & (np.abs(w[:, 3]) < 3)]  # physical mass; foldable angle
+            c = w[:, 3]
+            w[:, 3] = np.where(c > 1, 2 - c, np.where(c < -1, -2 - c, c))  # fold at +-1
+            w[:, 4] = (w[:, 4] + np.pi) % (2 * np.pi) - np.pi  # wrap the azimuth
+            u = np.column_stack(
+                [np.log(w[:, 0]), np.log(np.clip(np.abs(w[:, 1]), 1e-6, None)), w[:, 2:]]
+            )
             pt, eta, phi = from_pair_frame(u, rng.uniform(-np.pi, np.pi, len(u)))
             ok = np.all((pt > MIN_PT_GEV) & (np.abs(eta) < MAX_ABS_ETA), axis=1)
-            ok &= np.abs(u[:, 3]) <= 1
             parts.append(np.column_stack([pt, eta, phi])[ok])
             have += int(ok.sum())
         a = np.concatenate(parts)[:n]
@@ -135,15 +142,21 @@ class DimuonKDE:
         )
 
 
-def _folded_logpdf(kde: object, u: np.ndarray) -> np.ndarray:
-    """Log-density of ``kde`` folded at cos theta* = +-1 and wrapped in phi*, at ``u`` (n, 5)."""
+def _kde_coordinates(events: DimuonEvents) -> np.ndarray:
+    """(m, pT, y, cos theta*, phi*) of the dimuon, shape ``(n, 5)`` (GeV, GeV, -, -, rad)."""
+    u = to_pair_frame(events.pt, events.eta, events.phi)[0]
+    return np.column_stack([np.exp(u[:, 0]), np.exp(u[:, 1]), u[:, 2:]])
+
+
+def _folded_logpdf(kde: object, w: np.ndarray) -> np.ndarray:
+    """Log-density of ``kde`` folded at pT = 0 and cos theta* = +-1, wrapped in phi*."""
     images = []
-    for c in (u[:, 3], 2 - u[:, 3], -2 - u[:, 3]):
-        for dphi in (0.0, 2 * np.pi, -2 * np.pi):
-            im = u.copy()
-            im[:, 3] = c
-            im[:, 4] = u[:, 4] + dphi
-            images.append(kde.logpdf(im.T))
+    for pt in (w[:, 1], -w[:, 1]):
+        for c in (w[:, 3], 2 - w[:, 3], -2 - w[:, 3]):
+            for dphi in (0.0, 2 * np.pi, -2 * np.pi):
+                im = w.copy()
+                im[:, 1], im[:, 3], im[:, 4] = pt, c, w[:, 4] + dphi
+                images.append(kde.logpdf(im.T))
     return np.logaddexp.reduce(images, axis=0)
 
 
