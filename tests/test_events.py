@@ -83,7 +83,7 @@ def test_kde_is_tuned_on_tuning_half_and_passes_held_out_validation():
     tuned_rows = {tuple(r) for r in tune.features().round(5).tolist()}
     assert not any(tuple(r) in tuned_rows for r in held_out.features().round(5).tolist())
     kde = DimuonKDE.tuned(tune)
-    assert kde.bandwidth in (0.6, 0.8, 1.0, 1.25)  # cross-validation: near Scott's rule
+    assert kde.bandwidth in (0.6, 0.8, 1.0, 1.25)  # energy cross-validation: near Scott's rule
     fast = kde.sample(held_out.n, seed=3)
     again = kde.sample(held_out.n, seed=3)
     np.testing.assert_array_equal(fast.pt, again.pt)
@@ -94,9 +94,9 @@ def test_kde_is_tuned_on_tuning_half_and_passes_held_out_validation():
         n_permutations=200,
         seed=0,
     )
-    # The tuned simulation must not be rejected at 1 % (measured p = 0.03-0.06 over seeds);
-    # three times its width over-smooths the Z peak and is (p at the 1/201 floor; twice
-    # the width is rejected at 1 % for most but not all seeds).
+    # The tuned simulation must not be rejected at 1 % (measured over 8 sampling seeds: p from
+    # 0.01 to 0.67, median 0.14); three times its width over-smooths the Z peak and is (p at
+    # the 1/201 floor for every seed tried).
     assert tuned.p_value > 0.01
     assert over.p_value < 0.01
 
@@ -178,6 +178,10 @@ def test_fast_simulation_keeps_the_z_peak():
     fast = DimuonKDE.tuned(tune).sample(20_000, seed=0)
     in_window = np.mean((fast.mass() > 81) & (fast.mass() < 101))
     real = np.mean((held_out.mass() > 81) & (held_out.mass() < 101))
-    # real: 0.91 +- 0.02 (250 events); a kernel in the muon momenta gave 0.46, the pair-frame
-    # kernel keeps ~0.83 (the kernel width in ln m widens the peak somewhat)
-    assert real - 0.15 < in_window <= real + 0.05
+    # real: 0.912 +- 0.018 (binomial, 250 events). A kernel in the muon momenta gave 0.46
+    # (25 sigma low), a covariance-scaled pair-frame kernel 0.80 (6 sigma). The robust-scaled
+    # pair-frame kernel gives 0.858, 3.0 sigma low: the kernel width still widens the peak a
+    # little -- a known mis-modelling that notebook 02 prints. The test pins it at < 4 sigma
+    # (20k simulated events add only 0.003 to sigma) so that any regression fails.
+    sigma = np.sqrt(real * (1 - real) / held_out.n)
+    assert abs(in_window - real) < 4 * sigma

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from precml_widgets import InvalidInputError
 from precml_widgets.anomaly.study import BACKGROUND, StudyConfig, run_study
 
 FAST = StudyConfig(n_background=20_000, n_signal=2_000, n_permutations=50)
@@ -71,12 +72,17 @@ def test_bandwidth_systematic_brackets_the_nominal_rate(study):
 
     threshold = threshold_for_rate(study.background, 200e3)
     nominal = rate_at_threshold(study.background, threshold)
-    same = bandwidth_systematic(study, threshold, (study.kde.bandwidth,), n_events=20_000)
-    # the same width with another seed: a statistical fluctuation only (~140 events pass,
-    # sigma ~ 12 %, so 4 sigma ~ 50 %)
-    assert same[study.kde.bandwidth].rate_hz == pytest.approx(nominal.rate_hz, rel=0.5)
-    wide = bandwidth_systematic(study, threshold, (2.0,), n_events=20_000)[2.0]
-    # a wider kernel puts more events in the tail beyond the cut
-    assert wide.rate_hz > nominal.rate_hz
+    bw = study.kde.bandwidth
+    variants = bandwidth_systematic(study, threshold, (bw / 2, bw, 2 * bw), n_events=20_000)
+    # common random numbers: the same width reproduces the nominal sample exactly
+    assert variants[bw].n_pass == nominal.n_pass
+    # a wider kernel puts more events beyond a tail cut, a narrower one fewer
+    assert variants[bw / 2].rate_hz < nominal.rate_hz < variants[2 * bw].rate_hz
+    with pytest.raises(InvalidInputError, match="bandwidths"):
+        bandwidth_systematic(study, threshold, 1.0)
+    with pytest.raises(InvalidInputError, match="n_events"):
+        bandwidth_systematic(study, threshold, (bw,), n_events=0)
+    with pytest.raises(InvalidInputError, match="unknown signal"):
+        study.roc("no_such_sample")
     ht = bandwidth_systematic(study, 150.0, (study.kde.bandwidth,), score="HT", n_events=5000)
     assert ht[study.kde.bandwidth].threshold == 150.0

@@ -280,7 +280,7 @@ def load_autoencoder(path: str | os.PathLike[str] = PRETRAINED_PATH) -> TrainRes
             tuple(meta["feature_names"]),
             dict(meta.get("provenance", {})),
         )
-    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+    except (ValueError, KeyError, TypeError, RuntimeError, AttributeError) as exc:
         if isinstance(exc, InvalidInputError):
             raise
         raise InvalidInputError(

@@ -94,6 +94,7 @@ class AnomalyStudy:
     validation: TwoSampleResult
     missing: dict[str, str] = field(default_factory=dict)
     _roc_cache: dict[tuple[str, str], RocCurve] = field(default_factory=dict, repr=False)
+    _variant_cache: dict[tuple[float, int], DimuonEvents] = field(default_factory=dict, repr=False)
 
     @property
     def background(self) -> ScoreSample:
@@ -111,6 +112,15 @@ class AnomalyStudy:
         """ROC curve of ``signal`` against the fast-sim background for a score (cached)."""
         key = (score, signal)
         if key not in self._roc_cache:
+            if score != "autoencoder" and score not in self.baselines:
+                raise InvalidInputError(
+                    f"unknown score {score!r}; choose one of: autoencoder, "
+                    f"{', '.join(self.baselines)}"
+                )
+            if signal not in self.signals:
+                raise InvalidInputError(
+                    f"unknown signal {signal!r}; choose one of: {', '.join(self.signals)}"
+                )
             samples = self.scores if score == "autoencoder" else self.baselines[score]
             self._roc_cache[key] = roc_curve(samples[BACKGROUND], samples[signal])
         return self._roc_cache[key]
@@ -230,12 +240,23 @@ def bandwidth_systematic(
     """
     if score not in ("autoencoder", "HT"):
         raise InvalidInputError(f"score must be 'autoencoder' or 'HT', got {score!r}")
-    n = n_events or study.config.n_background
-    out: dict[float, RateResult] = {}
-    for i, bw in enumerate(bandwidths):
-        events = DimuonKDE(study.kde.source, bw).sample(
-            n, seed=study.config.seed + 100 + i, name=f"fastsim_bandwidth_{bw:g}"
+    if n_events is not None and (not isinstance(n_events, int) or n_events <= 0):
+        raise InvalidInputError(f"n_events must be a positive integer or None, got {n_events!r}")
+    if isinstance(bandwidths, int | float) or not len(bandwidths):
+        raise InvalidInputError(
+            f"bandwidths must be a non-empty tuple such as (0.8, 1.25), got {bandwidths!r}"
         )
+    n = study.config.n_background if n_events is None else n_events
+    out: dict[float, RateResult] = {}
+    for bw in bandwidths:
+        key = (float(bw), n)
+        if key not in study._variant_cache:
+            # common random numbers: the nominal background's seed, so that only the kernel
+            # width differs (the same width reproduces the nominal sample exactly)
+            study._variant_cache[key] = DimuonKDE(study.kde.source, bw).sample(
+                n, seed=study.config.seed + 1, name=f"fastsim_bandwidth_{bw:g}"
+            )
+        events = study._variant_cache[key]
         values = (
             anomaly_scores(study.model, events.features())
             if score == "autoencoder"
