@@ -1,4 +1,4 @@
-"""Drive the served explorer in headless Chromium: the page must show the core's numbers.
+"""Drive the served explorers in headless Chromium: the pages must show the core's numbers.
 
 Uses the system (Debian) Chromium through Playwright's Python API; the Playwright browser
 download (``playwright install``) is never used. Set ``PRECML_SCREENSHOT=1`` to write the
@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "precml_widgets" / "apps" / "anomaly_explorer.py"
+INTEGRATION_APP = REPO / "precml_widgets" / "apps" / "integration_explorer.py"
 START_TIMEOUT_S = 90.0
 CHROMIUM_ARGS = [
     "--headless",
@@ -56,8 +57,8 @@ def _log_tail(path: Path, n: int = 4000) -> str:
     return path.read_text(errors="replace")[-n:] if path.exists() else "(no log)"
 
 
-@pytest.fixture(scope="module")
-def server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
+def _serve(app: Path, tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]):
+    """Run ``panel serve app`` on a free local port; yield ``(url, log path)``; stop it."""
     port = _free_port()
     log = tmp_path_factory.mktemp("panel-serve") / "serve.log"
     cmd = [
@@ -65,7 +66,7 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
         "-m",
         "panel",
         "serve",
-        str(APP),
+        str(app),
         "--address",
         "127.0.0.1",
         "--port",
@@ -75,9 +76,10 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
         "--num-procs",
         "1",
     ]
-    env = {**os.environ, "PRECML_APP_CONFIG": "fast"}
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -90,7 +92,7 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
                 if time.monotonic() > deadline:
                     pytest.fail(f"panel serve did not open port {port}:\n{_log_tail(log)}")
                 time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/{APP.stem}", log
+        yield f"http://127.0.0.1:{port}/{app.stem}", log
     finally:
         proc.terminate()
         try:
@@ -98,6 +100,16 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
+    yield from _serve(APP, tmp_path_factory, {"PRECML_APP_CONFIG": "fast"})
+
+
+@pytest.fixture(scope="module")
+def integration_server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
+    yield from _serve(INTEGRATION_APP, tmp_path_factory, {})
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +227,60 @@ def test_page_shows_core_rate(server, chromium, core_study, tmp_path):
             ht = _settle(page, again)
             assert float(ht[0]) == threshold_for_rate(ht_background, 10e3)
             _check_against_core(ht, ht_background)
+        finally:
+            browser.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def _flow_cell(page) -> str:
+    """The flow's 'estimate ± error' cell of the integration summary table ('' if absent)."""
+    cells = page.locator("table.precml-integration tr:nth-child(2) td")
+    return cells.nth(1).inner_text() if cells.count() > 1 else ""
+
+
+def test_integration_train_button(integration_server, chromium):
+    """The starter comparison shows at once; Train runs a new one with the core's numbers."""
+    from playwright.sync_api import sync_playwright
+
+    from precml_widgets.apps.integration_explorer import STARTER
+    from precml_widgets.integration.explorer import IntegrationExplorer
+
+    url, log = integration_server
+    starter = IntegrationExplorer(**STARTER).train()
+    reseeded = IntegrationExplorer(**{**STARTER, "dim": 4}).train()
+    expected = {
+        0: f"{starter.results['flow'].estimate:.6g} ± {starter.results['flow'].error:.2g}",
+        1: f"{reseeded.results['flow'].estimate:.6g} ± {reseeded.results['flow'].error:.2g}",
+    }
+    assert expected[0] != expected[1]
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1480, "height": 900})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url, timeout=START_TIMEOUT_S * 1000)
+            try:
+                page.locator("table.precml-integration").first.wait_for(
+                    timeout=START_TIMEOUT_S * 1000
+                )
+            except Exception:
+                pytest.fail(f"the summary table never appeared; server log:\n{_log_tail(log)}")
+            assert _flow_cell(page) == expected[0]
+            # another dimension: nothing is shown until Train is pressed
+            page.locator(".bk-input-group", has_text="Dim").locator("select").first.select_option(
+                "4"
+            )
+            page.get_by_text("to run the flow and VEGAS on this integrand").wait_for(timeout=15_000)
+            page.get_by_role("button", name="Train").click()
+            deadline = time.monotonic() + 120
+            while _flow_cell(page) != expected[1]:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"after Train the flow shows {_flow_cell(page)!r}, expected "
+                        f"{expected[1]!r}; server log:\n{_log_tail(log)}"
+                    )
+                time.sleep(0.5)
         finally:
             browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

@@ -38,10 +38,20 @@ FAST_DAQ: dict[str, Any] = {
     "target_rate_hz": 20_000.0,
     "seed": 0,
 }
+#: Fast parameters of notebook 01: a 2D Camel and a small flow, ~1e4 calls per method.
+FAST_THEORY: dict[str, Any] = {
+    "camel_dim": 2,
+    "calls_per_iteration": 1_000,
+    "training_iterations": 6,
+    "final_iterations": 4,
+    "flow_size": "small",
+    "diagnostic_events": 20_000,
+    "seed": 0,
+}
 #: Fast parameters per notebook (stem); notebooks not listed run with their defaults.
 FAST_PARAMETERS: dict[str, dict[str, Any]] = {
     "00_index": {},
-    "01_theory_predictions": {"seed": 0},
+    "01_theory_predictions": FAST_THEORY,
     "02_data_acquisition": FAST_DAQ,
     "03_inference": {"seed": 0},
     "04_likelihood_preservation": {"seed": 0},
@@ -182,7 +192,6 @@ def test_notebook_runs(path, tmp_path_factory, kernel_name, timing_report):
     if record["peak_rss_mb"] is not None:
         assert 0 < record["peak_rss_mb"] < MAX_PEAK_MB
     if path.stem in (
-        "01_theory_predictions",
         "03_inference",
         "04_likelihood_preservation",
         "05_ml_tools",
@@ -493,3 +502,63 @@ def test_data_acquisition_statements(tmp_path_factory, kernel_name, timing_repor
     assert math.isclose(rec["crosscheck_fpr"], 20 / held_out)
     assert rec["crosscheck_fpr"] > 10 * rec["rate"]["fpr"]["value"]
     assert rec["crosscheck"]["held-out real"]["n_total"] == held_out
+
+
+@pytest.fixture(scope="module")
+def theory_truth():
+    """Notebook 01's Camel comparison, recomputed here through the core API (same seeds)."""
+    from precml_widgets.integration.explorer import FLOW_SIZES
+    from precml_widgets.integration.integrands import camel
+    from precml_widgets.integration.nis import NISConfig
+    from precml_widgets.integration.study import ComparisonConfig, compare
+
+    p = FAST_THEORY
+    config = ComparisonConfig(
+        calls_per_iteration=p["calls_per_iteration"],
+        training_iterations=p["training_iterations"],
+        final_iterations=p["final_iterations"],
+        nis=NISConfig(flow=FLOW_SIZES[p["flow_size"]]),
+        diagnostic_events=p["diagnostic_events"],
+        seed=p["seed"],
+    )
+    return compare(camel(p["camel_dim"]), config, progress=False)
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_theory_prediction_numbers(tmp_path_factory, kernel_name, timing_report, theory_truth):
+    """Notebook 01's recorded numbers: against exact values, and equal to the core's."""
+    from precml_widgets.integration import ee_mumu
+
+    rec = _execute("01_theory_predictions", tmp_path_factory, kernel_name)
+    assert rec["status"] == "complete"
+    # every estimate within 4 standard errors of the exact value (two-sided 6e-5 each)
+    for block in (rec["camel"], *rec["physics"].values()):
+        for method in ("flow", "VEGAS+"):
+            assert abs(block["methods"][method]["pull"]) < 4, (block["integrand"], method)
+        # equal integrand calls for the flow and VEGAS+, counted by the shared wrapper
+        assert block["methods"]["flow"]["calls"] == block["methods"]["VEGAS+"]["calls"]
+    assert abs(rec["plain_mc"]["pull"]) < 4
+    # same seeds, same code: the notebook's Camel numbers are the core's
+    for method, result in theory_truth.results.items():
+        recorded = rec["camel"]["methods"][method]
+        assert recorded["estimate"] == pytest.approx(result.estimate, rel=1e-9)
+        assert recorded["error"] == pytest.approx(result.error, rel=1e-9)
+        assert recorded["calls"] == result.calls
+    # the flow's support is the cube: E_q[1/q] = 1 within 4 sigma
+    support = rec["support_check"]
+    assert abs(support["mean_inverse_q"] - 1) < 4 * support["error"]
+    # unweighted events follow the exact marginals (KS at alpha = 1e-3 per coordinate)
+    assert all(p > 1e-3 for p in rec["ks_pvalues_unweighted"].values())
+    # with w_max = max(w) nothing is overweight; with a quantile some events are
+    for entry in rec["unweighting"].values():
+        assert 0 < entry["efficiency_max"] <= entry["efficiency_q999"] <= 1
+    # the classifier cannot tell unweighted flow events from exact ones, but it does see a
+    # generator whose weights are ignored (the test's power)
+    assert rec["classifier"]["flow_unweighted"]["p_value"] > 1e-3
+    assert rec["classifier"]["weights_ignored"]["p_value"] < 1e-6
+    # textbook cross-checks of the physics integrand
+    z = rec["z_peak"]
+    assert z["sigma_pb"] == pytest.approx(float(ee_mumu.sigma_total_pb(ee_mumu.M_Z_GEV)))
+    assert 0 < z["sigma_pb"] / z["textbook_pb"] - 1 < 0.01  # the photon term, 0.6 %
+    assert z["sigma_10gev_pb"] / z["qed_10gev_pb"] == pytest.approx(1.0, abs=1e-3)

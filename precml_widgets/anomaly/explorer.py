@@ -52,6 +52,7 @@ from precml_widgets.anomaly.rates import (
     threshold_for_rate,
 )
 from precml_widgets.errors import InvalidInputError
+from precml_widgets.panel_compat import color_kwargs, label_kwargs
 
 pn = require("panel", "widgets", "the anomaly-score explorer")
 param = require("param", "widgets", "the anomaly-score explorer")
@@ -124,16 +125,6 @@ def _holoviews() -> Any:
     hv = require("holoviews", "widgets", "the anomaly-score explorer")
     require("holoviews.plotting.bokeh", "widgets", "the anomaly-score explorer")
     return hv
-
-
-def _color(widget: type, color: str = "primary") -> dict[str, str]:
-    """``color=`` on Panel >= 1.8, ``button_type=`` before (deprecated since)."""
-    return {"color": color} if "color" in widget.param else {"button_type": color}
-
-
-def _label(widget: type, text: str) -> dict[str, str]:
-    """``label=`` on Panel >= 1.8 (it sets ``name`` too), ``name=`` before."""
-    return {"label": text} if "label" in widget.param else {"name": text}
 
 
 def _nice_step(span: float) -> float:
@@ -920,7 +911,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         score = self.score
         start, end, step = self._ranges[score]
         slider = pn.widgets.EditableFloatSlider(
-            **_label(pn.widgets.EditableFloatSlider, "Threshold"),
+            **label_kwargs(pn.widgets.EditableFloatSlider, "Threshold"),
             value=self.threshold,
             start=start,
             end=end,
@@ -952,7 +943,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             pn.widgets.Select.from_param(self.param.score, name="Score", width=280),
             pn.widgets.Select.from_param(self.param.signal, name="Signal (plots)", width=280),
             pn.widgets.RadioButtonGroup.from_param(
-                self.param.mode, name="Mode", width=280, **_color(pn.widgets.RadioButtonGroup)
+                self.param.mode, name="Mode", width=280, **color_kwargs(pn.widgets.RadioButtonGroup)
             ),
             pn.widgets.FloatInput.from_param(
                 self.param.target_rate_khz,

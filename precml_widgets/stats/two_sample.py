@@ -15,7 +15,7 @@ from scipy.spatial.distance import cdist
 
 from precml_widgets.errors import InvalidInputError
 
-__all__ = ["MAX_ENERGY_EVENTS", "TwoSampleResult", "energy_test", "ks_per_feature"]
+__all__ = ["MAX_ENERGY_EVENTS", "TwoSampleResult", "as_events", "energy_test", "ks_per_feature"]
 
 #: Largest ``n_x + n_y`` accepted by :func:`energy_test` (its distance matrix is (n_x+n_y)²).
 MAX_ENERGY_EVENTS = 20_000
@@ -76,7 +76,7 @@ class TwoSampleResult:
         )
 
 
-def _as_events(values: ArrayLike, name: str) -> NDArray[np.float64]:
+def as_events(values: ArrayLike, name: str) -> NDArray[np.float64]:
     """``values`` as a finite float64 array of shape (n, d); 1-D input becomes d = 1."""
     try:
         array = np.asarray(values, dtype=np.float64)
@@ -107,7 +107,7 @@ def _as_events(values: ArrayLike, name: str) -> NDArray[np.float64]:
 
 def _as_pair(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Validate both samples and check that they have the same number of features."""
-    xs, ys = _as_events(x, "x"), _as_events(y, "y")
+    xs, ys = as_events(x, "x"), as_events(y, "y")
     if xs.shape[1] != ys.shape[1]:
         raise InvalidInputError(
             f"x and y must have the same number of features, got x with {xs.shape[1]} and y "

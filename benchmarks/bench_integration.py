@@ -1,0 +1,119 @@
+"""Neural importance sampling (zuko flow) against VEGAS+ and classic VEGAS at equal calls.
+
+For each integrand and seed, :func:`precml_widgets.integration.study.compare` runs the three
+methods on the same integrand in this process. The flow gets exactly as many integrand calls
+in total (training + final estimate) as VEGAS+ used (training/adaptation calls counted);
+an independent outer counter around the integrand asserts that every call is accounted for.
+Reported per integrand (medians over seeds): relative error flow / VEGAS+ and / VEGAS,
+unweighting efficiency ⟨w⟩/w_max on 1e5 fresh events (max and 99.9 % quantile), pulls,
+wall times. Targets (issue: theory predictions) are printed beside the measured figures.
+
+Run: ``python benchmarks/bench_integration.py [--integrands camel-4d,...] [--seeds 3]``
+(writes benchmarks/results/bench_integration.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from dataclasses import replace
+
+from _common import write
+
+from precml_widgets.integration.counting import CountingIntegrand
+from precml_widgets.integration.explorer import FLOW_SIZES
+from precml_widgets.integration.integrands import get, suite
+from precml_widgets.integration.nis import NISConfig
+from precml_widgets.integration.study import ComparisonConfig, compare
+
+#: Issue targets: (integrand, quantity, comparison, value).
+TARGETS = [
+    ("camel-8d", "error VEGAS+/flow", ">=", 3.0),
+    ("camel-16d", "error VEGAS+/flow", ">=", 3.0),
+    ("entangled-circles", "error VEGAS+/flow", ">=", 3.0),
+    ("gauss-4d", "error flow/VEGAS+", "<=", 1.5),
+    ("camel-4d", "flow unweighting eff. (max)", ">=", 0.3),
+    ("camel-4d", "flow wall time s", "<=", 60.0),
+]
+
+
+def run_one(name: str, seed: int, config: ComparisonConfig) -> dict:
+    integrand = get(name)
+    outer = CountingIntegrand(integrand.fn, integrand.dim, f"outer {name}")
+    c = compare(replace(integrand, fn=outer), replace(config, seed=seed), progress=False)
+    flow, plus, classic = (c.results[m] for m in ("flow", "VEGAS+", "VEGAS"))
+    # every call accounted for: the three methods' budgets plus the diagnostic events
+    accounted = sum(r.calls for r in c.results.values()) + 3 * config.diagnostic_events
+    assert outer.calls == accounted, (outer.calls, accounted)
+    assert flow.calls == plus.calls, (flow.calls, plus.calls)
+    assert abs(classic.calls - plus.calls) <= 0.15 * plus.calls, (classic.calls, plus.calls)
+    return {
+        "calls": flow.calls,
+        "training_calls": flow.training_calls,
+        "error VEGAS+/flow": c.error_ratio("VEGAS+"),
+        "error VEGAS/flow": c.error_ratio("VEGAS"),
+        "error flow/VEGAS+": 1 / c.error_ratio("VEGAS+"),
+        **{f"{m} relative error": c.results[m].relative_error for m in c.methods},
+        **{f"{m} pull": c.pull(m) for m in c.methods},
+        **{f"{m} unweighting eff. (max)": c.unweighting_efficiency(m) for m in c.methods},
+        **{f"{m} unweighting eff. (99.9%)": c.unweighting_efficiency(m, 0.999) for m in c.methods},
+        **{f"{m} wall time s": c.results[m].wall_time_s for m in c.methods},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--integrands", default=",".join(suite()))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--calls-per-iteration", type=int, default=5_000)
+    parser.add_argument("--training-iterations", type=int, default=40)
+    parser.add_argument("--final-iterations", type=int, default=20)
+    parser.add_argument("--flow-size", default="medium", choices=list(FLOW_SIZES))
+    args = parser.parse_args()
+    config = ComparisonConfig(
+        calls_per_iteration=args.calls_per_iteration,
+        training_iterations=args.training_iterations,
+        final_iterations=args.final_iterations,
+        nis=NISConfig(flow=FLOW_SIZES[args.flow_size]),
+        diagnostic_events=100_000,
+    )
+    results: dict[str, dict] = {}
+    for name in args.integrands.split(","):
+        runs = [run_one(name, seed, config) for seed in range(args.seeds)]
+        median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        results[name] = {"median": median, "runs": runs}
+        print(
+            f"{name:18s} calls {median['calls']:>9,.0f}  error VEGAS+/flow "
+            f"{median['error VEGAS+/flow']:6.2f}  VEGAS/flow {median['error VEGAS/flow']:6.2f}  "
+            f"unweighting eff. flow {median['flow unweighting eff. (max)']:.3f} / VEGAS+ "
+            f"{median['VEGAS+ unweighting eff. (max)']:.3f} (max), "
+            f"{median['flow unweighting eff. (99.9%)']:.3f} / "
+            f"{median['VEGAS+ unweighting eff. (99.9%)']:.3f} (99.9%)  pulls flow "
+            f"{median['flow pull']:+.2f} VEGAS+ {median['VEGAS+ pull']:+.2f}  wall s flow "
+            f"{median['flow wall time s']:.1f} VEGAS+ {median['VEGAS+ wall time s']:.2f}",
+            flush=True,
+        )
+    verdicts = []
+    for name, quantity, op, value in TARGETS:
+        if name not in results:
+            continue
+        measured = results[name]["median"][quantity]
+        met = measured >= value if op == ">=" else measured <= value
+        verdicts.append(
+            {"integrand": name, "quantity": quantity, "target": f"{op} {value}",
+             "measured": measured, "met": met}
+        )
+        print(f"target {name} {quantity} {op} {value}: measured {measured:.3g} -> "
+              f"{'met' if met else 'NOT met'}")
+    write(
+        "bench_integration",
+        {"config": {"calls_per_iteration": args.calls_per_iteration,
+                    "training_iterations": args.training_iterations,
+                    "final_iterations": args.final_iterations, "flow_size": args.flow_size,
+                    "seeds": args.seeds, "diagnostic_events": 100_000},
+         "integrands": results, "targets": verdicts},
+    )
+
+
+if __name__ == "__main__":
+    main()

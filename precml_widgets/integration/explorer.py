@@ -1,0 +1,264 @@
+"""Integration explorer: a flow against VEGAS, trained behind a button, inspected with sliders.
+
+:class:`IntegrationExplorer` is a thin Panel view over
+:func:`~precml_widgets.integration.study.compare`.
+Pressing *Train* runs one comparison (with a progress bar) and caches it by configuration;
+every other knob (quantile for ``w_max``, projected coordinates) only re-reads finished results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from dataclasses import replace
+from typing import Any
+
+from precml_widgets._optional import require
+from precml_widgets.integration.flow import FlowConfig
+from precml_widgets.integration.integrands import Integrand, get
+from precml_widgets.integration.nis import NISConfig
+from precml_widgets.integration.plots import convergence_plot, projection_plot, weight_histogram
+from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
+from precml_widgets.panel_compat import color_kwargs, label_kwargs
+
+pn = require("panel", "widgets", "the integration explorer")
+param = require("param", "widgets", "the integration explorer")
+
+__all__ = ["FLOW_SIZES", "INTEGRANDS", "IntegrationExplorer"]
+
+#: Flow architectures offered by the explorer.
+FLOW_SIZES: dict[str, FlowConfig] = {
+    "small": FlowConfig(transforms=3, bins=8, hidden=(32, 32)),
+    "medium": FlowConfig(transforms=4, bins=16, hidden=(64, 64)),
+    "large": FlowConfig(transforms=6, bins=16, hidden=(128, 128)),
+}
+
+#: Integrand families; those with a dimension knob take ``-{dim}d``.
+INTEGRANDS = [
+    "camel",
+    "gauss",
+    "entangled-circles",
+    "annulus",
+    "polynomial-18d",
+    "ee-mumu",
+    "ee-mumu-bw",
+]
+_WITH_DIM = {"camel", "gauss"}
+#: The knobs that define a comparison (changing one needs *Train*); the others only re-read.
+_KNOBS = (
+    "integrand",
+    "dim",
+    "flow_size",
+    "calls_per_iteration",
+    "training_iterations",
+    "final_iterations",
+    "loss",
+    "premap",
+    "diagnostic_events",
+    "seed",
+)
+
+
+class IntegrationExplorer(pn.viewable.Viewer):
+    """Flow vs VEGAS+ vs VEGAS on one integrand at equal integrand calls.
+
+    Example:
+        >>> ex = IntegrationExplorer(integrand="gauss", dim=2, calls_per_iteration=1000,
+        ...                          training_iterations=3, final_iterations=2,
+        ...                          flow_size="small", diagnostic_events=2000)
+        >>> _ = ex.train()
+        >>> sorted(ex.comparison.results)
+        ['VEGAS', 'VEGAS+', 'flow']
+    """
+
+    integrand = param.Selector(default="camel", objects=INTEGRANDS, doc="The integrand.")
+    dim = param.Selector(default=4, objects=[2, 4, 8, 16], doc="Dimension (gauss and camel).")
+    flow_size = param.Selector(default="small", objects=list(FLOW_SIZES), doc="Flow size.")
+    calls_per_iteration = param.Integer(
+        default=5_000, bounds=(500, 100_000), doc="Integrand calls per iteration (both methods)."
+    )
+    training_iterations = param.Integer(
+        default=20, bounds=(1, 500), doc="Iterations that train the flow / adapt the VEGAS grid."
+    )
+    final_iterations = param.Integer(
+        default=10, bounds=(1, 100), doc="Iterations' worth of calls for the final estimate."
+    )
+    loss = param.Selector(default="variance", objects=["variance", "kl"], doc="Flow loss.")
+    premap = param.Selector(default="none", objects=["none", "vegas"], doc="VEGAS pre-map.")
+    diagnostic_events = param.Integer(
+        default=100_000, bounds=(1_000, 1_000_000), doc="Fresh events for the weight plots."
+    )
+    seed = param.Integer(default=0, bounds=(0, None), doc="Seeds everything.")
+    quantile = param.Number(
+        default=0.999, bounds=(0.9, 1.0), step=0.0005, doc="Quantile of w used as w_max."
+    )
+    x_dim = param.Integer(default=0, bounds=(0, 15), doc="Projected coordinate (horizontal).")
+    y_dim = param.Integer(default=1, bounds=(0, 15), doc="Projected coordinate (vertical).")
+    comparison = param.ClassSelector(class_=Comparison, default=None, precedence=-1)
+    busy = param.Boolean(default=False, precedence=-1)
+
+    def __init__(self, **params: Any) -> None:
+        self._summary = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._convergence = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self._weights = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self._message = pn.pane.Markdown("")
+        self._projections = pn.Row()
+        super().__init__(**params)
+        self._cache: dict[tuple, Comparison] = {}
+        if self.comparison is not None:
+            self._cache[self._key()] = self.comparison
+        self._progress = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width")
+        self._button = pn.widgets.Button(
+            **label_kwargs(pn.widgets.Button, "Train"), **color_kwargs(pn.widgets.Button)
+        )
+        self._button.on_click(self._on_click)
+
+    # -- core --------------------------------------------------------------------------------
+    def selected_integrand(self) -> Integrand:
+        """The integrand the knobs select."""
+        name = f"{self.integrand}-{self.dim}d" if self.integrand in _WITH_DIM else self.integrand
+        return get(name)
+
+    def config(self) -> ComparisonConfig:
+        """The comparison the knobs select."""
+        return ComparisonConfig(
+            calls_per_iteration=self.calls_per_iteration,
+            training_iterations=self.training_iterations,
+            final_iterations=self.final_iterations,
+            nis=replace(
+                NISConfig(),
+                loss=self.loss,
+                premap=self.premap,
+                premap_calls=(
+                    self.calls_per_iteration * max(1, self.training_iterations // 5)
+                    if self.premap == "vegas"
+                    else 0
+                ),
+                flow=FLOW_SIZES[self.flow_size],
+            ),
+            diagnostic_events=self.diagnostic_events,
+            seed=self.seed,
+        )
+
+    def _key(self) -> tuple:
+        return (self.selected_integrand().name, self.config())
+
+    def _compute(self) -> Comparison:
+        """The comparison for the current knobs (cached); touches no view."""
+        key = self._key()
+        if key not in self._cache:
+            self._progress.value = 0
+            self._cache[key] = compare(
+                self.selected_integrand(),
+                self.config(),
+                progress=False,
+                on_progress=lambda f: setattr(self._progress, "value", int(100 * f)),
+            )
+        return self._cache[key]
+
+    def train(self) -> Comparison:
+        """Run (or fetch from the cache) the comparison for the current knobs and show it."""
+        self.comparison = self._compute()
+        self._progress.value = 100
+        return self.comparison
+
+    async def _on_click(self, _event: object) -> None:
+        """The *Train* button: compute in a worker thread, then show on the server's loop."""
+        self.busy = True
+        self._button.disabled = True
+        try:
+            result = await asyncio.to_thread(self._compute)
+            self.comparison = result
+            self._progress.value = 100
+        finally:
+            self.busy = False
+            self._button.disabled = False
+
+    # -- views -------------------------------------------------------------------------------
+    @param.depends(*_KNOBS, watch=True)
+    def _knobs_changed(self) -> None:
+        """Show the cached result for the new knobs, or nothing until *Train* is pressed."""
+        self._progress.value = 0
+        self.comparison = self._cache.get(self._key())
+
+    def summary(self) -> str:
+        """HTML table of estimates, errors, pulls and unweighting efficiencies."""
+        comparison = self.comparison
+        if comparison is None:
+            return "<p>Press <b>Train</b> to run the flow and VEGAS on this integrand.</p>"
+        exact = comparison.integrand
+        rows = []
+        for method, r in comparison.results.items():
+            rows.append(
+                f"<tr><td>{html.escape(method)}</td><td>{r.estimate:.6g} ± {r.error:.2g}</td>"
+                f"<td>{r.relative_error:.2e}</td><td>{comparison.pull(method):+.2f}</td>"
+                f"<td>{r.calls}</td>"
+                f"<td>{comparison.unweighting_efficiency(method):.3f}</td>"
+                f"<td>{comparison.unweighting_efficiency(method, self.quantile):.3f}</td></tr>"
+            )
+        table = (
+            "<table class='precml-integration'><tr><th>method</th><th>estimate</th>"
+            "<th>rel. error</th><th>pull</th><th>calls</th><th>eff. (max)</th>"
+            f"<th>eff. ({self.quantile:.2%})</th></tr>{''.join(rows)}</table>"
+        )
+        head = (
+            f"<b>{html.escape(exact.name)}</b>: exact {exact.exact:.8g}"
+            f" ({html.escape(exact.reference)}). At equal calls, relative error of VEGAS+ / "
+            f"flow = {comparison.error_ratio('VEGAS+'):.2f} (above 1: the flow is better)."
+        )
+        return head + table
+
+    def projection_message(self) -> str:
+        """Why no projection is shown ('' when one is)."""
+        if self.comparison is None:
+            return ""
+        dim = self.comparison.integrand.dim
+        if self.x_dim >= dim or self.y_dim >= dim or self.x_dim == self.y_dim:
+            return f"Choose two different coordinates between 0 and {dim - 1} to project on."
+        return ""
+
+    @param.depends("comparison", "quantile", "x_dim", "y_dim", watch=True, on_init=True)
+    def _refresh(self) -> None:
+        """Update the persistent panes (never retrains: reads the finished comparison)."""
+        comparison = self.comparison
+        self._summary.object = self.summary()
+        shown = comparison is not None
+        for pane in (self._convergence, self._weights, self._projections):
+            pane.visible = shown
+        if not shown:
+            self._message.object = ""
+            return
+        self._convergence.object = convergence_plot(comparison)
+        self._weights.object = weight_histogram(comparison, self.quantile)
+        message = self.projection_message()
+        self._message.object = message
+        self._projections.visible = not message
+        if not message:
+            layout = projection_plot(comparison, (self.x_dim, self.y_dim), quantile=self.quantile)
+            # one fixed-size pane per image: a Layout inside a stretching column collapses
+            self._projections.objects = [pn.pane.HoloViews(image) for image in layout]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        knobs = pn.Param(
+            self.param,
+            parameters=list(_KNOBS),
+            show_name=False,
+        )
+        inspect = pn.Param(
+            self.param,
+            parameters=["quantile", "x_dim", "y_dim"],
+            widgets={"quantile": {"type": pn.widgets.FloatSlider, "format": "0.0000"}},
+            show_name=False,
+        )
+        return pn.Row(
+            pn.Column("### Integration", knobs, self._button, self._progress, inspect, width=300),
+            pn.Column(
+                self._summary,
+                self._convergence,
+                self._weights,
+                self._message,
+                self._projections,
+                sizing_mode="stretch_width",
+            ),
+            sizing_mode="stretch_width",
+        )

@@ -1,0 +1,383 @@
+"""Neural importance sampling: a cube flow trained online from integrand calls, within a budget.
+
+The flow ``q`` is trained on its own samples: each iteration draws points from ``q``, evaluates
+the integrand there (counted), and takes gradient steps that lower the variance of the weights
+``w = f/q`` (or the KL divergence from ``f/I`` to ``q``). The final estimate uses FRESH points,
+never the ones the flow was trained on, so its error is an honest Monte Carlo error.
+
+References:
+    Gao, Isaacson, Krause, "i-flow", arXiv:2001.05486;
+    Bothmann et al., "Exploring phase space with neural importance sampling", arXiv:2001.05478;
+    Heimel et al., "MadNIS", arXiv:2212.06172 (VEGAS pre-mapping, buffered training).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from precml_widgets._optional import require
+from precml_widgets.device import default_device
+from precml_widgets.errors import InvalidInputError, PrecmlError
+from precml_widgets.integration.counting import CountingIntegrand
+from precml_widgets.integration.flow import FlowConfig, build_cube_flow
+from precml_widgets.integration.integrands import Integrand
+from precml_widgets.integration.result import (
+    IntegrationResult,
+    IterationRecord,
+    WeightedEvents,
+    mc_estimate,
+)
+from precml_widgets.integration.vegas_baseline import VegasConfig, VegasSampler, integrate_vegas
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["FlowDivergedError", "NISConfig", "NeuralImportanceSampler", "integrate_nis"]
+
+#: Cap on log(q_drawn / q_now) in buffered training steps (a ratio of at most ~150).
+_MAX_LOG_RATIO = 5.0
+
+
+class FlowDivergedError(PrecmlError, RuntimeError):
+    """The flow's training diverged (non-finite parameters); nothing it produced is usable."""
+
+
+Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class NISConfig:
+    """Budget and training settings of neural importance sampling.
+
+    Attributes:
+        training_calls: integrand calls spent on training (VEGAS pre-mapping included).
+        calls_per_iteration: points drawn (and integrand calls) per training iteration.
+        final_calls: fresh integrand calls for the final estimate.
+        loss: ``"variance"`` (minimise Var_q[f/q], the chi-square divergence) or ``"kl"``
+            (minimise KL(f/I || q)).
+        learning_rate: Adam's initial learning rate (cosine-annealed to a tenth).
+        epochs_per_batch: passes over each batch of integrand calls; passes after the first
+            reuse the batch with importance weights ``q_drawn/q_now`` (buffered training, as
+            in MadNIS), which buys more training per call.
+        minibatch: points per gradient step (a batch gives ``ceil(calls/minibatch)`` steps
+            per pass).
+        premap: ``"vegas"`` first adapts a VEGAS grid with ``premap_calls`` and lets the flow
+            learn what the grid leaves over; ``"none"`` trains the flow on the plain cube.
+        premap_calls: part of ``training_calls`` given to the VEGAS grid when ``premap="vegas"``.
+        flow: the flow's architecture.
+        seed: seeds the flow's weights and every draw.
+
+    Example:
+        >>> NISConfig(training_calls=10_000, calls_per_iteration=1_000).iterations
+        10
+    """
+
+    training_calls: int = 100_000
+    calls_per_iteration: int = 5_000
+    final_calls: int = 100_000
+    loss: Literal["variance", "kl"] = "variance"
+    learning_rate: float = 1e-2
+    epochs_per_batch: int = 4
+    minibatch: int = 1_000
+    premap: Literal["none", "vegas"] = "none"
+    premap_calls: int = 0
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    seed: int = 0
+
+    @property
+    def iterations(self) -> int:
+        """Training iterations that the flow gets after any pre-mapping."""
+        flow_calls = self.training_calls - (self.premap_calls if self.premap == "vegas" else 0)
+        return flow_calls // self.calls_per_iteration
+
+    def validate(self) -> NISConfig:
+        """Return ``self`` or raise :class:`InvalidInputError` naming the bad field."""
+        for name, low in (
+            ("training_calls", 1),
+            ("calls_per_iteration", 2),
+            ("final_calls", 2),
+            ("epochs_per_batch", 1),
+            ("minibatch", 2),
+            ("premap_calls", 0),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InvalidInputError(
+                    f"NISConfig.{name} must be an integer >= {low}, got {value!r}. "
+                    "A call budget of zero cannot train a sampler or give an estimate."
+                )
+        if self.loss not in ("variance", "kl"):
+            raise InvalidInputError(
+                f"NISConfig.loss must be 'variance' or 'kl', got {self.loss!r}."
+            )
+        if self.premap not in ("none", "vegas"):
+            raise InvalidInputError(
+                f"NISConfig.premap must be 'none' or 'vegas', got {self.premap!r}."
+            )
+        if not (isinstance(self.learning_rate, int | float) and self.learning_rate > 0):
+            raise InvalidInputError(
+                f"NISConfig.learning_rate must be > 0, got {self.learning_rate!r}."
+            )
+        if self.premap == "vegas" and not 100 <= self.premap_calls <= self.training_calls:
+            raise InvalidInputError(
+                f"NISConfig.premap_calls must lie between 100 and training_calls "
+                f"({self.training_calls}) when premap='vegas', got {self.premap_calls}."
+            )
+        if self.iterations < 1:
+            raise InvalidInputError(
+                f"NISConfig.training_calls ({self.training_calls}) leaves the flow no training "
+                f"iteration of calls_per_iteration={self.calls_per_iteration} calls; give at "
+                "least one iteration's worth of calls (after premap_calls)."
+            )
+        self.flow.validate()
+        return self
+
+
+class NeuralImportanceSampler:
+    """A flow ``q`` on ``[0, 1]^dim`` (optionally behind a VEGAS map) and how to train it.
+
+    Args:
+        dim: dimension of the integrand.
+        config: budget and training settings.
+        device: torch device; CUDA when available, else CPU.
+
+    Example:
+        >>> from precml_widgets.integration.integrands import gauss
+        >>> cfg = NISConfig(training_calls=4_000, calls_per_iteration=1_000, final_calls=4_000,
+        ...                 flow=FlowConfig(transforms=2, bins=8, hidden=(16,)))
+        >>> nis = NeuralImportanceSampler(2, cfg)
+        >>> _ = nis.train(CountingIntegrand(gauss(2).fn, 2), progress=False)
+        >>> x, q = nis.sample(5, seed=1)
+        >>> x.shape, bool((q > 0).all())
+        ((5, 2), True)
+    """
+
+    def __init__(
+        self, dim: int, config: NISConfig | None = None, device: str | None = None
+    ) -> None:
+        self.torch = require("torch", "flows", "neural importance sampling")
+        self.config = (config or NISConfig()).validate()
+        self.dim = dim
+        self.device = default_device(device)
+        self.flow = build_cube_flow(dim, self.config.flow, seed=self.config.seed).to(self.device)
+        self.premap: VegasSampler | None = None
+        self.history: list[IterationRecord] = []
+        #: Gradient steps skipped because the loss or the gradient was not finite.
+        self.skipped_steps = 0
+
+    # -- sampling --------------------------------------------------------------------------
+    def _draw(self, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, Array, Array]:
+        """Draw ``y`` from the flow; return ``(y, log q_flow(y), x, q(x))``, ``x`` premapped."""
+        torch = self.torch
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            torch.manual_seed(seed)
+            y, log_q = self.flow().rsample_and_log_prob((n,))
+        y64 = y.double().cpu().numpy()
+        q = np.exp(log_q.double().cpu().numpy())
+        if not (np.isfinite(y64).all() and np.isfinite(q).all() and (q > 0).all()):
+            raise FlowDivergedError(
+                f"the flow returned non-finite points or densities after {len(self.history)} "
+                f"iterations ({self.skipped_steps} gradient steps skipped as non-finite): its "
+                f"training diverged. Lower NISConfig.learning_rate (now "
+                f"{self.config.learning_rate:g}) or use a smaller flow, and train again."
+            )
+        if self.premap is None:
+            return y, log_q, y64, q
+        x, q_map = self.premap.transform(y64)
+        return y, log_q, x, q * q_map
+
+    def sample(self, n: int, seed: int) -> tuple[Array, Array]:
+        """Return ``(x, q)``: ``(n, dim)`` float64 points in the cube and their density ``q(x)``."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InvalidInputError(f"the number of points n must be an integer >= 1, got {n!r}.")
+        _, _, x, q = self._draw(n, seed)
+        return x, q
+
+    # -- training ----------------------------------------------------------------------------
+    def train(
+        self,
+        counter: CountingIntegrand,
+        progress: bool = True,
+        on_iteration: Callable[[int, int], None] | None = None,
+    ) -> list[IterationRecord]:
+        """Spend ``config.training_calls`` integrand calls on training; return the history.
+
+        Args:
+            counter: the integrand behind its call counter.
+            progress: show a tqdm progress bar.
+            on_iteration: called as ``on_iteration(done, total)`` after every iteration (a
+                widget's progress bar).
+        """
+        torch = self.torch
+        tqdm = require("tqdm.auto", "flows", "progress bars").tqdm
+        cfg = self.config
+        if counter.dim != self.dim:
+            raise InvalidInputError(
+                f"the integrand '{counter.name}' has dimension {counter.dim} but the sampler was "
+                f"built for dimension {self.dim}; use NeuralImportanceSampler({counter.dim})."
+            )
+        start_calls = counter.calls
+        if cfg.premap == "vegas":
+            vegas_cfg = VegasConfig(
+                calls_per_iteration=max(100, cfg.premap_calls // 5),
+                adapt_iterations=4,
+                final_iterations=1,
+                seed=cfg.seed,
+            )
+            premap_result, self.premap = integrate_vegas(counter, vegas_cfg)
+            self.history.extend(premap_result.history)
+        optimizer = torch.optim.Adam(self.flow.parameters(), lr=cfg.learning_rate)
+        steps = max(1, cfg.iterations * cfg.epochs_per_batch * self._steps_per_epoch)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=steps, eta_min=cfg.learning_rate / 10
+        )
+        bar = tqdm(
+            range(cfg.iterations),
+            desc=f"training flow on {counter.name}",
+            disable=not progress,
+            leave=False,
+        )
+        for iteration in bar:
+            y, log_q_drawn, x, q = self._draw(
+                cfg.calls_per_iteration, seed=cfg.seed * 1_000_003 + iteration
+            )
+            w = counter(x) / q
+            estimate, error = mc_estimate(w)
+            loss = self._optimise(optimizer, schedule, y, w, log_q_drawn)
+            record = IterationRecord(
+                calls=counter.calls - start_calls,
+                estimate=estimate,
+                error=error,
+                relative_std=float(w.std(ddof=1) / w.mean()) if w.mean() > 0 else math.inf,
+                loss=loss,
+            )
+            self.history.append(record)
+            bar.set_postfix(estimate=f"{estimate:.4g}", rel_std=f"{record.relative_std:.3g}")
+            if on_iteration is not None:
+                on_iteration(iteration + 1, cfg.iterations)
+        return self.history
+
+    def _optimise(
+        self,
+        optimizer: torch.optim.Optimizer,
+        schedule: torch.optim.lr_scheduler.LRScheduler,
+        y: torch.Tensor,
+        w: Array,
+        log_q_drawn: torch.Tensor,
+    ) -> float:
+        """Gradient steps on one batch; return the last loss (NaN when the batch is all zero)."""
+        torch = self.torch
+        cfg = self.config
+        mean_w = float(w.mean())
+        if not mean_w > 0:
+            for _ in range(cfg.epochs_per_batch * self._steps_per_epoch):
+                schedule.step()
+            return math.nan
+        # Weights normalised by their mean: the gradient direction is unchanged, its scale is
+        # independent of the size of the integral.
+        # float64: a squared weight of a point where q is far too small can overflow float32
+        w_t = torch.as_tensor(w / mean_w, dtype=torch.float64, device=self.device)
+        loss_value = math.nan
+        generator = torch.Generator().manual_seed(int(cfg.seed))
+        for _ in range(cfg.epochs_per_batch):
+            order = torch.randperm(y.shape[0], generator=generator).to(self.device)
+            for chunk in order.split(cfg.minibatch):
+                log_q = self.flow().log_prob(y[chunk]).double()
+                # q_drawn / q_now corrects for points drawn from an earlier q (1 at first);
+                # capped so that one point whose density collapsed cannot dominate a step.
+                log_ratio = (log_q_drawn[chunk].double() - log_q.detach()).clamp(max=_MAX_LOG_RATIO)
+                if cfg.loss == "variance":  # grad Var = -E_drawn[w^2 (q_drawn/q) grad log q]
+                    loss = -(w_t[chunk].square() * torch.exp(log_ratio) * log_q).mean()
+                else:  # grad KL(p || q) = -E_drawn[w grad log q]
+                    loss = -(w_t[chunk] * log_q).mean()
+                optimizer.zero_grad(set_to_none=True)
+                if torch.isfinite(loss):
+                    loss.backward()
+                    norm = torch.nn.utils.clip_grad_norm_(self.flow.parameters(), max_norm=10.0)
+                    if torch.isfinite(norm):  # a non-finite gradient is skipped, not applied
+                        optimizer.step()
+                        loss_value = float(loss.detach())
+                    else:
+                        self.skipped_steps += 1
+                else:
+                    self.skipped_steps += 1
+                schedule.step()
+        return loss_value
+
+    @property
+    def _steps_per_epoch(self) -> int:
+        return -(-self.config.calls_per_iteration // self.config.minibatch)
+
+    # -- integration -------------------------------------------------------------------------
+    def integrate(self, counter: CountingIntegrand, n: int, seed: int) -> WeightedEvents:
+        """Evaluate the integrand on ``n`` fresh points; return the weighted events."""
+        _, _, x, q = self._draw(n, seed)
+        return WeightedEvents(x, counter(x) / q)
+
+
+def integrate_nis(
+    integrand: Integrand,
+    config: NISConfig | None = None,
+    *,
+    counter: CountingIntegrand | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    on_iteration: Callable[[int, int], None] | None = None,
+) -> tuple[IntegrationResult, NeuralImportanceSampler]:
+    """Train a flow on ``config.training_calls`` calls, then integrate with fresh points.
+
+    Args:
+        integrand: the function and its dimension.
+        config: budget and training settings.
+        counter: the call-counting wrapper to use (a fresh one by default).
+        device: torch device (CUDA when available by default).
+        progress: show a tqdm progress bar while training.
+        on_iteration: called as ``on_iteration(done, total)`` after every training iteration.
+
+    Returns:
+        ``(result, sampler)``; ``result.events`` are the fresh events of the estimate.
+
+    Example:
+        >>> from precml_widgets.integration.integrands import gauss
+        >>> cfg = NISConfig(training_calls=8_000, calls_per_iteration=1_000, final_calls=8_000,
+        ...                 flow=FlowConfig(transforms=2, bins=8, hidden=(16,)))
+        >>> r, _ = integrate_nis(gauss(2), cfg, progress=False)
+        >>> r.calls, abs(r.pull(gauss(2).exact)) < 5
+        (16000, True)
+    """
+    config = (config or NISConfig()).validate()
+    counter = counter or CountingIntegrand(integrand.fn, integrand.dim, integrand.name)
+    if counter.dim != integrand.dim:
+        raise InvalidInputError(
+            f"the counter has dimension {counter.dim} but '{integrand.name}' has {integrand.dim}."
+        )
+    started = time.perf_counter()
+    start_calls = counter.calls
+    sampler = NeuralImportanceSampler(integrand.dim, config, device=device)
+    sampler.train(counter, progress=progress, on_iteration=on_iteration)
+    training_calls = counter.calls - start_calls
+    events = sampler.integrate(counter, config.final_calls, seed=config.seed * 1_000_003 - 1)
+    estimate, error = mc_estimate(events.weights)
+    return (
+        IntegrationResult(
+            method="flow" if config.premap == "none" else "flow + VEGAS map",
+            integrand=integrand.name,
+            estimate=estimate,
+            error=error,
+            calls=counter.calls - start_calls,
+            training_calls=training_calls,
+            history=tuple(sampler.history),
+            events=events,
+            event_calls=0,
+            wall_time_s=time.perf_counter() - started,
+        ),
+        sampler,
+    )

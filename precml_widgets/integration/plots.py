@@ -1,0 +1,148 @@
+"""HoloViews figures of an integration comparison: convergence, weight tails, projections."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from precml_widgets._optional import require
+from precml_widgets.errors import InvalidInputError
+from precml_widgets.integration.study import Comparison
+
+if TYPE_CHECKING:
+    import holoviews as hv
+
+__all__ = ["COLORS", "convergence_plot", "projection_plot", "weight_histogram"]
+
+#: One colour per method, the same in every figure.
+COLORS = {"flow": "#d62728", "VEGAS+": "#1f77b4", "VEGAS": "#7f7f7f", "exact": "#2ca02c"}
+
+
+def _hv() -> Any:
+    """HoloViews with its Bokeh backend registered (options only, no notebook output)."""
+    hv = require("holoviews", "widgets", "integration plots")
+    require("holoviews.plotting.bokeh", "widgets", "integration plots")
+    return hv
+
+
+def convergence_plot(comparison: Comparison) -> hv.Overlay:
+    """Per-iteration estimates (relative to the exact value) against integrand calls.
+
+    Each method's iterations are drawn with their errors; the final estimates sit at the
+    right-hand end with theirs. The band is the exact value's own uncertainty.
+    """
+    hv = _hv()
+    exact = comparison.integrand.exact
+    layers = [hv.HLine(0.0).opts(color=COLORS["exact"], line_dash="dashed")]
+    for method, result in comparison.results.items():
+        calls = np.array([r.calls for r in result.history], dtype=float)
+        rel = np.array([r.estimate / exact - 1 for r in result.history])
+        err = np.array([r.error / exact for r in result.history])
+        label = f"{method} iterations"
+        layers.append(
+            hv.Curve((calls, rel), "integrand calls", "estimate / exact - 1", label=label).opts(
+                color=COLORS[method], alpha=0.6
+            )
+        )
+        layers.append(
+            hv.ErrorBars(
+                (calls, rel, err), "integrand calls", ["estimate / exact - 1", "error"]
+            ).opts(color=COLORS[method], alpha=0.6)
+        )
+        final = (result.calls, result.estimate / exact - 1, result.error / exact)
+        layers.append(
+            hv.Scatter(
+                [final[:2]], "integrand calls", "estimate / exact - 1", label=f"{method}"
+            ).opts(color=COLORS[method], size=9, marker="diamond")
+        )
+        layers.append(
+            hv.ErrorBars([final], "integrand calls", ["estimate / exact - 1", "error"]).opts(
+                color=COLORS[method], line_width=2
+            )
+        )
+    overlay = hv.Overlay(layers).opts(
+        title=f"{comparison.integrand.name}: convergence (exact = {exact:.6g})",
+        xlabel="integrand calls",
+        ylabel="estimate / exact - 1",
+        legend_position="top_right",
+        responsive=True,
+        height=320,
+        logx=True,
+    )
+    return overlay
+
+
+def weight_histogram(comparison: Comparison, quantile: float = 0.999) -> hv.Overlay:
+    """Distribution of ``w / <w>`` on log axes per method; the tail is where samplers fail.
+
+    Vertical lines mark each method's ``w_max`` at the chosen quantile.
+    """
+    hv = _hv()
+    layers = []
+    all_w = [ev.weights / ev.weights.mean() for ev in comparison.diagnostics.values()]
+    positive = np.concatenate([w[w > 0] for w in all_w])
+    edges = np.logspace(np.log10(positive.min()), np.log10(positive.max()) + 1e-9, 60)
+    for (method, events), w in zip(comparison.diagnostics.items(), all_w, strict=True):
+        counts, _ = np.histogram(w, bins=edges)
+        centres = np.sqrt(edges[1:] * edges[:-1])
+        # steps on log axes: empty bins drawn at 0.5 so that the line stays on the plot
+        layers.append(
+            hv.Curve((centres, np.maximum(counts, 0.5)), "w / <w>", "events", label=method).opts(
+                interpolation="steps-mid", color=COLORS[method], line_width=2
+            )
+        )
+        layers.append(
+            hv.VLine(events.w_max(quantile) / events.weights.mean()).opts(
+                color=COLORS[method], line_dash="dotted"
+            )
+        )
+    return hv.Overlay(layers).opts(
+        title=f"weights (dotted: {quantile:.1%} quantile)",
+        xlabel="w / <w>",
+        ylabel="events",
+        ylim=(0.5, None),
+        logx=True,
+        logy=True,
+        responsive=True,
+        height=320,
+        legend_position="top_left",
+    )
+
+
+def projection_plot(
+    comparison: Comparison,
+    dims: tuple[int, int] = (0, 1),
+    quantile: float | None = None,
+    bins: int = 40,
+) -> hv.Layout:
+    """2D histograms of unweighted events per method, beside exact samples when available."""
+    hv = _hv()
+    dim = comparison.integrand.dim
+    if len(set(dims)) != 2 or not all(0 <= d < dim for d in dims):
+        raise InvalidInputError(
+            f"dims must be two different coordinates in 0..{dim - 1}, got {dims}."
+        )
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    panels = []
+    samples = {m: comparison.unweighted(m, quantile).x for m in comparison.results}
+    if comparison.integrand.sampler is not None:
+        n = max(len(x) for x in samples.values())
+        rng = np.random.default_rng(comparison.config.seed)
+        samples["exact"] = comparison.integrand.sampler(n, rng)
+    for label, x in samples.items():
+        counts, _, _ = np.histogram2d(x[:, dims[0]], x[:, dims[1]], bins=[edges, edges])
+        image = hv.Image(
+            (edges[:-1] + 0.5 / bins, edges[:-1] + 0.5 / bins, counts.T),
+            [f"x{dims[0]}", f"x{dims[1]}"],
+            "events",
+        ).opts(
+            title=f"{label} ({len(x)} events)",
+            cmap="viridis",
+            width=230,
+            height=230,
+            xlim=(0, 1),
+            ylim=(0, 1),
+        )
+        panels.append(image)
+    return hv.Layout(panels).cols(4)

@@ -1,0 +1,75 @@
+"""Headless tests of the integration explorer: train behind a button, sliders re-read results."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("panel")
+pytest.importorskip("torch")
+
+from precml_widgets.integration import explorer as explorer_module
+from precml_widgets.integration.explorer import IntegrationExplorer
+
+FAST = dict(
+    integrand="camel",
+    dim=2,
+    flow_size="small",
+    calls_per_iteration=1_000,
+    training_iterations=3,
+    final_iterations=2,
+    diagnostic_events=5_000,
+)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count the comparisons the explorer runs."""
+    calls = []
+    real = explorer_module.compare
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(explorer_module, "compare", spy)
+    return calls
+
+
+def test_train_then_sliders_do_not_retrain(counted):
+    ex = IntegrationExplorer(**FAST)
+    assert "Press <b>Train</b>" in ex.summary()
+    ex.train()
+    assert counted == ["camel-2d"]
+    assert ex._progress.value == 100
+    c = ex.comparison
+    text = ex.summary()
+    flow = c.results["flow"]
+    assert f"{flow.estimate:.6g} ± {flow.error:.2g}" in text
+    assert f"{c.unweighting_efficiency('VEGAS+', 0.999):.3f}" in text
+    ex.quantile = 0.95
+    ex.x_dim, ex.y_dim = 1, 0
+    text = ex.summary()
+    assert f"{c.unweighting_efficiency('flow', 0.95):.3f}" in text
+    assert len(ex._projections.objects) >= 3 and ex._weights.object is not None
+    assert counted == ["camel-2d"], "a slider must never retrain"
+    # a new configuration shows nothing until trained; going back uses the cache
+    ex.seed = 1
+    assert ex.comparison is None
+    ex.seed = 0
+    assert ex.comparison is c
+    ex.train()
+    assert counted == ["camel-2d"]
+
+
+def test_projection_rejects_equal_coordinates():
+    ex = IntegrationExplorer(**FAST)
+    ex.train()
+    ex.x_dim = ex.y_dim = 1
+    assert "two different coordinates" in ex._message.object
+    assert not ex._projections.visible
+
+
+def test_layout_builds():
+    ex = IntegrationExplorer(**FAST)
+    layout = ex.__panel__()
+    assert layout is not None
