@@ -29,6 +29,9 @@ class FlowConfig:
         coupling: ``True`` for coupling layers (half the dimensions condition the other half;
             sampling and density cost one network pass each), ``False`` for fully
             autoregressive layers (more expressive; sampling costs ``dim`` passes).
+        identity_init: start from the identity map (zero output layers), so that training
+            starts from the uniform density (or from the VEGAS map with ``premap``), as
+            MadNIS does; ``False`` keeps zuko's random initialisation.
 
     Example:
         >>> FlowConfig(transforms=2, bins=8, hidden=(16,)).validate().bins
@@ -39,6 +42,7 @@ class FlowConfig:
     bins: int = 16
     hidden: tuple[int, ...] = (64, 64)
     coupling: bool = True
+    identity_init: bool = True
 
     def validate(self) -> FlowConfig:
         """Return ``self`` or raise :class:`InvalidInputError` naming the bad field."""
@@ -105,6 +109,14 @@ def build_cube_flow(
         )
     finally:
         torch.random.set_rng_state(generator_state)
+    if config.identity_init:
+        # Zero output layers make every spline the identity (equal bins, unit slopes): the
+        # untrained flow is the uniform density, or exactly the VEGAS map behind it.
+        with torch.no_grad():
+            for transform in splines.transform.transforms:
+                last = transform.hyper[-1]
+                last.weight.zero_()
+                last.bias.zero_()
     # zuko's transforms run x -> z: shift the cube onto the spline domain first.
     shift = zuko.flows.UnconditionalTransform(
         zuko.transforms.MonotonicAffineTransform,
