@@ -102,18 +102,32 @@ def main() -> None:
         measured = results[name]["median"][quantity]
         met = measured >= value if op == ">=" else measured <= value
         verdicts.append(
-            {"integrand": name, "quantity": quantity, "target": f"{op} {value}",
-             "measured": measured, "met": met}
+            {
+                "integrand": name,
+                "quantity": quantity,
+                "target": f"{op} {value}",
+                "measured": measured,
+                "met": met,
+            }
         )
-        print(f"target {name} {quantity} {op} {value}: measured {measured:.3g} -> "
-              f"{'met' if met else 'NOT met'}")
+        print(
+            f"target {name} {quantity} {op} {value}: measured {measured:.3g} -> "
+            f"{'met' if met else 'NOT met'}"
+        )
     write(
         "bench_integration",
-        {"config": {"calls_per_iteration": args.calls_per_iteration,
-                    "training_iterations": args.training_iterations,
-                    "final_iterations": args.final_iterations, "flow_size": args.flow_size,
-                    "seeds": args.seeds, "diagnostic_events": 100_000},
-         "integrands": results, "targets": verdicts},
+        {
+            "config": {
+                "calls_per_iteration": args.calls_per_iteration,
+                "training_iterations": args.training_iterations,
+                "final_iterations": args.final_iterations,
+                "flow_size": args.flow_size,
+                "seeds": args.seeds,
+                "diagnostic_events": 100_000,
+            },
+            "integrands": results,
+            "targets": verdicts,
+        },
     )
 
 
