@@ -73,3 +73,14 @@ def test_layout_builds():
     ex = IntegrationExplorer(**FAST)
     layout = ex.__panel__()
     assert layout is not None
+
+
+def test_training_errors_are_shown_not_raised():
+    """A configuration that cannot train shows its error under the button; nothing else."""
+    import asyncio
+
+    ex = IntegrationExplorer(**{**FAST, "premap": "vegas", "training_iterations": 1})
+    asyncio.run(ex._on_click(None))
+    assert "Training failed" in ex._error.object
+    assert ex.comparison is None
+    assert not ex._button.disabled

@@ -271,3 +271,47 @@ def test_error_ratio_is_taken_at_equal_calls():
     assert c.error_ratio("VEGAS+") == pytest.approx(2.0)
     # 8 100 calls instead of 10 000: at equal calls its error would be 0.02 * sqrt(0.81)
     assert c.error_ratio("VEGAS") == pytest.approx(1.8)
+
+
+def test_premapped_flow_gets_exactly_the_vegas_budget():
+    """vegas spends about what it is asked; the flow's total must still equal VEGAS+'s."""
+    from precml_widgets.integration.study import ComparisonConfig, compare
+
+    cfg = ComparisonConfig(
+        calls_per_iteration=1_000,
+        training_iterations=6,
+        final_iterations=3,
+        nis=NISConfig(premap="vegas", premap_calls=2_000, flow=TINY_FLOW),
+        diagnostic_events=2_000,
+    )
+    c = compare(camel(4), cfg, progress=False)
+    assert c.results["flow"].calls == c.results["VEGAS+"].calls
+    assert abs(c.pull("flow")) < 4
+
+
+def test_kl_loss_trains_and_integrates():
+    result, _ = integrate_nis(camel(2), tiny(loss="kl", training_calls=10_000), progress=False)
+    assert result.history[-1].relative_std < 0.7 * result.history[0].relative_std
+    assert abs(result.pull(camel(2).exact)) < 4
+
+
+def test_the_baseline_is_the_vegas_package():
+    vegas = pytest.importorskip("vegas")
+    _, sampler = integrate_vegas(gauss(2), VegasConfig(500, 2, 1))
+    assert isinstance(sampler.map, vegas.AdaptiveMap)
+
+
+def test_an_integrand_that_is_zero_everywhere_is_refused():
+    zero = Integrand("zero", 2, lambda x: np.zeros(x.shape[0]), 0.0, 0.0, "test")
+    with pytest.raises(IntegrandValueError, match="zero at all"):
+        integrate_nis(zero, tiny(), progress=False)
+    with pytest.raises(IntegrandValueError, match="zero at all"):
+        integrate_vegas(zero, VegasConfig(500, 1, 1))
+
+
+@pytest.mark.gpu
+def test_nis_on_cuda_is_calibrated():
+    """The flow trains and integrates on the GPU (skipped without one)."""
+    result, sampler = integrate_nis(gauss(2), tiny(training_calls=10_000), device="cuda")
+    assert sampler.device.type == "cuda"
+    assert abs(result.pull(gauss(2).exact)) < 4

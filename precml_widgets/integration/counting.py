@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from precml_widgets.errors import InvalidInputError
 
-__all__ = ["CountingIntegrand", "IntegrandValueError"]
+__all__ = ["CountingIntegrand", "IntegrandValueError", "require_nonzero"]
 
 Array = npt.NDArray[np.float64]
 
@@ -84,3 +84,18 @@ class CountingIntegrand:
         """Set the call and batch counters back to zero."""
         self.calls = 0
         self.batches = 0
+
+
+def require_nonzero(weights: Array, name: str) -> None:
+    """Raise :class:`IntegrandValueError` when every weight is zero (no estimate is possible).
+
+    Example:
+        >>> require_nonzero(np.array([0.0, 2.0]), "f")
+    """
+    if weights.size and not np.any(weights > 0):
+        raise IntegrandValueError(
+            f"'{name}' is zero at all {weights.size} sampled points, so neither an integral "
+            "(other than 0 +- 0) nor weights can be estimated. Check that the integrand's "
+            "support overlaps the unit cube (map your variables onto [0, 1]^dim) or raise the "
+            "number of calls if the support is tiny."
+        )

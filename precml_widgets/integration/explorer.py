@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from precml_widgets._optional import require
+from precml_widgets.errors import PrecmlError
 from precml_widgets.integration.flow import FlowConfig
 from precml_widgets.integration.integrands import Integrand, get
 from precml_widgets.integration.nis import NISConfig
@@ -92,8 +93,8 @@ class IntegrationExplorer(pn.viewable.Viewer):
     quantile = param.Number(
         default=0.999, bounds=(0.9, 1.0), step=0.0005, doc="Quantile of w used as w_max."
     )
-    x_dim = param.Integer(default=0, bounds=(0, 15), doc="Projected coordinate (horizontal).")
-    y_dim = param.Integer(default=1, bounds=(0, 15), doc="Projected coordinate (vertical).")
+    x_dim = param.Integer(default=0, bounds=(0, 17), doc="Projected coordinate (horizontal).")
+    y_dim = param.Integer(default=1, bounds=(0, 17), doc="Projected coordinate (vertical).")
     comparison = param.ClassSelector(class_=Comparison, default=None, precedence=-1)
     busy = param.Boolean(default=False, precedence=-1)
 
@@ -102,6 +103,7 @@ class IntegrationExplorer(pn.viewable.Viewer):
         self._convergence = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self._weights = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self._message = pn.pane.Markdown("")
+        self._error = pn.pane.Markdown("", styles={"color": "#b00020"})
         self._projections = pn.Row()
         super().__init__(**params)
         self._cache: dict[tuple, Comparison] = {}
@@ -140,17 +142,17 @@ class IntegrationExplorer(pn.viewable.Viewer):
             seed=self.seed,
         )
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[str, ComparisonConfig]:
         return (self.selected_integrand().name, self.config())
 
-    def _compute(self) -> Comparison:
-        """The comparison for the current knobs (cached); touches no view."""
-        key = self._key()
+    def _compute(self, key: tuple) -> Comparison:
+        """The comparison for ``key`` (cached); touches no view."""
         if key not in self._cache:
+            name, config = key
             self._progress.value = 0
             self._cache[key] = compare(
-                self.selected_integrand(),
-                self.config(),
+                get(name),
+                config,
                 progress=False,
                 on_progress=lambda f: setattr(self._progress, "value", int(100 * f)),
             )
@@ -158,18 +160,25 @@ class IntegrationExplorer(pn.viewable.Viewer):
 
     def train(self) -> Comparison:
         """Run (or fetch from the cache) the comparison for the current knobs and show it."""
-        self.comparison = self._compute()
+        self.comparison = self._compute(self._key())
         self._progress.value = 100
         return self.comparison
 
     async def _on_click(self, _event: object) -> None:
         """The *Train* button: compute in a worker thread, then show on the server's loop."""
+        key = self._key()  # the knobs at the click, even if they move while it trains
         self.busy = True
         self._button.disabled = True
+        self._error.object = ""
         try:
-            result = await asyncio.to_thread(self._compute)
-            self.comparison = result
-            self._progress.value = 100
+            result = await asyncio.to_thread(self._compute, key)
+        except PrecmlError as exc:  # bad input or a diverged flow: say so, show nothing
+            self._error.object = f"**Training failed:** {html.escape(str(exc))}"
+            self._progress.value = 0
+        else:
+            if key == self._key():
+                self.comparison = result
+                self._progress.value = 100
         finally:
             self.busy = False
             self._button.disabled = False
@@ -179,6 +188,7 @@ class IntegrationExplorer(pn.viewable.Viewer):
     def _knobs_changed(self) -> None:
         """Show the cached result for the new knobs, or nothing until *Train* is pressed."""
         self._progress.value = 0
+        self._error.object = ""
         self.comparison = self._cache.get(self._key())
 
     def summary(self) -> str:
@@ -200,6 +210,8 @@ class IntegrationExplorer(pn.viewable.Viewer):
             "<table class='precml-integration'><tr><th>method</th><th>estimate</th>"
             "<th>rel. error</th><th>pull</th><th>calls</th><th>eff. (max)</th>"
             f"<th>eff. ({self.quantile:.2%})</th></tr>{''.join(rows)}</table>"
+            "<p><small>Efficiencies ⟨w⟩/w_max on fresh events; for VEGAS+ and VEGAS the events "
+            "come from the adapted grid alone (no stratification).</small></p>"
         )
         head = (
             f"<b>{html.escape(exact.name)}</b>: exact {exact.exact:.8g}"
@@ -253,6 +265,7 @@ class IntegrationExplorer(pn.viewable.Viewer):
         return pn.Row(
             pn.Column("### Integration", knobs, self._button, self._progress, inspect, width=300),
             pn.Column(
+                self._error,
                 self._summary,
                 self._convergence,
                 self._weights,

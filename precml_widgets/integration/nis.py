@@ -25,7 +25,7 @@ import numpy.typing as npt
 from precml_widgets._optional import require
 from precml_widgets.device import default_device
 from precml_widgets.errors import InvalidInputError, PrecmlError
-from precml_widgets.integration.counting import CountingIntegrand
+from precml_widgets.integration.counting import CountingIntegrand, require_nonzero
 from precml_widgets.integration.flow import FlowConfig, build_cube_flow
 from precml_widgets.integration.integrands import Integrand
 from precml_widgets.integration.result import (
@@ -39,7 +39,16 @@ from precml_widgets.integration.vegas_baseline import VegasConfig, VegasSampler,
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["FlowDivergedError", "NISConfig", "NeuralImportanceSampler", "integrate_nis"]
+__all__ = [
+    "DIAGNOSTIC",
+    "FINAL",
+    "TRAINING",
+    "FlowDivergedError",
+    "NISConfig",
+    "NeuralImportanceSampler",
+    "integrate_nis",
+    "stream_seed",
+]
 
 #: Cap on log(q_drawn / q_now) in buffered training steps (a ratio of at most ~150).
 _MAX_LOG_RATIO = 5.0
@@ -47,6 +56,24 @@ _MAX_LOG_RATIO = 5.0
 
 class FlowDivergedError(PrecmlError, RuntimeError):
     """The flow's training diverged (non-finite parameters); nothing it produced is usable."""
+
+
+#: Independent random streams derived from one seed (``stream_seed(seed, STREAM, i)``).
+TRAINING, FINAL, DIAGNOSTIC, SHUFFLE = 1, 2, 3, 4
+
+
+def stream_seed(seed: int, *keys: int) -> int:
+    """A 63-bit seed for the stream ``keys`` of ``seed`` (numpy's ``SeedSequence``).
+
+    Training batches, the final estimate and diagnostic events draw from different streams,
+    so that "fresh" points never share random numbers with the points a flow trained on.
+
+    Example:
+        >>> stream_seed(0, TRAINING, 17) != stream_seed(0, DIAGNOSTIC)
+        True
+    """
+    state = np.random.SeedSequence([seed, *keys]).generate_state(2, dtype=np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
 
 
 Array = npt.NDArray[np.float64]
@@ -121,13 +148,20 @@ class NISConfig:
             raise InvalidInputError(
                 f"NISConfig.premap must be 'none' or 'vegas', got {self.premap!r}."
             )
-        if not (isinstance(self.learning_rate, int | float) and self.learning_rate > 0):
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InvalidInputError(f"NISConfig.seed must be an integer >= 0, got {self.seed!r}.")
+        if not (
+            isinstance(self.learning_rate, int | float)
+            and math.isfinite(self.learning_rate)
+            and self.learning_rate > 0
+        ):
             raise InvalidInputError(
                 f"NISConfig.learning_rate must be > 0, got {self.learning_rate!r}."
             )
-        if self.premap == "vegas" and not 100 <= self.premap_calls <= self.training_calls:
+        if self.premap == "vegas" and not 500 <= self.premap_calls <= self.training_calls:
             raise InvalidInputError(
-                f"NISConfig.premap_calls must lie between 100 and training_calls "
+                f"NISConfig.premap_calls must lie between 500 (5 VEGAS iterations of 100) and "
+                f"training_calls "
                 f"({self.training_calls}) when premap='vegas', got {self.premap_calls}."
             )
         if self.iterations < 1:
@@ -234,24 +268,32 @@ class NeuralImportanceSampler:
             )
             premap_result, self.premap = integrate_vegas(counter, vegas_cfg)
             self.history.extend(premap_result.history)
+        # vegas spends about, not exactly, what it was asked for: the flow gets what is left
+        iterations = (cfg.training_calls - (counter.calls - start_calls)) // cfg.calls_per_iteration
+        if iterations < 1:
+            raise InvalidInputError(
+                f"the VEGAS pre-map used {counter.calls - start_calls} of training_calls="
+                f"{cfg.training_calls}, leaving the flow no iteration of "
+                f"{cfg.calls_per_iteration} calls; lower premap_calls or raise training_calls."
+            )
         optimizer = torch.optim.Adam(self.flow.parameters(), lr=cfg.learning_rate)
-        steps = max(1, cfg.iterations * cfg.epochs_per_batch * self._steps_per_epoch)
+        steps = max(1, iterations * cfg.epochs_per_batch * self._steps_per_epoch)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=steps, eta_min=cfg.learning_rate / 10
         )
         bar = tqdm(
-            range(cfg.iterations),
+            range(iterations),
             desc=f"training flow on {counter.name}",
             disable=not progress,
             leave=False,
         )
         for iteration in bar:
             y, log_q_drawn, x, q = self._draw(
-                cfg.calls_per_iteration, seed=cfg.seed * 1_000_003 + iteration
+                cfg.calls_per_iteration, seed=stream_seed(cfg.seed, TRAINING, iteration)
             )
             w = counter(x) / q
             estimate, error = mc_estimate(w)
-            loss = self._optimise(optimizer, schedule, y, w, log_q_drawn)
+            loss = self._optimise(optimizer, schedule, y, w, log_q_drawn, iteration)
             record = IterationRecord(
                 calls=counter.calls - start_calls,
                 estimate=estimate,
@@ -262,7 +304,7 @@ class NeuralImportanceSampler:
             self.history.append(record)
             bar.set_postfix(estimate=f"{estimate:.4g}", rel_std=f"{record.relative_std:.3g}")
             if on_iteration is not None:
-                on_iteration(iteration + 1, cfg.iterations)
+                on_iteration(iteration + 1, iterations)
         return self.history
 
     def _optimise(
@@ -272,6 +314,7 @@ class NeuralImportanceSampler:
         y: torch.Tensor,
         w: Array,
         log_q_drawn: torch.Tensor,
+        iteration: int,
     ) -> float:
         """Gradient steps on one batch; return the last loss (NaN when the batch is all zero)."""
         torch = self.torch
@@ -286,7 +329,7 @@ class NeuralImportanceSampler:
         # float64: a squared weight of a point where q is far too small can overflow float32
         w_t = torch.as_tensor(w / mean_w, dtype=torch.float64, device=self.device)
         loss_value = math.nan
-        generator = torch.Generator().manual_seed(int(cfg.seed))
+        generator = torch.Generator().manual_seed(stream_seed(cfg.seed, SHUFFLE, iteration))
         for _ in range(cfg.epochs_per_batch):
             order = torch.randperm(y.shape[0], generator=generator).to(self.device)
             for chunk in order.split(cfg.minibatch):
@@ -320,7 +363,7 @@ class NeuralImportanceSampler:
     def integrate(self, counter: CountingIntegrand, n: int, seed: int) -> WeightedEvents:
         """Evaluate the integrand on ``n`` fresh points; return the weighted events."""
         _, _, x, q = self._draw(n, seed)
-        return WeightedEvents(x, counter(x) / q)
+        return WeightedEvents(x, counter(x) / q, density=q)
 
 
 def integrate_nis(
@@ -331,6 +374,7 @@ def integrate_nis(
     device: str | None = None,
     progress: bool = True,
     on_iteration: Callable[[int, int], None] | None = None,
+    total_calls: int | None = None,
 ) -> tuple[IntegrationResult, NeuralImportanceSampler]:
     """Train a flow on ``config.training_calls`` calls, then integrate with fresh points.
 
@@ -341,6 +385,12 @@ def integrate_nis(
         device: torch device (CUDA when available by default).
         progress: show a tqdm progress bar while training.
         on_iteration: called as ``on_iteration(done, total)`` after every training iteration.
+        total_calls: when given, the final estimate gets ``total_calls`` minus the calls that
+            training really used (instead of ``config.final_calls``): an exact total budget.
+
+    Raises:
+        IntegrandValueError: if the integrand is zero at every fresh point.
+        InvalidInputError: if training leaves fewer than 2 of ``total_calls``.
 
     Returns:
         ``(result, sampler)``; ``result.events`` are the fresh events of the estimate.
@@ -364,7 +414,14 @@ def integrate_nis(
     sampler = NeuralImportanceSampler(integrand.dim, config, device=device)
     sampler.train(counter, progress=progress, on_iteration=on_iteration)
     training_calls = counter.calls - start_calls
-    events = sampler.integrate(counter, config.final_calls, seed=config.seed * 1_000_003 - 1)
+    final_calls = config.final_calls if total_calls is None else total_calls - training_calls
+    if final_calls < 2:
+        raise InvalidInputError(
+            f"training used {training_calls} calls, leaving {final_calls} of total_calls="
+            f"{total_calls} for the estimate; give a larger total budget."
+        )
+    events = sampler.integrate(counter, final_calls, seed=stream_seed(config.seed, FINAL))
+    require_nonzero(events.weights, integrand.name)
     estimate, error = mc_estimate(events.weights)
     return (
         IntegrationResult(

@@ -35,6 +35,7 @@ class WeightedEvents:
     Attributes:
         x: ``(N, dim)`` points in the unit cube.
         weights: ``(N,)`` weights; their mean estimates the integral.
+        density: ``(N,)`` the sampler's density ``q(x)`` at the points, when recorded.
 
     Example:
         >>> ev = WeightedEvents(np.zeros((4, 1)), np.array([1.0, 1.0, 2.0, 0.0]))
@@ -44,9 +45,11 @@ class WeightedEvents:
 
     x: Array
     weights: Array
+    density: Array | None = None
 
     def __post_init__(self) -> None:
-        if self.x.ndim != 2 or self.weights.shape != (self.x.shape[0],):
+        shapes_ok = self.density is None or self.density.shape == self.weights.shape
+        if self.x.ndim != 2 or self.weights.shape != (self.x.shape[0],) or not shapes_ok:
             raise InvalidInputError(
                 f"WeightedEvents needs x of shape (N, dim) and weights of shape (N,); got "
                 f"{self.x.shape} and {self.weights.shape}."

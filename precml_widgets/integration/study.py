@@ -9,7 +9,13 @@ from dataclasses import dataclass, field, replace
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.integration.counting import CountingIntegrand
 from precml_widgets.integration.integrands import Integrand
-from precml_widgets.integration.nis import NeuralImportanceSampler, NISConfig, integrate_nis
+from precml_widgets.integration.nis import (
+    DIAGNOSTIC,
+    NeuralImportanceSampler,
+    NISConfig,
+    integrate_nis,
+    stream_seed,
+)
 from precml_widgets.integration.result import IntegrationResult, WeightedEvents
 from precml_widgets.integration.unweighting import UnweightedEvents, unweight
 from precml_widgets.integration.vegas_baseline import (
@@ -61,7 +67,9 @@ class Comparison:
     Attributes:
         integrand: the integrand (with its exact value).
         results: ``{"flow": ..., "VEGAS+": ..., "VEGAS": ...}``.
-        diagnostics: per method, fresh weighted events from the final sampler.
+        diagnostics: per method, fresh weighted events from the final sampler (for VEGAS+
+            and VEGAS: from the adapted map alone, without the stratification, which is how
+            a VEGAS grid serves as the proposal of an event generator).
         config: the budget.
     """
 
@@ -124,7 +132,7 @@ def _diagnostic(
     sampler: NeuralImportanceSampler | VegasSampler, counter: CountingIntegrand, n: int, seed: int
 ) -> WeightedEvents:
     x, q = sampler.sample(n, seed)
-    return WeightedEvents(x, counter(x) / q)
+    return WeightedEvents(x, counter(x) / q, density=q)
 
 
 def compare(
@@ -154,6 +162,15 @@ def compare(
     config = config or ComparisonConfig()
     if config.diagnostic_events < 2:
         raise InvalidInputError(f"diagnostic_events must be >= 2, got {config.diagnostic_events}.")
+    # the flow's settings are checked before any integrand call is spent
+    nis_cfg = replace(
+        config.nis,
+        training_calls=config.training_calls,
+        calls_per_iteration=config.calls_per_iteration,
+        final_calls=max(2, config.calls_per_iteration * config.final_iterations),
+        seed=config.seed,
+    ).validate()
+    diagnostic_seed = stream_seed(config.seed, DIAGNOSTIC)
     results: dict[str, IntegrationResult] = {}
     diagnostics: dict[str, WeightedEvents] = {}
     for variant in ("VEGAS+", "VEGAS"):
@@ -167,17 +184,8 @@ def compare(
         ).validate()
         results[variant], sampler = integrate_vegas(integrand, vegas_cfg, counter=counter)
         diagnostics[variant] = _diagnostic(
-            sampler, counter, config.diagnostic_events, config.seed + 17
+            sampler, counter, config.diagnostic_events, diagnostic_seed
         )
-    budget = results["VEGAS+"].calls
-    training_calls = config.training_calls
-    nis_cfg = replace(
-        config.nis,
-        training_calls=training_calls,
-        calls_per_iteration=config.calls_per_iteration,
-        final_calls=max(2, budget - training_calls),
-        seed=config.seed,
-    ).validate()
     counter = CountingIntegrand(integrand.fn, integrand.dim, integrand.name)
     results["flow"], flow = integrate_nis(
         integrand,
@@ -186,8 +194,9 @@ def compare(
         device=device,
         progress=progress,
         on_iteration=None if on_progress is None else lambda i, n: on_progress(i / n),
+        total_calls=results["VEGAS+"].calls,  # exactly VEGAS+'s calls, training included
     )
-    diagnostics["flow"] = _diagnostic(flow, counter, config.diagnostic_events, config.seed + 17)
+    diagnostics["flow"] = _diagnostic(flow, counter, config.diagnostic_events, diagnostic_seed)
     order = ["flow", "VEGAS+", "VEGAS"]
     return Comparison(
         integrand=integrand,

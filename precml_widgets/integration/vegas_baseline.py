@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
-from precml_widgets.integration.counting import CountingIntegrand
+from precml_widgets.integration.counting import CountingIntegrand, require_nonzero
 from precml_widgets.integration.integrands import Integrand
 from precml_widgets.integration.result import (
     IntegrationResult,
@@ -181,7 +181,9 @@ def integrate_vegas(
     before_events = counter.calls
     if event_count > 0:
         x, q = sampler.sample(event_count, config.seed + 1)
-        events = WeightedEvents(x, counter(x) / q)
+        events = WeightedEvents(x, counter(x) / q, density=q)
+    if float(final.mean) == 0.0:  # vegas reports 0 +- 1e-129 when f vanished everywhere
+        require_nonzero(np.zeros(calls), counter.name)
     return (
         IntegrationResult(
             method=config.variant,
