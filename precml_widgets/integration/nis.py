@@ -320,9 +320,7 @@ class NeuralImportanceSampler:
         torch = self.torch
         cfg = self.config
         mean_w = float(w.mean())
-        if not mean_w > 0:
-            for _ in range(cfg.epochs_per_batch * self._steps_per_epoch):
-                schedule.step()
+        if not mean_w > 0:  # no point hit the integrand: nothing to learn from this batch
             return math.nan
         # Weights normalised by their mean: the gradient direction is unchanged, its scale is
         # independent of the size of the integral.
@@ -347,12 +345,12 @@ class NeuralImportanceSampler:
                     norm = torch.nn.utils.clip_grad_norm_(self.flow.parameters(), max_norm=10.0)
                     if torch.isfinite(norm):  # a non-finite gradient is skipped, not applied
                         optimizer.step()
+                        schedule.step()
                         loss_value = float(loss.detach())
                     else:
                         self.skipped_steps += 1
                 else:
                     self.skipped_steps += 1
-                schedule.step()
         return loss_value
 
     @property
