@@ -7,6 +7,7 @@ README screenshot ``docs/_static/anomaly_explorer.png``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -55,6 +56,28 @@ def _free_port() -> int:
 
 def _log_tail(path: Path, n: int = 4000) -> str:
     return path.read_text(errors="replace")[-n:] if path.exists() else "(no log)"
+
+
+@contextlib.contextmanager
+def _open_page(chromium: str, url: str, log: Path, ready: str, what: str):
+    """Open ``url`` in headless Chromium, wait for ``ready``; fail on JavaScript errors."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1480, "height": 900})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url, timeout=START_TIMEOUT_S * 1000)
+            try:
+                page.locator(ready).first.wait_for(timeout=START_TIMEOUT_S * 1000)
+            except Exception:
+                pytest.fail(f"{what} never appeared; server log:\n{_log_tail(log)}")
+            yield page
+        finally:
+            browser.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def _serve(app: Path, tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]):
@@ -157,8 +180,6 @@ def _check_against_core(state: tuple[str, str, str], background) -> float:
 
 
 def test_page_shows_core_rate(server, chromium, core_study, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     from precml_widgets.anomaly.explorer import format_khz, rate_caveat
     from precml_widgets.anomaly.rates import DEFAULT_INPUT_RATE_HZ, threshold_for_rate
     from precml_widgets.anomaly.study import BACKGROUND
@@ -166,70 +187,54 @@ def test_page_shows_core_rate(server, chromium, core_study, tmp_path):
     url, log = server
     core_background = core_study.background
     ht_background = core_study.baselines["HT"][BACKGROUND]
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1480, "height": 900})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(url, timeout=START_TIMEOUT_S * 1000)
-            try:
-                page.locator(".precml-rate .rate-khz").first.wait_for(
-                    timeout=START_TIMEOUT_S * 1000
-                )
-            except Exception:
-                pytest.fail(f"the rate pane never appeared; server log:\n{_log_tail(log)}")
+    with _open_page(chromium, url, log, ".precml-rate .rate-khz", "the rate pane") as page:
+        # target-rate mode (default, 10 kHz): the page's threshold is the core's
+        state = _settle(page, ("", "", ""))
+        threshold = _check_against_core(state, core_background)
+        assert threshold == threshold_for_rate(core_background, 10e3)
+        # what the rate means, in the status pane and the header
+        caveat = page.locator(".precml-rate .rate-caveat").first.inner_text()
+        assert caveat.strip() == rate_caveat(core_background.label)
+        assert page.get_by_text("physical only if that sample is the unbiased").count() >= 2
+        assert page.get_by_text("object counting cannot separate").count() >= 1
+        page.wait_for_timeout(1000)  # let the plots finish drawing
+        shot = (
+            REPO / "docs" / "_static" / "anomaly_explorer.png"
+            if os.environ.get("PRECML_SCREENSHOT") == "1"
+            else tmp_path / "anomaly_explorer.png"
+        )
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.read_bytes().startswith(b"\x89PNG")
 
-            # target-rate mode (default, 10 kHz): the page's threshold is the core's
-            state = _settle(page, ("", "", ""))
-            threshold = _check_against_core(state, core_background)
-            assert threshold == threshold_for_rate(core_background, 10e3)
-            # what the rate means, in the status pane and the header
-            caveat = page.locator(".precml-rate .rate-caveat").first.inner_text()
-            assert caveat.strip() == rate_caveat(core_background.label)
-            assert page.get_by_text("physical only if that sample is the unbiased").count() >= 2
-            assert page.get_by_text("object counting cannot separate").count() >= 1
-            page.wait_for_timeout(1000)  # let the plots finish drawing
-            shot = (
-                REPO / "docs" / "_static" / "anomaly_explorer.png"
-                if os.environ.get("PRECML_SCREENSHOT") == "1"
-                else tmp_path / "anomaly_explorer.png"
-            )
-            shot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.read_bytes().startswith(b"\x89PNG")
+        # threshold mode: move the slider with the keyboard
+        page.get_by_role("button", name="threshold", exact=True).click()
+        handle = page.locator(".noUi-handle").first
+        handle.focus()
+        for _ in range(5):
+            handle.press("ArrowRight")
+        moved = _settle(page, state)
+        assert _check_against_core(moved, core_background) > threshold
 
-            # threshold mode: move the slider with the keyboard
-            page.get_by_role("button", name="threshold", exact=True).click()
-            handle = page.locator(".noUi-handle").first
-            handle.focus()
-            for _ in range(5):
-                handle.press("ArrowRight")
-            moved = _settle(page, state)
-            assert _check_against_core(moved, core_background) > threshold
+        handle.press("End")  # above every background score: no event passes
+        top = _settle(page, moved)
+        _check_against_core(top, core_background)
+        assert top[2] == format_khz(0.0)
 
-            handle.press("End")  # above every background score: no event passes
-            top = _settle(page, moved)
-            _check_against_core(top, core_background)
-            assert top[2] == format_khz(0.0)
+        handle.press("Home")  # below every score: everything passes
+        bottom = _settle(page, top)
+        _check_against_core(bottom, core_background)
+        assert bottom[2] == format_khz(DEFAULT_INPUT_RATE_HZ)
 
-            handle.press("Home")  # below every score: everything passes
-            bottom = _settle(page, top)
-            _check_against_core(bottom, core_background)
-            assert bottom[2] == format_khz(DEFAULT_INPUT_RATE_HZ)
-
-            # back to target-rate mode, then switch to the HT baseline: the page's cut is
-            # the core's threshold for 10 kHz on the HT background
-            page.get_by_role("button", name="target rate", exact=True).click()
-            again = _settle(page, bottom)
-            assert again == state
-            page.locator("select").first.select_option("HT")
-            ht = _settle(page, again)
-            assert float(ht[0]) == threshold_for_rate(ht_background, 10e3)
-            _check_against_core(ht, ht_background)
-        finally:
-            browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+        # back to target-rate mode, then switch to the HT baseline: the page's cut is
+        # the core's threshold for 10 kHz on the HT background
+        page.get_by_role("button", name="target rate", exact=True).click()
+        again = _settle(page, bottom)
+        assert again == state
+        page.locator("select").first.select_option("HT")
+        ht = _settle(page, again)
+        assert float(ht[0]) == threshold_for_rate(ht_background, 10e3)
+        _check_against_core(ht, ht_background)
 
 
 def _flow_cell(page) -> str:
@@ -240,7 +245,6 @@ def _flow_cell(page) -> str:
 
 def test_integration_train_button(integration_server, chromium):
     """The starter comparison shows at once; Train runs a new one with the core's numbers."""
-    from playwright.sync_api import sync_playwright
 
     from precml_widgets.apps.integration_explorer import STARTER
     from precml_widgets.integration.explorer import IntegrationExplorer
@@ -253,34 +257,17 @@ def test_integration_train_button(integration_server, chromium):
         1: f"{reseeded.results['flow'].estimate:.6g} ± {reseeded.results['flow'].error:.2g}",
     }
     assert expected[0] != expected[1]
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1480, "height": 900})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(url, timeout=START_TIMEOUT_S * 1000)
-            try:
-                page.locator("table.precml-integration").first.wait_for(
-                    timeout=START_TIMEOUT_S * 1000
+    with _open_page(chromium, url, log, "table.precml-integration", "the summary table") as page:
+        assert _flow_cell(page) == expected[0]
+        # another dimension: nothing is shown until Train is pressed
+        page.locator(".bk-input-group", has_text="Dim").locator("select").first.select_option("4")
+        page.get_by_text("to run the flow and VEGAS on this integrand").wait_for(timeout=15_000)
+        page.get_by_role("button", name="Train").click()
+        deadline = time.monotonic() + 120
+        while _flow_cell(page) != expected[1]:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"after Train the flow shows {_flow_cell(page)!r}, expected "
+                    f"{expected[1]!r}; server log:\n{_log_tail(log)}"
                 )
-            except Exception:
-                pytest.fail(f"the summary table never appeared; server log:\n{_log_tail(log)}")
-            assert _flow_cell(page) == expected[0]
-            # another dimension: nothing is shown until Train is pressed
-            page.locator(".bk-input-group", has_text="Dim").locator("select").first.select_option(
-                "4"
-            )
-            page.get_by_text("to run the flow and VEGAS on this integrand").wait_for(timeout=15_000)
-            page.get_by_role("button", name="Train").click()
-            deadline = time.monotonic() + 120
-            while _flow_cell(page) != expected[1]:
-                if time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"after Train the flow shows {_flow_cell(page)!r}, expected "
-                        f"{expected[1]!r}; server log:\n{_log_tail(log)}"
-                    )
-                time.sleep(0.5)
-        finally:
-            browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+            time.sleep(0.5)
