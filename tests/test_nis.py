@@ -7,7 +7,6 @@ every random source is seeded, so each outcome is reproducible and a failure is 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from scipy import stats
 
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.integration.counting import CountingIntegrand, IntegrandValueError
+from precml_widgets.integration.coverage import pull_ensemble
 from precml_widgets.integration.flow import FlowConfig, build_cube_flow
 from precml_widgets.integration.integrands import Integrand, camel, gauss
 from precml_widgets.integration.nis import NeuralImportanceSampler, NISConfig, integrate_nis
@@ -133,29 +133,18 @@ def test_pulls_are_calibrated_over_many_seeds():
     variance is tested inside its two-sided 99.7 % chi-square band with N - 1 degrees of freedom.
     """
     g = gauss(2)
-    n = 100
     # Enough training and fresh calls that the weights are not strongly skewed: with a
     # barely trained flow and a few thousand calls, the studentised mean of right-skewed
     # weights has a variance well below 1 (0.57 measured for 3 000 + 4 000 calls).
     cfg = tiny(training_calls=5_000, final_calls=20_000)
-    pulls = np.array(
-        [integrate_nis(g, replace(cfg, seed=s), progress=False)[0].pull(g.exact) for s in range(n)]
-    )
-    assert abs(pulls.mean()) < 3 / math.sqrt(n), pulls.mean()
-    lo, hi = stats.chi2.ppf([0.0015, 0.9985], n - 1) / (n - 1)
-    assert lo < pulls.var(ddof=1) < hi, pulls.var(ddof=1)
+    ensemble = pull_ensemble(g, cfg, 100, n_workers=2, progress=False)  # a Dask LocalCluster
+    assert ensemble.calibrated(0.997), (ensemble.mean, ensemble.variance)
 
 
 def test_vegas_pulls_are_calibrated_over_many_seeds():
     """The same calibration check for the VEGAS baseline (it is cheap)."""
-    g = gauss(2)
-    n = 100
-    pulls = np.array(
-        [integrate_vegas(g, VegasConfig(500, 3, 3, seed=s))[0].pull(g.exact) for s in range(n)]
-    )
-    assert abs(pulls.mean()) < 3 / math.sqrt(n), pulls.mean()
-    lo, hi = stats.chi2.ppf([0.0015, 0.9985], n - 1) / (n - 1)
-    assert lo < pulls.var(ddof=1) < hi, pulls.var(ddof=1)
+    ensemble = pull_ensemble(gauss(2), VegasConfig(500, 3, 3), 100, n_workers=2, progress=False)
+    assert ensemble.calibrated(0.997), (ensemble.mean, ensemble.variance)
 
 
 # -- unweighting ---------------------------------------------------------------------------------
