@@ -193,6 +193,21 @@ def run_ensemble(
 
 
 @contextlib.contextmanager
+def _environment_restored() -> Iterator[None]:
+    """Undo what a LocalCluster's nannies write into ``os.environ`` (OMP_NUM_THREADS=1, ...).
+
+    They set it in THIS process before spawning workers; left in place, every subprocess
+    started later (a notebook kernel, a compiler) would silently run single-threaded.
+    """
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
 def _client_for(
     distributed: Any, address: str | None, n_workers: int | None, threads: int
 ) -> Iterator[distributed.Client]:
@@ -203,6 +218,7 @@ def _client_for(
         return
     workers = n_workers or min(2, os.cpu_count() or 1)
     with (
+        _environment_restored(),
         distributed.LocalCluster(
             n_workers=workers,
             threads_per_worker=threads,

@@ -113,3 +113,12 @@ def test_module_import_does_not_import_dask():
     code = "import sys, precml_widgets.parallel; print('distributed' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_local_cluster_leaves_the_environment_alone():
+    """The nannies set OMP_NUM_THREADS=1 etc. in this process; run_ensemble must undo it."""
+    import os
+
+    before = dict(os.environ)
+    run_ensemble(abs, 3, n_workers=2, progress=False)
+    assert dict(os.environ) == before

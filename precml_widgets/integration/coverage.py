@@ -44,7 +44,7 @@ class PullEnsemble:
         return float(self.pulls.var(ddof=1))
 
     def calibrated(self, level: float = 0.997) -> bool:
-        """|mean| < z/√N and the variance inside its two-sided chi-square band at ``level``.
+        """Mean within ``z/√N`` of 0 and variance inside its two-sided chi-square band.
 
         For a calibrated estimator each check fails with probability ``1 - level``.
         """
