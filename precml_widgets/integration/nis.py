@@ -52,6 +52,13 @@ __all__ = [
 
 #: Cap on log(q_drawn / q_now) in buffered training steps (a ratio of at most ~150).
 _MAX_LOG_RATIO = 5.0
+#: Points drawn from the flow per network pass (bounds the memory of large samples).
+_DRAW_CHUNK = 10_000
+
+
+def _chunks(n: int, size: int) -> list[int]:
+    """Sizes of consecutive chunks covering ``n`` (e.g. 25, 10 -> [10, 10, 5])."""
+    return [min(size, n - start) for start in range(0, n, size)]
 
 
 class FlowDivergedError(PrecmlError, RuntimeError):
@@ -213,7 +220,11 @@ class NeuralImportanceSampler:
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             torch.manual_seed(seed)
-            y, log_q = self.flow().rsample_and_log_prob((n,))
+            flow = self.flow()
+            # in chunks: the spline's intermediates for 1e5 points would take ~1 GB at once
+            parts = [flow.rsample_and_log_prob((k,)) for k in _chunks(n, _DRAW_CHUNK)]
+            y = torch.cat([p[0] for p in parts])
+            log_q = torch.cat([p[1] for p in parts])
         y64 = y.double().cpu().numpy()
         q = np.exp(log_q.double().cpu().numpy())
         if not (np.isfinite(y64).all() and np.isfinite(q).all() and (q > 0).all()):
