@@ -49,3 +49,11 @@ def pytest_terminal_summary(
     for stem, wall, peak in sorted(timings):
         peak_text = "n/a" if peak is None else f"{peak:.0f}"
         terminalreporter.write_line(f"{stem:32s} {wall:8.1f} {peak_text:>8s}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_emulation_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Emulation results of the test run (and of notebook kernels it starts) go to a temp dir."""
+    import os
+
+    os.environ["PRECML_CACHE"] = str(tmp_path_factory.mktemp("precml_cache"))

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "precml_widgets" / "apps" / "anomaly_explorer.py"
 INTEGRATION_APP = REPO / "precml_widgets" / "apps" / "integration_explorer.py"
+FPGA_APP = REPO / "precml_widgets" / "apps" / "fpga_estimator.py"
 START_TIMEOUT_S = 90.0
 CHROMIUM_ARGS = [
     "--headless",
@@ -133,6 +134,11 @@ def server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def integration_server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
     yield from _serve(INTEGRATION_APP, tmp_path_factory, {})
+
+
+@pytest.fixture(scope="module")
+def fpga_server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
+    yield from _serve(FPGA_APP, tmp_path_factory, {})
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +286,43 @@ def test_integration_train_button(integration_server, chromium):
                     f"{expected[1]!r}; server log:\n{_log_tail(log)}"
                 )
             time.sleep(0.5)
+
+
+def _dsp(page) -> tuple[str, str]:
+    """(exact value, displayed number) of the DSP estimate on the FPGA page."""
+    dsp = page.locator(".precml-fpga-report .precml-dsp").first
+    return dsp.get_attribute("data-value"), dsp.inner_text()
+
+
+def test_fpga_estimator_page(fpga_server, chromium):
+    """The page shows the core's DSP estimate; moving the W slider shows the new one."""
+    from precml_widgets.fpga.estimator import estimate
+    from precml_widgets.fpga.estimator_view import default_models
+    from precml_widgets.fpga.stacks import estimator_stack
+
+    url, log = fpga_server
+    model = default_models()["trigger autoencoder"]  # the app opens on the first model
+
+    def core(width: int) -> tuple[str, str]:
+        stack = estimator_stack(model, width=width, reuse_factor=1, invalid_reuse="nearest")
+        dsp = estimate(stack, device="xcvu9p", clock_ns=5.0, backend="Vitis").dsp
+        return repr(dsp), f"{dsp:,.0f}"
+
+    expected = {16: core(16), 8: core(8)}
+    assert expected[16] != expected[8]
+    ready = ".precml-fpga-report .precml-dsp"
+    with _open_page(chromium, url, log, ready, "the FPGA estimate") as page:
+        assert _dsp(page) == expected[16]
+        assert page.get_by_text("ESTIMATE (calibrated on").count() >= 1
+        handle = page.locator(".precml-width .noUi-handle").first
+        handle.focus()
+        for _ in range(8):  # W: 16 -> 8 bits, weights under 9 bits use no DSP
+            handle.press("ArrowLeft")
+        deadline = time.monotonic() + 15
+        while _dsp(page) != expected[8]:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"after W=8 the page shows DSP {_dsp(page)}, expected {expected[8]}; "
+                    f"server log:\n{_log_tail(log)}"
+                )
+            time.sleep(0.25)

@@ -37,6 +37,8 @@ FAST_DAQ: dict[str, Any] = {
     "epochs": 2,
     "target_rate_hz": 20_000.0,
     "seed": 0,
+    "fpga_widths": [8, 16],
+    "n_tagger_events": 5_000,
 }
 #: Fast parameters of notebook 01: a 2D Camel and a small flow, ~1e4 calls per method.
 FAST_THEORY: dict[str, Any] = {
@@ -573,3 +575,72 @@ def test_theory_prediction_numbers(tmp_path_factory, kernel_name, timing_report,
     assert z["sigma_pb"] == pytest.approx(float(ee_mumu.sigma_total_pb(ee_mumu.M_Z_GEV)))
     assert 0 < z["sigma_pb"] / z["textbook_pb"] - 1 < 0.01  # the photon term, 0.6 %
     assert z["sigma_10gev_pb"] / z["qed_10gev_pb"] == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_data_acquisition_fpga_numbers(tmp_path_factory, kernel_name, timing_report):
+    """Part 2 of notebook 02 against ground truth: part 1's trigger, the real synthesis
+    table, the device totals, and the properties a bit-accurate firmware must have."""
+    import csv
+
+    from precml_widgets.data import locate
+    from precml_widgets.fpga.devices import get_device
+
+    rec = _execute("02_data_acquisition", tmp_path_factory, kernel_name)
+    f = rec["fpga"]
+    widths = [str(w) for w in FAST_DAQ["fpga_widths"]]
+    assert f["widths"] == FAST_DAQ["fpga_widths"]
+    # the float firmware model is part 1's score times 5 (float32 rounding only) ...
+    assert f["score_check_max_abs"] < 1e-4
+    lo, hi = widths[0], widths[-1]
+    for w in widths:
+        agreement = f["per_width"][w]["agreement"]
+        # ... so at the same rate its threshold is 5x part 1's and its efficiencies are part 1's
+        assert agreement["threshold"]["float"] == pytest.approx(5 * rec["threshold"], rel=1e-5)
+        for name, eff in agreement["efficiency"]["float"].items():
+            assert eff == pytest.approx(rec["efficiencies"][name]["value"], abs=1e-12)
+        assert agreement["rate_hz"]["firmware"] <= FAST_DAQ["target_rate_hz"]
+        assert f["engines"][w] == "vectorised"  # checked bit-exact against the C++ first
+    # more bits, closer to float; at 16 bits the trigger decisions are essentially the float ones
+    assert f["per_width"][hi]["mean_abs_diff"] < f["per_width"][lo]["mean_abs_diff"] / 10
+    fine = f["per_width"][hi]["agreement"]
+    assert fine["decision_agreement"] > 0.999
+    for name, eff in fine["efficiency"]["firmware"].items():
+        assert eff == pytest.approx(fine["efficiency"]["float"][name], abs=0.01)
+
+    # estimates: fractions of the real device totals, budget flags consistent with the numbers
+    device = get_device(rec["fpga"]["device"])
+    for w in widths:
+        est = f["estimates"][w]
+        for key in ("dsp", "lut", "ff"):
+            assert est["fractions"][key] == pytest.approx(est[key] / getattr(device, key))
+        assert est["latency_ns"] == pytest.approx(est["latency_cycles"] * f["clock_ns"])
+        budget = f["budget"][w]
+        assert budget["gt_latency_ok"] == (est["latency_ns"] <= f["latency_budget_ns"])
+        assert budget["ii_ok"] == (est["ii_cycles"] * f["clock_ns"] <= 25.0)
+        assert any("sub" in reason for reason in est["extrapolations"])  # merges: uncalibrated
+    assert set(f["estimate_error"]) >= {"dsp", "lut", "ff", "latency", "ii"}
+    assert f["validation"]["smape"] == pytest.approx(f["estimate_error"])
+
+    # the left-out jet-tagger rows quote the real reports of table.csv
+    with open(locate("hls4ml_synthesis_table"), newline="") as fh:
+        table = {row["example_id"]: row for row in csv.DictReader(fh)}
+    assert len(f["tagger_rows"]) == 5
+    for row in f["tagger_rows"]:
+        truth = table[row["example_id"]]
+        assert row["truth"]["dsp"] == float(truth["dsp"])
+        assert row["truth"]["lut"] == float(truth["lut"])
+        assert row["truth"]["latency"] == float(truth["lat_max"])
+    reported = table["Hector-Plata__hls4ml-tutorial__model_1_hls4ml_prj"]
+    assert f["report"]["dsp"] == int(reported["dsp"]) and f["report"]["lut"] == int(reported["lut"])
+    assert f["report"]["latency_max"] == int(reported["lat_max"])
+
+    # jet tagger: rounding + saturation keeps >= 99 % of the float classes, wrapping loses more
+    tagger = f["tagger"]
+    saturating = tagger["ap_fixed<16,6,AP_RND_CONV,AP_SAT>"]
+    wrapping = tagger["ap_fixed<16,6> (truncate, wrap)"]
+    assert saturating["n_events"] == FAST_DAQ["n_tagger_events"]
+    assert saturating["argmax_agreement"] >= 0.99
+    assert wrapping["argmax_agreement"] < saturating["argmax_agreement"]
+    assert f["export_files"] > 10

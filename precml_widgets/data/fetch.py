@@ -49,6 +49,12 @@ def fetch(
     """
     entry = known_file(name)
     target = Path(dest or data_dir()) / entry.relpath
+    if not entry.url:
+        raise DataNotFoundError(
+            f"{entry.name!r} ({entry.relpath}) has no single download location: it was collected "
+            f"from {entry.source}. Put the precml shared data folder at {data_dir()} or point "
+            "$PRECML_DATA at a copy of it."
+        )
     if target.is_file() and _sha256(target) == entry.sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

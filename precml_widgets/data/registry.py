@@ -9,6 +9,10 @@ __all__ = ["KNOWN_FILES", "DataFile", "known_file"]
 _SKHEP_RAW = (
     "https://raw.githubusercontent.com/scikit-hep/scikit-hep-testdata/main/src/skhep_testdata/data/"
 )
+_EXAMPLE_MODELS = (
+    "https://raw.githubusercontent.com/fastmachinelearning/example-models/"
+    "ce390f9a806dac2c254736c6113896c540e7447b/"
+)
 _ATLAS_2020 = "https://atlas-opendata.web.cern.ch/atlas-opendata/samples/2020/4lep/Data/"
 
 
@@ -111,6 +115,34 @@ KNOWN_FILES: dict[str, DataFile] = {
                 ("d", "7e103be7359e402032a5dbe01d3f5105fddbcc043bce3a187993fb99f7cc6e1e", 131190),
             ]
         ],
+        DataFile(
+            name="hls4ml_jet_tagger_weights",
+            relpath="hls4ml/keras/KERAS_3layer_weights.h5",
+            sha256="5d8dcf965c6b6ad58f921bf076482f17f94f828c1dae419674d93ef39a51c2dc",
+            size=36096,
+            description=(
+                "trained weights (Keras 2 HDF5) of the hls4ml jet-tagging MLP 16 -> 64 -> 32 -> 32 "
+                "-> 5 (Duarte et al., arXiv:1804.06913)"
+            ),
+            real=False,
+            source="fastmachinelearning/example-models @ ce390f9a, keras/KERAS_3layer_weights.h5",
+            licence="hls4ml example-models, Apache-2.0",
+            url=_EXAMPLE_MODELS + "keras/KERAS_3layer_weights.h5",
+        ),
+        DataFile(
+            name="hls4ml_synthesis_table",
+            relpath="hls4ml/synthesis-reports/table.csv",
+            sha256="96e18f834b5a62042c2e20b814fa9f388c50b86ff7155b43b93d1091fd580137",
+            size=37596,
+            description=(
+                "57 real hls4ml HLS syntheses (Vivado/Vitis HLS, 9 parts) from public repositories:"
+                " layers, settings and the reports' latency, interval and resources"
+            ),
+            real=True,
+            source="collected from public GitHub repositories (provenance.txt per example)",
+            licence="see each example's provenance.txt",
+            url="",
+        ),
     ]
 }
 

@@ -1,0 +1,656 @@
+"""The layers a resource estimate needs: shapes, reuse factor, strategy, fixed-point types, zeros.
+
+Built from the compact strings of the synthesis-report table, from an hls4ml ``ModelGraph``, or
+from an hls4ml project folder written by ``hls_model.write()`` (``firmware/parameters.h``,
+``defines.h`` and the top-level ``.cpp``), the same way the calibration table was extracted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from precml_widgets._optional import require
+from precml_widgets.errors import InvalidInputError
+from precml_widgets.fpga.precision import FixedType, parse_precision
+
+__all__ = [
+    "SUPPORTED_KINDS",
+    "ConvLayer",
+    "DenseLayer",
+    "Layer",
+    "MergeLayer",
+    "RecurrentLayer",
+    "SoftmaxLayer",
+    "check_reuse_factor",
+    "layers_from_hls_model",
+    "layers_from_project",
+    "layers_from_table_string",
+    "valid_reuse_factors",
+]
+
+SUPPORTED_KINDS = ("dense", "conv1d", "conv2d", "gru", "lstm", "softmax", "merge")
+_AP_16_6 = FixedType(16, 6)
+_TABLE_FORMAT = (
+    "'dense:<n_in>x<n_out>:rf<reuse>:<lat|res>:w=<type>:acc=<type>:in=<type>:out=<type>:z=<zeros>'"
+    " (layers joined by ' | ', types like fx16_6)"
+)
+
+
+@dataclass(frozen=True)
+class _MacLayer:
+    """Fields shared by the layers that multiply-accumulate with a weight matrix."""
+
+    reuse_factor: int = field(default=1, kw_only=True)
+    strategy: Literal["latency", "resource"] = field(default="latency", kw_only=True)
+    weight: FixedType = field(default=_AP_16_6, kw_only=True)
+    accum: FixedType = field(default=_AP_16_6, kw_only=True)
+    input: FixedType | None = field(default=None, kw_only=True)
+    result: FixedType | None = field(default=None, kw_only=True)
+    n_zeros: int = field(default=0, kw_only=True)
+    name: str = field(default="", kw_only=True)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("weight", "accum", "input", "result") and isinstance(value, str):
+                object.__setattr__(self, f.name, parse_precision(value, name=f.name))
+        strategy = str(self.strategy).lower()
+        strategy = {"lat": "latency", "res": "resource", "resource_unrolled": "resource"}.get(
+            strategy, strategy
+        )
+        if strategy not in ("latency", "resource"):
+            raise InvalidInputError(
+                f"layer {self.name!r}: strategy={self.strategy!r}, expected 'latency' or "
+                "'resource' (hls4ml's Strategy setting)."
+            )
+        object.__setattr__(self, "strategy", strategy)
+        _check_int(self.name, "reuse_factor", self.reuse_factor, 1)
+        _check_int(self.name, "n_zeros", self.n_zeros, 0)
+
+    def _check_zeros(self, n_weights: int) -> None:
+        if self.n_zeros > n_weights:
+            raise InvalidInputError(
+                f"layer {self.name!r}: n_zeros={self.n_zeros} exceeds its {n_weights} weights."
+            )
+
+
+def _check_int(layer: str, what: str, value: Any, lowest: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+        raise InvalidInputError(
+            f"layer {layer!r}: {what} must be an integer >= {lowest}, got {value!r}."
+        )
+
+
+@dataclass(frozen=True)
+class DenseLayer(_MacLayer):
+    """A fully connected layer as hls4ml implements it (``nnet::dense``).
+
+    Precision fields accept a :class:`FixedType` or any string :func:`parse_precision` reads.
+    ``input``/``result`` may be ``None`` when unknown (the estimator then uses the weight type).
+
+    Attributes:
+        n_in: inputs.
+        n_out: outputs.
+        reuse_factor: multiplications per multiplier (hls4ml ``ReuseFactor``).
+        strategy: ``"latency"`` or ``"resource"``.
+        weight, accum, input, result: fixed-point types of weights, accumulator, input, output.
+        n_zeros: weights that are exactly zero (pruned).
+        name: layer name for messages and breakdowns.
+
+    Example:
+        >>> layer = DenseLayer(16, 64, reuse_factor=4, n_zeros=24, weight="ap_fixed<8,3>")
+        >>> layer.n_products, layer.n_nonzero, layer.multiplier_limit
+        (1024, 1000, 250)
+    """
+
+    kind: ClassVar[str] = "dense"
+    n_in: int
+    n_out: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_int(self.name, "n_in", self.n_in, 1)
+        _check_int(self.name, "n_out", self.n_out, 1)
+        self._check_zeros(self.n_products)
+
+    @property
+    def n_products(self) -> int:
+        """Products of one evaluation, ``n_in * n_out``."""
+        return self.n_in * self.n_out
+
+    @property
+    def n_nonzero(self) -> int:
+        """Products with a non-zero weight, ``n_in * n_out - n_zeros``."""
+        return self.n_products - self.n_zeros
+
+    @property
+    def multiplier_limit(self) -> int:
+        """hls4ml's ``multiplier_limit = ceil(n_in*n_out / RF) - n_zeros / RF`` (C++ integers)."""
+        return math.ceil(self.n_products / self.reuse_factor) - self.n_zeros // self.reuse_factor
+
+
+@dataclass(frozen=True)
+class ConvLayer(_MacLayer):
+    """A 1D/2D convolution; hls4ml computes it as a dense kernel applied at every output position.
+
+    Attributes:
+        conv_kind: ``"conv1d"`` or ``"conv2d"``.
+        in_shape: input shape, channels last: ``(width, channels)`` or ``(height, width,
+            channels)``.
+        n_filt: filters (output channels).
+        kernel: kernel size, ``(width,)`` or ``(height, width)``.
+        out_positions: output positions per image; ``None`` assumes stride 1 with 'same'
+            padding (as many as input positions).
+
+    Example:
+        >>> c = ConvLayer("conv2d", (28, 28, 1), 4, (3, 3), reuse_factor=3)
+        >>> c.n_in, c.n_out, c.n_positions
+        (9, 4, 784)
+    """
+
+    kind: ClassVar[str] = "conv"
+    conv_kind: Literal["conv1d", "conv2d"]
+    in_shape: tuple[int, ...]
+    n_filt: int
+    kernel: tuple[int, ...]
+    out_positions: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        dims = {"conv1d": 1, "conv2d": 2}.get(self.conv_kind)
+        if dims is None or len(self.in_shape) != dims + 1 or len(self.kernel) != dims:
+            raise InvalidInputError(
+                f"layer {self.name!r}: {self.conv_kind!r} needs in_shape of {(dims or 1) + 1} "
+                f"numbers (spatial..., channels) and a kernel of {dims or 1}; got "
+                f"{self.in_shape} and {self.kernel}."
+            )
+        for value in (*self.in_shape, *self.kernel, self.n_filt, self.out_positions or 1):
+            _check_int(self.name, "conv shape entries", value, 1)
+        self._check_zeros(self.n_products)
+
+    @property
+    def n_in(self) -> int:
+        """Inputs of the per-position dense kernel: kernel size times input channels."""
+        return math.prod(self.kernel) * self.in_shape[-1]
+
+    @property
+    def n_out(self) -> int:
+        """Outputs of the per-position kernel: the filters."""
+        return self.n_filt
+
+    @property
+    def n_products(self) -> int:
+        """Weights (products per output position)."""
+        return self.n_in * self.n_out
+
+    @property
+    def n_positions(self) -> int:
+        """Output positions the kernel is evaluated at."""
+        return self.out_positions or math.prod(self.in_shape[:-1])
+
+
+@dataclass(frozen=True)
+class RecurrentLayer(_MacLayer):
+    """A GRU or LSTM layer: an input kernel and a recurrent kernel per time step.
+
+    Attributes:
+        rnn_kind: ``"gru"`` (3 gates) or ``"lstm"`` (4 gates).
+        n_in: input features per time step.
+        n_state: hidden-state size.
+        n_timesteps: sequence length, ``None`` when unknown.
+
+    Example:
+        >>> RecurrentLayer("gru", 6, 20).kernels
+        ((6, 60), (20, 60))
+    """
+
+    kind: ClassVar[str] = "rnn"
+    rnn_kind: Literal["gru", "lstm"]
+    n_in: int
+    n_state: int
+    n_timesteps: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.rnn_kind not in ("gru", "lstm"):
+            raise InvalidInputError(
+                f"layer {self.name!r}: rnn_kind={self.rnn_kind!r}, expected 'gru' or 'lstm'."
+            )
+        _check_int(self.name, "n_in", self.n_in, 1)
+        _check_int(self.name, "n_state", self.n_state, 1)
+        self._check_zeros(sum(a * b for a, b in self.kernels))
+
+    @property
+    def kernels(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``(n_in, gates*n_state)`` input kernel and ``(n_state, gates*n_state)`` recurrent one."""
+        gates = 3 if self.rnn_kind == "gru" else 4
+        return (self.n_in, gates * self.n_state), (self.n_state, gates * self.n_state)
+
+
+@dataclass(frozen=True)
+class SoftmaxLayer:
+    """hls4ml's table-based softmax over ``n_in`` values (exp and inverse lookup tables).
+
+    Example:
+        >>> SoftmaxLayer(5).n_in
+        5
+    """
+
+    kind: ClassVar[str] = "softmax"
+    n_in: int
+    name: str = "softmax"
+
+    def __post_init__(self) -> None:
+        _check_int(self.name, "n_in", self.n_in, 1)
+
+
+@dataclass(frozen=True)
+class MergeLayer:
+    """An element-wise merge of two tensors (``nnet::add``/``subtract``/``multiply``).
+
+    Not in the calibration data: the estimator prices it from the dense model's adder and
+    multiplier terms and flags it as an extrapolation.
+
+    Example:
+        >>> MergeLayer("multiply", 5, input="ap_fixed<12,4>").input.width
+        12
+    """
+
+    kind: ClassVar[str] = "merge"
+    op: Literal["add", "subtract", "multiply"]
+    n: int
+    input: FixedType = _AP_16_6
+    result: FixedType | None = None
+    name: str = "merge"
+
+    def __post_init__(self) -> None:
+        if self.op not in ("add", "subtract", "multiply"):
+            raise InvalidInputError(
+                f"layer {self.name!r}: merge op {self.op!r} is not estimated; supported: add, "
+                "subtract, multiply."
+            )
+        _check_int(self.name, "n", self.n, 1)
+        for attr in ("input", "result"):
+            value = getattr(self, attr)
+            if isinstance(value, str):
+                object.__setattr__(self, attr, parse_precision(value, name=attr))
+
+
+Layer = DenseLayer | ConvLayer | RecurrentLayer | SoftmaxLayer | MergeLayer
+
+
+# ---------------------------------------------------------------- table strings
+def layers_from_table_string(text: str) -> tuple[Layer, ...]:
+    """Parse the compact layer list of ``synthesis-reports/table.csv``.
+
+    Args:
+        text: layers joined by ``" | "``, each like
+            ``dense:16x64:rf1:lat:w=fx16_6:acc=fx16_6:in=fx16_6:out=fx16_6:z=24``,
+            ``conv2d:28x28x1->4:k3x3:rf3:res:w=...``, ``gru:6x20:rf1:w=...`` or ``softmax:5``.
+            Types may be ``None`` (unknown).
+
+    Raises:
+        InvalidInputError: naming the malformed item, the unsupported kind (listing the
+            supported ones) or the bad type string.
+
+    Example:
+        >>> (layer,) = layers_from_table_string("dense:16x64:rf4:lat:w=fx8_3:acc=fx16_6:z=24")
+        >>> layer.reuse_factor, layer.weight.to_hls(), layer.n_zeros
+        (4, 'ap_fixed<8,3>', 24)
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError(f"layer string must be a non-empty string; format {_TABLE_FORMAT}.")
+    return tuple(_parse_item(item.strip(), i) for i, item in enumerate(text.split("|")))
+
+
+def _parse_item(item: str, index: int) -> Layer:
+    tokens = item.split(":")
+    kind = tokens[0].strip().lower()
+    name = f"{kind}_{index}"
+    if kind not in SUPPORTED_KINDS:
+        raise InvalidInputError(
+            f"layer {index} ({item!r}): unsupported kind {kind!r}; supported kinds: "
+            f"{', '.join(SUPPORTED_KINDS)}."
+        )
+    try:
+        if kind == "softmax":
+            return SoftmaxLayer(int(tokens[1]), name=name)
+        opts: dict[str, Any] = {"name": name}
+        kernel: tuple[int, ...] = ()
+        for token in tokens[2:]:
+            if "=" in token:
+                key, value = token.split("=", 1)
+                key = {"w": "weight", "acc": "accum", "in": "input", "out": "result"}.get(key, key)
+                if key == "z":
+                    opts["n_zeros"] = int(value)
+                elif key in ("weight", "accum", "input", "result"):
+                    if value != "None":
+                        opts[key] = parse_precision(value, name=f"layer {index} {key}")
+                else:
+                    raise ValueError(f"unknown field {key!r}")
+            elif re.fullmatch(r"rf\d+", token):
+                opts["reuse_factor"] = int(token[2:])
+            elif re.fullmatch(r"k\d+(x\d+)*", token):
+                kernel = tuple(int(k) for k in token[1:].split("x"))
+            elif token in ("lat", "res", "latency", "resource"):
+                opts["strategy"] = token
+            else:
+                raise ValueError(f"unknown token {token!r}")
+        shape = tokens[1]
+        if kind == "dense":
+            n_in, n_out = (int(v) for v in shape.split("x"))
+            return DenseLayer(n_in, n_out, **opts)
+        if kind in ("gru", "lstm"):
+            n_in, n_state = (int(v) for v in shape.split("x"))
+            return RecurrentLayer(kind, n_in, n_state, **opts)  # type: ignore[arg-type]
+        dims, n_filt = shape.split("->")
+        in_shape = tuple(int(v) for v in dims.split("x"))
+        return ConvLayer(kind, in_shape, int(n_filt), kernel, **opts)  # type: ignore[arg-type]
+    except (ValueError, IndexError) as exc:
+        raise InvalidInputError(
+            f"layer {index} ({item!r}) is malformed ({exc}); expected {_TABLE_FORMAT}."
+        ) from None
+
+
+# ---------------------------------------------------------------- hls4ml ModelGraph
+_PASS_THROUGH = ("Input", "Activation", "Reshape", "Transpose", "ZeroPadding1D", "ZeroPadding2D")
+
+
+def _fixed_from_hls(precision: Any) -> FixedType:
+    """hls4ml's ``FixedPrecisionType``/``IntegerPrecisionType`` as a :class:`FixedType`."""
+    width, signed = int(precision.width), bool(precision.signed)
+    integer = int(getattr(precision, "integer", width))
+    modes = []
+    for attr, default in (("rounding_mode", "AP_TRN"), ("saturation_mode", "AP_WRAP")):
+        mode = getattr(precision, attr, None)
+        modes.append(f"AP_{mode.name}" if mode is not None else default)
+    try:
+        return FixedType(max(width, 2 if signed else 1), integer, signed, *modes)
+    except InvalidInputError:
+        return FixedType(max(width, 2 if signed else 1), integer, signed)
+
+
+def _type_of(layer: Any, attr: str) -> FixedType | None:
+    named = layer.get_attr(attr)
+    return None if named is None else _fixed_from_hls(named.precision)
+
+
+def layers_from_hls_model(hls_model: Any) -> tuple[Layer, ...]:
+    """The estimator's layers of an hls4ml ``ModelGraph`` (any backend).
+
+    Dense, Conv1D/2D, GRU/LSTM and Softmax layers are kept; inputs, element-wise activations
+    (ReLU, ...) and reshapes are skipped (their cost is small and not modelled). Zeros are
+    the exact zeros of the weight array, as hls4ml's ``n_zeros``.
+
+    Raises:
+        InvalidInputError: a layer of another kind (pooling, batch norm, merge...), naming it
+            and listing the supported kinds.
+    """
+    hl = require("hls4ml.model.layers", "fpga", "reading an hls4ml model")
+    out: list[Layer] = []
+    for layer in hls_model.get_layers():
+        name = layer.name
+        if isinstance(layer, hl.Softmax):
+            out.append(SoftmaxLayer(int(layer.get_attr("n_in")), name=name))
+            continue
+        if isinstance(layer, tuple(getattr(hl, n) for n in _PASS_THROUGH)):
+            continue
+        if isinstance(layer, hl.Merge) and str(layer.get_attr("op")) in (
+            "add",
+            "subtract",
+            "multiply",
+        ):
+            source = layer.get_input_variable(layer.inputs[0])
+            out.append(
+                MergeLayer(
+                    str(layer.get_attr("op")),
+                    int(math.prod(source.shape)),
+                    input=_fixed_from_hls(source.type.precision),
+                    result=_fixed_from_hls(layer.get_output_variable().type.precision),
+                    name=name,
+                )
+            )
+            continue
+        common = _mac_fields(layer)
+        if isinstance(layer, hl.Dense):
+            out.append(
+                DenseLayer(int(layer.get_attr("n_in")), int(layer.get_attr("n_out")), **common)
+            )
+        elif isinstance(layer, hl.Conv1D | hl.Conv2D) and layer.class_name in ("Conv1D", "Conv2D"):
+            conv2d = isinstance(layer, hl.Conv2D)
+            spatial = ("in_height", "in_width") if conv2d else ("in_width",)
+            kernel = ("filt_height", "filt_width") if conv2d else ("filt_width",)
+            outs = ("out_height", "out_width") if conv2d else ("out_width",)
+            out.append(
+                ConvLayer(
+                    "conv2d" if conv2d else "conv1d",
+                    (*(int(layer.get_attr(a)) for a in spatial), int(layer.get_attr("n_chan"))),
+                    int(layer.get_attr("n_filt")),
+                    tuple(int(layer.get_attr(a)) for a in kernel),
+                    out_positions=math.prod(int(layer.get_attr(a)) for a in outs),
+                    **common,
+                )
+            )
+        elif isinstance(layer, hl.GRU | hl.LSTM):
+            steps = layer.get_attr("n_timesteps")
+            out.append(
+                RecurrentLayer(
+                    "gru" if isinstance(layer, hl.GRU) else "lstm",
+                    int(layer.get_attr("n_in")),
+                    int(layer.get_attr("n_out")),
+                    n_timesteps=None if steps is None else int(steps),
+                    **common,
+                )
+            )
+        else:
+            raise InvalidInputError(
+                f"layer {name!r} ({layer.class_name}) is not supported by the resource "
+                f"estimator; supported kinds: {', '.join(SUPPORTED_KINDS)} (plus inputs, "
+                "element-wise activations and reshapes, which are skipped)."
+            )
+    return tuple(out)
+
+
+def _mac_fields(layer: Any) -> dict[str, Any]:
+    weights = layer.weights.get("weight") if hasattr(layer, "weights") else None
+    n_zeros = 0
+    if weights is not None:
+        n_zeros = int(weights.data.size - (weights.data != 0).sum())
+    return {
+        "reuse_factor": int(layer.get_attr("reuse_factor", 1)),
+        "strategy": str(layer.get_attr("strategy", "latency") or "latency"),
+        "weight": _type_of(layer, "weight_t") or _AP_16_6,
+        "accum": _type_of(layer, "accum_t") or _AP_16_6,
+        "input": _fixed_from_hls(layer.get_input_variable().type.precision),
+        "result": _fixed_from_hls(layer.get_output_variable().type.precision),
+        "n_zeros": n_zeros,
+        "name": layer.name,
+    }
+
+
+# ---------------------------------------------------------------- hls4ml project folder
+_STRUCT = re.compile(r"struct\s+(\w+)\s*:\s*nnet::(\w+)\s*\{(.*?)\n\s*\};", re.DOTALL)
+_FIELD = re.compile(r"static\s+const\s+(?:unsigned|int|bool|\w+)\s+(\w+)\s*=\s*([^;]+);")
+_TYPEDEF = re.compile(r"typedef\s+(.+?)\s+(\w+)\s*;")
+_CALL = re.compile(r"nnet::(\w+)\s*<([^;{}]*?)>\s*\(")
+
+
+def layers_from_project(folder: str | os.PathLike[str]) -> tuple[Layer, ...]:
+    """The estimator's layers of an hls4ml project folder written by ``hls_model.write()``.
+
+    Reads the layer calls of ``firmware/<project>.cpp`` in order, each call's ``config`` struct
+    in ``firmware/parameters.h`` (``n_in``, ``n_out``, ``reuse_factor``, ``strategy``,
+    ``n_zeros``, ``accum_t``/``weight_t``) and the typedefs of ``firmware/defines.h``.
+
+    Raises:
+        InvalidInputError: the folder is not an hls4ml project, or holds an unsupported layer
+            (named, with the supported kinds listed).
+    """
+    root = Path(folder).expanduser()
+    firmware = root / "firmware"
+    params, defines = firmware / "parameters.h", firmware / "defines.h"
+    tops = [p for p in sorted(firmware.glob("*.cpp")) if "bridge" not in p.name]
+    if not (params.is_file() and defines.is_file() and tops):
+        raise InvalidInputError(
+            f"{str(root)!r} is not an hls4ml project: expected firmware/parameters.h, "
+            "firmware/defines.h and firmware/<project>.cpp (as written by hls_model.write())."
+        )
+    typedefs = dict((n, t) for t, n in _TYPEDEF.findall(_strip_comments(defines.read_text())))
+    structs = {m[1]: (m[2], m[3]) for m in _STRUCT.finditer(_strip_comments(params.read_text()))}
+    out: list[Layer] = []
+    for func, targs in _CALL.findall(_strip_comments(tops[0].read_text())):
+        args = _split_args(targs)
+        config = args[-1] if args else ""
+        if config not in structs:
+            continue
+        base, body = structs[config]
+        kind = base.removesuffix("_config")
+        if "softmax" in (func, kind):  # hls4ml 1.x configures softmax with an activ_config
+            out.append(SoftmaxLayer(int(_fields(body)["n_in"]), name=config))
+            continue
+        if kind in ("activ", "zeropad1d", "zeropad2d", "transpose", "reshape"):
+            continue
+        if kind not in ("dense", "conv1d", "conv2d", "gru", "lstm"):
+            raise InvalidInputError(
+                f"layer {config!r} (nnet::{func}, {base}) in {str(params)!r} is not supported "
+                f"by the resource estimator; supported kinds: {', '.join(SUPPORTED_KINDS)}."
+            )
+        out.append(_project_layer(kind, config, body, structs, typedefs, args))
+    return tuple(out)
+
+
+def _project_layer(
+    kind: str,
+    config: str,
+    body: str,
+    structs: dict[str, tuple[str, str]],
+    typedefs: dict[str, str],
+    args: list[str],
+) -> Layer:
+    f = _fields(body)
+    # conv/rnn keep weight_t/accum_t in their nested dense ("config<N>_mult...") structs
+    typed = [body] + [b for n, (base, b) in structs.items() if n.startswith(config + "_mult")]
+    local = {n: t for b in typed for t, n in _TYPEDEF.findall(b)}
+
+    def fixed(name: str, fallback: FixedType | None) -> FixedType | None:
+        text = local.get(name, name)
+        return _resolve_type(text, typedefs) or fallback
+
+    data_types = [fixed(a, None) for a in args[:2]] if len(args) >= 3 else [None, None]
+    strategy = f.get("strategy", "nnet::latency").split("::")[-1]
+    common: dict[str, Any] = {
+        "reuse_factor": int(f.get("reuse_factor", "1")),
+        "strategy": strategy,
+        "weight": fixed("weight_t", _AP_16_6),
+        "accum": fixed("accum_t", _AP_16_6),
+        "input": data_types[0],
+        "result": data_types[1],
+        "n_zeros": int(f.get("n_zeros", "0")),
+        "name": config,
+    }
+    try:
+        if kind == "dense":
+            return DenseLayer(int(f["n_in"]), int(f["n_out"]), **common)
+        if kind in ("gru", "lstm"):
+            steps = f.get("n_sequence") or f.get("n_timesteps")
+            return RecurrentLayer(
+                kind,  # type: ignore[arg-type]
+                int(f["n_in"]),
+                int(f.get("n_state", f.get("n_out", "0"))),
+                n_timesteps=int(steps) if steps and steps.isdigit() else None,
+                **common,
+            )
+        conv2d = kind == "conv2d"
+        spatial = ("in_height", "in_width") if conv2d else ("in_width",)
+        kernel = ("filt_height", "filt_width") if conv2d else ("filt_width",)
+        outs = ("out_height", "out_width") if conv2d else ("out_width",)
+        return ConvLayer(
+            kind,  # type: ignore[arg-type]
+            (*(int(f[a]) for a in spatial), int(f["n_chan"])),
+            int(f["n_filt"]),
+            tuple(int(f[a]) for a in kernel),
+            out_positions=math.prod(int(f[a]) for a in outs),
+            **common,
+        )
+    except (KeyError, ValueError) as exc:
+        raise InvalidInputError(
+            f"config struct {config!r} ({kind}) in parameters.h lacks or garbles field {exc}; "
+            "was the project written by hls4ml?"
+        ) from None
+
+
+def _strip_comments(text: str) -> str:
+    return re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.DOTALL)
+
+
+def _fields(body: str) -> dict[str, str]:
+    return {k: v.strip() for k, v in _FIELD.findall(body)}
+
+
+def _split_args(text: str) -> list[str]:
+    """Split template arguments at top-level commas."""
+    args, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "<") - (ch == ">")
+        if ch == "," and depth == 0:
+            args.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [*args, current.strip()] if current.strip() else args
+
+
+def _resolve_type(text: str, typedefs: dict[str, str], depth: int = 0) -> FixedType | None:
+    text = text.strip()
+    array = re.fullmatch(r"nnet::array<(.+),\s*[^,<>]+>", text)
+    if array:
+        text = array[1].strip()
+    if text in typedefs and depth < 20:
+        return _resolve_type(typedefs[text], typedefs, depth + 1)
+    try:
+        return parse_precision(text)
+    except InvalidInputError:
+        return None
+
+
+# ---------------------------------------------------------------- reuse factors
+@lru_cache(maxsize=4096)
+def _valid_rfs(n_in: int, n_out: int, backend: str) -> tuple[int, ...]:
+    hls4ml = require("hls4ml", "fpga", "the valid reuse factors of hls4ml's backends")
+    return tuple(hls4ml.backends.get_backend(backend).get_valid_reuse_factors(n_in, n_out))
+
+
+def valid_reuse_factors(n_in: int, n_out: int, backend: str = "Vivado") -> tuple[int, ...]:
+    """Reuse factors hls4ml's backend accepts for an ``n_in x n_out`` dense layer (cached).
+
+    Calls ``hls4ml.backends.get_backend(backend).get_valid_reuse_factors``; for 16x64 these
+    are the divisors of 16 and the multiples of 16 that divide 1024.
+    """
+    for what, value in (("n_in", n_in), ("n_out", n_out)):
+        _check_int("dense", what, value, 1)
+    return _valid_rfs(int(n_in), int(n_out), backend)
+
+
+def check_reuse_factor(n_in: int, n_out: int, reuse_factor: int, backend: str = "Vivado") -> int:
+    """Return ``reuse_factor`` if hls4ml accepts it, else raise naming the nearest valid ones.
+
+    Raises:
+        InvalidInputError: listing the nearest valid reuse factors below and above.
+    """
+    _check_int("dense", "reuse_factor", reuse_factor, 1)
+    valid = valid_reuse_factors(n_in, n_out, backend)
+    if reuse_factor in valid:
+        return reuse_factor
+    below = [rf for rf in valid if rf < reuse_factor][-1:]
+    above = [rf for rf in valid if rf > reuse_factor][:1]
+    raise InvalidInputError(
+        f"reuse_factor={reuse_factor} is not valid for a {n_in}x{n_out} dense layer in hls4ml's "
+        f"{backend} backend; nearest valid: {', '.join(map(str, below + above))} "
+        f"(all valid: {', '.join(map(str, valid[:24]))}{' ...' if len(valid) > 24 else ''})."
+    )

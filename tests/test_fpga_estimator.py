@@ -1,0 +1,313 @@
+"""The FPGA resource/latency estimator: derived rules, calibration file, validation, contracts."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import statistics
+import time
+
+import pytest
+
+from precml_widgets import InvalidInputError
+from precml_widgets.data import data_dir
+from precml_widgets.fpga import calibrate
+from precml_widgets.fpga.devices import Device, get_device
+from precml_widgets.fpga.estimator import (
+    COEFFICIENTS_FILE,
+    Coefficients,
+    ResourceOverflowError,
+    check_budget,
+    estimate,
+    require_fits,
+)
+from precml_widgets.fpga.layers import DenseLayer, SoftmaxLayer
+
+TABLE = data_dir() / "hls4ml" / "synthesis-reports" / "table.csv"
+SHIPPED = json.loads(COEFFICIENTS_FILE.read_text())
+C = Coefficients(**SHIPPED["coefficients"])
+# inside the calibration domain: Vivado HLS on a Zynq-7020 at 5 ns, 16-bit weights, Latency
+IN_DOMAIN = {"device": "xc7z020", "clock_ns": 5.0, "backend": "Vivado"}
+needs_table = pytest.mark.skipif(not TABLE.is_file(), reason=f"shared data missing: no {TABLE}")
+
+
+def _fraction(n_in: int, weight_fractional_bits: int) -> float:
+    """The derived fraction of non-zero products that stay multiplications."""
+    return C.f_sat * math.erfc(C.k_w * math.sqrt(n_in) * 2.0**-weight_fractional_bits)
+
+
+def test_hand_computed_16_to_64_layer():
+    layer = DenseLayer(16, 64, weight="ap_fixed<16,6>")
+    est = estimate([layer], **IN_DOMAIN)
+    (terms,) = est.layers
+    mults = _fraction(16, 10) * 1024
+    assert terms.multiplier_limit == 1024 and terms.multiplications == pytest.approx(mults)
+    assert est.dsp == pytest.approx(mults)  # min(M, L) DSPs, one DSP48E1 per 16x16 product
+    assert est.lut == pytest.approx(C.c_add * 1024 * 16)  # adder tree only: products on DSPs
+    assert est.ff == pytest.approx(C.c_reg * 1024 * 16 + C.c_io * 64 * 16)
+    assert est.ii_cycles == 1.0
+
+
+def test_reuse_factor_and_zeros_set_hls4ml_multiplier_limit():
+    rf4 = estimate([DenseLayer(16, 64, reuse_factor=4)], **IN_DOMAIN).layers[0]
+    assert rf4.multiplier_limit == 256 and rf4.dsp == min(rf4.multiplications, 256) == 256
+    pruned = estimate([DenseLayer(16, 64, reuse_factor=4, n_zeros=24)], **IN_DOMAIN).layers[0]
+    assert pruned.multiplier_limit == 256 - 6
+    assert pruned.multiplications == pytest.approx(_fraction(16, 10) * 1000)
+    dense = estimate([DenseLayer(16, 64)], **IN_DOMAIN)
+    sparse = estimate([DenseLayer(16, 64, n_zeros=512)], **IN_DOMAIN)
+    assert sparse.dsp == pytest.approx(dense.dsp / 2) and sparse.lut < dense.lut
+
+
+def test_narrow_weights_use_no_dsp_unless_forced():
+    narrow = [DenseLayer(16, 64, weight="ap_fixed<6,2>")]
+    assert estimate(narrow, **IN_DOMAIN).dsp == 0.0
+    forced = estimate(narrow, **IN_DOMAIN, mul_impl="dsp")
+    assert forced.dsp == pytest.approx(_fraction(16, 4) * 1024)
+    wide = [DenseLayer(16, 64)]
+    fabric = estimate(wide, **IN_DOMAIN, mul_impl="fabric")
+    on_dsp = estimate(wide, **IN_DOMAIN)
+    assert fabric.dsp == 0.0 and fabric.lut == pytest.approx(
+        on_dsp.lut + C.c_mul * on_dsp.dsp * 16 * 16
+    )
+    # a 32x32-bit product needs ceil(32/25)*ceil(32/18) = 4 DSP48E1 slices
+    wide32 = estimate([DenseLayer(4, 4, weight="ap_fixed<32,16>")], **IN_DOMAIN).layers[0]
+    assert wide32.dsp == pytest.approx(4 * wide32.multiplications)
+
+
+def test_ii_is_the_largest_reuse_factor_for_small_reuse():
+    layers = [
+        DenseLayer(16, 64, reuse_factor=2),
+        DenseLayer(64, 32, reuse_factor=4),
+        DenseLayer(32, 5),
+        SoftmaxLayer(5),
+    ]
+    est = estimate(layers, **IN_DOMAIN)
+    assert est.ii_cycles == 4.0 and est.ii_ns == 20.0
+
+
+def test_more_reuse_fewer_dsp_more_latency():
+    rfs = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+    runs = [estimate([DenseLayer(16, 64, reuse_factor=rf)], **IN_DOMAIN) for rf in rfs]
+    dsp = [r.dsp for r in runs]
+    latency = [r.latency_cycles for r in runs]
+    assert all(a >= b for a, b in itertools.pairwise(dsp)) and dsp[-1] == 1.0
+    assert all(a <= b for a, b in itertools.pairwise(latency))
+    assert latency[-1] > latency[0]
+
+
+def test_fractions_and_fits_use_device_totals():
+    device = get_device("xc7z020")
+    est = estimate([DenseLayer(16, 64), SoftmaxLayer(64)], **IN_DOMAIN)
+    for key in ("dsp", "lut", "ff", "bram18k"):
+        assert est.fractions[key] == pytest.approx(getattr(est, key) / getattr(device, key))
+    assert est.fits == all(v <= 1 for v in est.fractions.values())
+    mine = Device("tiny", "xctiny", "7-series", 10, 1_000, 2_000, 4)
+    small = estimate([DenseLayer(16, 64)], device=mine)
+    assert small.device is mine and not small.fits
+    assert small.fractions["dsp"] == pytest.approx(small.dsp / 10)
+
+
+def test_in_domain_has_no_extrapolation_flags():
+    assert estimate([DenseLayer(16, 64), SoftmaxLayer(64)], **IN_DOMAIN).extrapolations == ()
+
+
+@pytest.mark.parametrize(
+    ("layers", "options", "needle"),
+    [
+        ([DenseLayer(16, 64, strategy="resource")], {}, "Resource strategy"),
+        ([DenseLayer(16, 64)], {"io_type": "io_stream"}, "io_stream"),
+        ([DenseLayer(16, 64)], {"device": "xcvu13p"}, "device xcvu13p"),
+        ([DenseLayer(16, 64)], {"clock_ns": 2.0}, "clock 2 ns"),
+        ([DenseLayer(16, 64)], {"clock_ns": 40.0}, "clock 40 ns"),
+        ([DenseLayer(128, 128)], {}, "exceed the largest calibrated layer"),
+        ([DenseLayer(128, 128)], {}, "array-partition limit"),
+        ([DenseLayer(16, 64, weight="ap_fixed<4,2>")], {}, "4-bit weights"),
+    ],
+)
+def test_extrapolation_flags(layers, options, needle):
+    est = estimate(layers, **{**IN_DOMAIN, **options})
+    assert any(needle in flag for flag in est.extrapolations), est.extrapolations
+
+
+def test_conv_and_rnn_are_estimated_and_flagged():
+    est = estimate(
+        "conv2d:28x28x1->4:k3x3:rf3:res:w=fx16_6:acc=fx16_6:in=fx16_6:out=fx16_6 | "
+        "gru:6x20:rf1:w=fx16_6:acc=fx16_6:in=fx16_6:out=fx16_6 | dense:20x5:rf1:lat",
+        **IN_DOMAIN,
+        io_type="io_stream",
+    )
+    kinds = [x.kind for x in est.layers]
+    assert kinds == ["conv", "rnn", "dense"] and est.dsp > 0 and est.latency_cycles > 784
+    assert sum("layers are not calibrated" in x for x in est.extrapolations) == 2
+
+
+def test_estimate_dispatches_on_its_input(tmp_path):
+    layers = [DenseLayer(16, 64, weight="fx16_6", accum="fx16_6"), SoftmaxLayer(64)]
+    by_list = estimate(layers)
+    by_string = estimate("dense:16x64:rf1:lat:w=fx16_6:acc=fx16_6 | softmax:64")
+    assert by_string.dsp == by_list.dsp and by_string.lut == by_list.lut
+    assert estimate(layers[0]).dsp == pytest.approx(by_list.dsp - 64)
+    with pytest.raises(InvalidInputError, match="layers must be"):
+        estimate(42)
+
+
+def test_estimate_from_hls_model_and_project(tmp_path):
+    from test_fpga_layers import _torch_hls_model
+
+    hls_model = _torch_hls_model(tmp_path)
+    a = estimate(hls_model, device="xcu250")
+    b = estimate(tmp_path / "prj", device="xcu250")
+    assert a.dsp == pytest.approx(b.dsp) and a.latency_cycles == pytest.approx(b.latency_cycles)
+    assert [x.kind for x in a.layers] == ["dense", "dense", "softmax"]
+
+
+def test_error_is_the_measured_leave_repo_out_smape():
+    est = estimate([DenseLayer(16, 64)])
+    assert dict(est.error) == SHIPPED["cross_validation"]["smape"]
+    assert set(est.error) == {"dsp", "lut", "ff", "bram18k", "latency", "ii"}
+    assert "±" in est.summary()
+
+
+def test_check_budget_latency_and_bunch_crossing():
+    est = estimate([DenseLayer(16, 64, reuse_factor=8)], **IN_DOMAIN)  # II 8 x 5 ns = 40 ns
+    check = check_budget(est, latency_budget_ns=est.latency_ns + 1)
+    assert check.latency_ok and not check.ii_ok and not check.ok
+    relaxed = check_budget(est, latency_budget_ns=est.latency_ns + 1, require_ii=False)
+    assert relaxed.ok and check_budget(est, latency_budget_ns=1.0).latency_ok is False
+    assert check_budget(est, latency_budget_ns=1e4, bunch_spacing_ns=50.0).ok
+    with pytest.raises(InvalidInputError):
+        check_budget(est, latency_budget_ns=0.0)
+
+
+def test_require_fits_names_the_overflow():
+    est = estimate([DenseLayer(64, 64), DenseLayer(64, 64)], **IN_DOMAIN)
+    with pytest.raises(ResourceOverflowError) as err:
+        require_fits(est)
+    msg = str(err.value)
+    assert "xc7z020" in msg and "DSP needs" in msg and "220" in msg and "over" in msg
+    ok = estimate([DenseLayer(8, 4)], **IN_DOMAIN)
+    assert require_fits(ok) is ok
+
+
+def test_bad_inputs():
+    with pytest.raises(InvalidInputError, match="xcvu13p"):
+        estimate([DenseLayer(4, 4)], device="xc9nope")
+    with pytest.raises(InvalidInputError, match="backend"):
+        estimate([DenseLayer(4, 4)], backend="Quartus")
+    with pytest.raises(InvalidInputError, match="io_type"):
+        estimate([DenseLayer(4, 4)], io_type="io_serial")
+    with pytest.raises(InvalidInputError, match="mul_impl"):
+        estimate([DenseLayer(4, 4)], mul_impl="lut")
+    with pytest.raises(InvalidInputError, match="clock_ns"):
+        estimate([DenseLayer(4, 4)], clock_ns=0.0)
+    with pytest.raises(InvalidInputError, match="conv3d"):
+        estimate("conv3d:4x4x4x1->2:k2x2x2:rf1:lat")
+    with pytest.raises(InvalidInputError, match="empty"):
+        estimate([])
+
+
+def test_estimate_takes_under_10_ms():
+    layers = [
+        DenseLayer(16, 64, reuse_factor=2),
+        DenseLayer(64, 32),
+        DenseLayer(32, 32),
+        DenseLayer(32, 5),
+        SoftmaxLayer(5),
+    ]
+    for _ in range(20):  # warm-up: the calibration file is read once
+        estimate(layers)
+    times = []
+    for rf in [1, 2, 4, 8] * 50:
+        t0 = time.perf_counter()
+        estimate(layers, device="xcu250", clock_ns=4.0 + rf / 8)
+        times.append(time.perf_counter() - t0)
+    assert statistics.median(times) <= 0.010
+
+
+# ---------------------------------------------------------------- calibration
+def test_smape_definition_edge_cases():
+    assert calibrate.smape([0.0], [0.0]) == 0.0
+    assert calibrate.smape([1.0], [0.0]) == 2.0
+    assert calibrate.smape([0.0, 0.0], [0.0, 5.0]) == 1.0
+    assert calibrate.smape([90.0], [110.0]) == pytest.approx(0.2)
+    assert calibrate.r2([1.0, 1.0], [2.0, 2.0]) is None
+    with pytest.raises(InvalidInputError):
+        calibrate.smape([], [])
+
+
+def test_default_coefficients_are_the_recorded_priors():
+    assert Coefficients().to_dict() == SHIPPED["priors"]
+
+
+@needs_table
+def test_shipped_json_equals_a_fresh_fit():
+    rows = calibrate.load_calibration_table()
+    fresh = calibrate.fit(rows).to_dict()
+    for name, value in SHIPPED["coefficients"].items():
+        assert fresh[name] == pytest.approx(value, rel=1e-6), name
+    prov = SHIPPED["provenance"]
+    assert prov["table"] == "hls4ml/synthesis-reports/table.csv"
+    import hashlib
+
+    assert prov["sha256"] == hashlib.sha256(TABLE.read_bytes()).hexdigest()
+    assert prov["rows_used"] == [r.example_id for r in rows if r.excluded is None]
+    assert set(prov["rows_excluded"]) == {r.example_id for r in rows if r.excluded}
+    assert len(prov["rows_used"]) + len(prov["rows_excluded"]) == 57
+
+
+@needs_table
+def test_calibration_rows_and_exclusions():
+    rows = calibrate.load_calibration_table()
+    used = [r for r in rows if r.excluded is None]
+    assert all(r.io_type == "io_parallel" and r.strategy == "latency" for r in used)
+    assert {r.tool_family for r in used} == {"Vivado HLS", "Vitis HLS"}
+    har = [r for r in rows if "_HAR_" in r.example_id]
+    assert len(har) == 6 and all("4096" in r.excluded for r in har)
+    # every dense design ends in a softmax, which the rows append: check it in the reports
+    for row in used:
+        assert isinstance(row.layers[-1], SoftmaxLayer)
+        report = TABLE.parent / "reports" / row.example_id / "myproject_csynth.rpt"
+        assert "softmax" in report.read_text()
+
+
+@needs_table
+def test_leave_repo_out_never_shares_a_repository(monkeypatch):
+    rows = calibrate.load_calibration_table()
+    calls = []
+
+    def recording_fit(train):
+        calls.append({r.repo for r in train})
+        return Coefficients()
+
+    monkeypatch.setattr(calibrate, "fit", recording_fit)
+    report = calibrate.cross_validate(rows)
+    repos = {r.repo for r in rows if r.excluded is None}
+    assert len(calls) == len(report.folds) == len(repos) == 4
+    for (held_out, train_repos), trained_on in zip(report.folds, calls, strict=True):
+        assert held_out not in trained_on and set(train_repos) == trained_on == repos - {held_out}
+    tested = {x["example_id"]: x["repo"] for x in report.residuals}
+    assert len(tested) == sum(r.excluded is None for r in rows)
+
+
+@needs_table
+def test_shipped_validation_numbers_are_consistent():
+    cv = SHIPPED["cross_validation"]
+    residuals = cv["residuals"]
+    for q, value in cv["smape"].items():
+        assert value == pytest.approx(
+            calibrate.smape(
+                [x["estimate"][q] for x in residuals], [x["truth"][q] for x in residuals]
+            )
+        )
+    assert set(cv["by_family"]) == {"Vivado HLS", "Vitis HLS"}
+    assert cv["baseline"]["smape"]["dsp"] > cv["smape"]["dsp"]  # ours beats the naive DSP rule
+
+
+@pytest.mark.slow
+@needs_table
+def test_cross_validation_reproduces_the_shipped_numbers():
+    report = calibrate.cross_validate(calibrate.load_calibration_table())
+    for q, value in SHIPPED["cross_validation"]["smape"].items():
+        assert report.smape[q] == pytest.approx(value, rel=1e-6)

@@ -1,0 +1,463 @@
+"""The estimator's layer stacks of torch models, and the FPGA-estimator widget, headless."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("panel")
+pytest.importorskip("torch")
+pytest.importorskip("hls4ml")
+
+import panel as pn
+import torch
+from bokeh.document import Document
+
+from precml_widgets.errors import InvalidInputError
+from precml_widgets.fpga.devices import Device
+from precml_widgets.fpga.estimator import estimate
+from precml_widgets.fpga.estimator_view import (
+    LATENCY_PRESETS,
+    FPGAEstimator,
+    calibration_label,
+    default_models,
+)
+from precml_widgets.fpga.layers import (
+    DenseLayer,
+    MergeLayer,
+    SoftmaxLayer,
+    valid_reuse_factors,
+)
+from precml_widgets.fpga.stacks import (
+    dense_stack,
+    estimator_stack,
+    nearest_valid_reuse,
+    unmodelled_nodes,
+)
+
+AE, JET = "trigger autoencoder", "jet tagger"
+TINY = Device("tiny", "xc7z010", "7-series", 80, 17_600, 35_200, 120)
+
+
+@pytest.fixture(scope="module")
+def models():
+    return default_models()
+
+
+@pytest.fixture
+def widget(models):
+    return FPGAEstimator(models)
+
+
+def _mlp(*widths: int) -> torch.nn.Module:
+    layers: list[torch.nn.Module] = []
+    for a, b in itertools.pairwise(widths):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def _shown(widget: FPGAEstimator, key: str) -> tuple[float, str]:
+    """(exact value, displayed text) of the ``precml-<key>`` number in the report pane."""
+    match = re.search(rf'class="precml-{key}" data-value="([^"]+)">([^<]*)<', widget._report.object)
+    assert match, f"no precml-{key} number in the report"
+    return float(match[1]), match[2]
+
+
+def _core(models, *, model=AE, device="xcvu9p", backend="Vitis", strategy="Latency", width=16,
+          reuse_factor=1, clock_ns=5.0):  # fmt: skip
+    stack = estimator_stack(
+        models[model],
+        width=width,
+        reuse_factor=reuse_factor,
+        strategy=strategy.lower(),
+        backend=backend,
+        invalid_reuse="nearest",
+    )
+    return estimate(stack, device=device, clock_ns=clock_ns, backend=backend)
+
+
+# ---------------------------------------------------------------- stacks
+def test_dense_stack_types_names_and_zeros():
+    net = _mlp(4, 8, 2)
+    with torch.no_grad():
+        net[0].weight.fill_(0.3)
+        net[0].weight[0, :3] = 0.0
+        net[0].weight[1, 0] = -2.5  # max |w| = 2.5: 3 integer bits (sign + 2)
+        net[2].weight.fill_(0.1)
+    first, second = dense_stack(net, width=10, integer_bits=5, reuse_factor=1)
+    assert (first.name, first.n_in, first.n_out, first.n_zeros) == ("_0", 4, 8, 3)
+    assert (second.name, second.n_zeros) == ("_2", 0)
+    assert first.weight.to_hls() == "ap_fixed<10,3,AP_RND_CONV,AP_SAT>"
+    assert second.weight.to_hls() == "ap_fixed<10,1,AP_RND_CONV,AP_SAT>"  # |w| = 0.1: sign bit
+    # accumulator: largest row sum of |w| = 2.5 + 3 * 0.3 = 3.4, inputs up to 2^4 = 16, |b| <= 0.5:
+    # sums up to 54.9 need 7 integer bits; fraction = result's 5 bits + 4 guard bits
+    assert first.accum.to_hls() == "ap_fixed<16,7>"
+    assert first.input.to_hls() == first.result.to_hls() == "ap_fixed<10,5,AP_RND_CONV,AP_SAT>"
+    assert first.strategy == "latency" and first.reuse_factor == 1
+
+
+@pytest.mark.filterwarnings("ignore:Softmax layer .* table size:UserWarning")
+@pytest.mark.parametrize(
+    ("name", "width", "reuse_factor"), [(AE, 10, 1), (JET, 8, 2), (JET, 16, 3)]
+)
+def test_stack_is_what_hls4ml_builds(models, name, width, reuse_factor):
+    """Names, order, shapes, types, zeros and the estimate equal hls4ml's own ModelGraph."""
+    from precml_widgets.fpga.convert import DeployConfig, convert, profile_ranges
+    from precml_widgets.fpga.layers import layers_from_hls_model
+    from precml_widgets.fpga.scan import width_config
+
+    model = models[name]
+    stack = estimator_stack(model, width=width, reuse_factor=reuse_factor, invalid_reuse="nearest")
+    n_in = stack[0].n_in
+    x = np.random.default_rng(1).normal(size=(256, n_in)).astype(np.float32)
+    reuse = {la.name: la.reuse_factor for la in stack if isinstance(la, DenseLayer)}
+    config = width_config(profile_ranges(model, x), width, DeployConfig(layer_reuse=reuse))
+    with tempfile.TemporaryDirectory() as folder:
+        hls_layers = layers_from_hls_model(convert(model, (n_in,), config, folder))
+    assert [(la.name, la.kind) for la in stack] == [(la.name, la.kind) for la in hls_layers]
+    for ours, theirs in zip(stack, hls_layers, strict=True):
+        if isinstance(ours, DenseLayer):
+            for attr in ("n_in", "n_out", "reuse_factor", "strategy", "weight", "n_zeros"):
+                assert getattr(ours, attr) == getattr(theirs, attr), (ours.name, attr)
+            # the stack assumes ap_fixed<W,6> data where the scan profiles each tensor's range,
+            # so the overflow-free accumulator may differ by a few integer bits
+            assert abs(ours.accum.width - theirs.accum.width) <= 3
+            assert ours.accum.fractional == theirs.accum.fractional + (
+                theirs.result.integer - ours.result.integer
+            )
+            assert ours.input.width == theirs.input.width
+        elif isinstance(ours, MergeLayer):
+            assert (ours.op, ours.n, ours.input.width) == (theirs.op, theirs.n, theirs.input.width)
+        else:
+            assert ours == theirs
+    a, b = estimate(stack), estimate(hls_layers)
+    for key in ("dsp", "bram18k", "latency_cycles", "ii_cycles"):
+        assert getattr(a, key) == pytest.approx(getattr(b, key), rel=1e-12), key
+    for key in ("lut", "ff"):  # adders and registers scale with the accumulator width
+        assert getattr(a, key) == pytest.approx(getattr(b, key), rel=0.15), key
+
+
+def test_softmax_merges_and_unmodelled_nodes(models):
+    jet = estimator_stack(models[JET], width=16)
+    assert jet[-1] == SoftmaxLayer(5, name="_7")
+    assert [la.name for la in dense_stack(models[JET], width=16)] == ["_0", "_2", "_4", "_6"]
+    merges = [la for la in estimator_stack(models[AE], width=12) if isinstance(la, MergeLayer)]
+    assert [(m.name, m.op, m.n, m.input.width) for m in merges] == [
+        ("sub", "subtract", 5, 12),
+        ("sub_1", "subtract", 5, 12),
+        ("mul", "multiply", 5, 12),
+    ]
+    assert {kind for _, kind in unmodelled_nodes(models[AE])} == {"ReLU"}
+    assert len(unmodelled_nodes(models[AE])) == 4
+
+
+def test_invalid_reuse_raises_or_takes_hls4ml_nearest(models):
+    import hls4ml
+
+    with pytest.raises(InvalidInputError, match=r"layer '_0'.*reuse_factor=3.*nearest valid: 2, 4"):
+        dense_stack(models[JET], width=16, reuse_factor=3)
+    stack = dense_stack(models[JET], width=16, reuse_factor=3, invalid_reuse="nearest")
+    assert [la.reuse_factor for la in stack] == [2, 2, 2, 2]
+    backend = hls4ml.backends.get_backend("Vitis")
+    for n_in, n_out in ((16, 64), (32, 5), (5, 1)):
+        valid = list(valid_reuse_factors(n_in, n_out, "Vitis"))
+        for rf in range(1, n_in * n_out + 20):
+            expected = backend.get_closest_reuse_factor(valid, rf)
+            assert nearest_valid_reuse(n_in, n_out, rf) == expected, (n_in, n_out, rf)
+    with pytest.raises(InvalidInputError, match="reuse_factor"):
+        nearest_valid_reuse(16, 64, 0)
+
+
+def test_stack_cache_and_in_place_pruning():
+    net = _mlp(16, 64, 8)
+    first = dense_stack(net, width=12, reuse_factor=4)
+    assert dense_stack(net, width=12, reuse_factor=4) == first
+    stack = estimator_stack(net, width=12, reuse_factor=4)
+    assert estimator_stack(net, width=12, reuse_factor=4) is stack  # cached, not rebuilt
+    times = []
+    for _ in range(200):
+        t0 = time.perf_counter()
+        dense_stack(net, width=12, reuse_factor=4)
+        times.append(time.perf_counter() - t0)
+    assert statistics.median(times) < 1e-3
+    with torch.no_grad():
+        net[0].weight[:, :2] = 0.0  # prune two inputs in place
+    pruned = dense_stack(net, width=12, reuse_factor=4)
+    assert pruned[0].n_zeros == 2 * 64 and pruned[1].n_zeros == first[1].n_zeros
+
+
+def test_integer_bits_per_layer():
+    net = _mlp(4, 8, 2)
+    first, second = dense_stack(net, width=10, integer_bits={"_0": 3})
+    assert first.result.integer == 3
+    assert first.accum.integer >= 3  # at least the result's range (more if sums can exceed it)
+    assert second.result.integer == 6  # not named: hls4ml's default ap_fixed<16,6> integer bits
+    with pytest.raises(InvalidInputError, match=r"unknown layer\(s\) \['fc9'\]"):
+        dense_stack(net, width=10, integer_bits={"fc9": 3})
+    with pytest.raises(InvalidInputError, match="integer_bits"):
+        dense_stack(net, width=10, integer_bits=2.5)
+
+
+class _Branchy(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.fc(x) if x.sum() > 0 else x
+
+
+class _TwoInputs(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 2)
+
+    def forward(self, x, y):
+        return self.fc(x) + y
+
+
+def test_stack_bad_input():
+    net = _mlp(4, 2)
+    with pytest.raises(InvalidInputError, match="width"):
+        dense_stack(net, width=1)
+    with pytest.raises(InvalidInputError, match="width"):
+        dense_stack(net, width=True)
+    with pytest.raises(InvalidInputError, match="strategy"):
+        dense_stack(net, width=8, strategy="fast")
+    with pytest.raises(InvalidInputError, match="invalid_reuse"):
+        dense_stack(net, width=8, invalid_reuse="ignore")
+    with pytest.raises(InvalidInputError, match="reuse_factor"):
+        dense_stack(net, width=8, reuse_factor=0)
+    with pytest.raises(InvalidInputError, match=r"torch\.nn\.Module"):
+        dense_stack("not a model", width=8)
+    with pytest.raises(InvalidInputError, match=r"0 nn\.Linear"):
+        dense_stack(torch.nn.Sequential(torch.nn.ReLU()), width=8)
+    with pytest.raises(InvalidInputError, match="cannot trace"):
+        dense_stack(_Branchy(), width=8)
+    with pytest.raises(InvalidInputError, match="2 input"):
+        dense_stack(_TwoInputs(), width=8)
+
+
+# ---------------------------------------------------------------- the widget
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        dict(model=JET, device="xcku115", backend="Vivado", width=10, reuse_factor=4, clock_ns=4.0),
+        dict(model=JET, strategy="Resource", width=20, reuse_factor=32, clock_ns=3.3),
+        dict(model=AE, device="xc7z020", width=8, reuse_factor=5, clock_ns=10.0),
+    ],
+)
+def test_panes_show_the_core_numbers(models, widget, settings):
+    widget.param.update(**settings)
+    est = _core(models, **settings)
+    assert widget.current_estimate() == est
+    for key in ("dsp", "lut", "ff", "bram18k"):
+        exact, text = _shown(widget, key)
+        assert exact == getattr(est, key) and text == f"{getattr(est, key):,.0f}", key
+        total = getattr(est.device, key)
+        assert f'class="precml-{key}-total">{total:,}<' in widget._report.object
+        assert f"± {est.error[key]:.0%} of" in widget._report.object
+        assert f"({est.fractions[key]:.1%}" in widget._report.object
+    exact, text = _shown(widget, "latency-ns")
+    assert exact == est.latency_ns and text == f"{est.latency_ns:,.1f}"
+    exact, text = _shown(widget, "ii-ns")
+    assert exact == est.ii_ns and text == f"{est.ii_ns:,.1f}"
+    assert html.escape(calibration_label()) in widget._calibration.object
+    assert est.summary() in widget.summary()
+
+
+def test_calibration_label_comes_from_the_calibration_file():
+    import json
+
+    from precml_widgets.fpga.estimator import COEFFICIENTS_FILE
+
+    calib = json.loads(COEFFICIENTS_FILE.read_text())
+    used = sum(calib["domain"]["rows_per_family"].values())
+    total = used + len(calib["out_of_domain"])
+    label = calibration_label()
+    assert label.startswith(f"ESTIMATE (calibrated on {used} of {total} real syntheses")
+    assert f"DSP ±{calib['cross_validation']['smape']['dsp']:.0%}" in label
+    assert "leave-repo-out error" in label
+
+
+def test_does_not_fit_a_tiny_custom_device(models):
+    w = FPGAEstimator(models, devices=[TINY], device="tiny", model=JET)
+    est = w.current_estimate()
+    assert est.device == TINY and not est.fits
+    assert '<div class="precml-fit no-fit" style="color:#b00020' in w._report.object
+    assert "DOES NOT FIT" in w._report.object and "DSP needs" in w._report.object
+    assert f"({est.fractions['dsp']:.1%} — over the total)" in w._report.object
+    assert "fits xc7z010: NO" in w.summary()
+    w.device = "xcvu13p"
+    assert w.current_estimate().fits
+    assert "✔ Fits xcvu13p" in w._report.object and "DOES NOT FIT" not in w._report.object
+
+
+def test_extrapolation_alert_for_the_resource_strategy(widget):
+    widget.param.update(model=JET, width=16, strategy="Latency")
+    assert widget.current_estimate().extrapolations == ()
+    assert "precml-extrapolations" not in widget._report.object
+    widget.strategy = "Resource"
+    alert = re.search(r'<div class="precml-extrapolations".*?</div>', widget._report.object)
+    assert alert, "Resource strategy must raise a visible alert"
+    assert "Resource strategy is not calibrated" in alert[0]
+    assert "layers _0, _2, _4, _6" in alert[0]
+    widget.param.update(strategy="Latency", width=20)  # wider weights than the calibration
+    assert "20-bit weights are outside the calibrated 8-16 bits" in widget._report.object
+
+
+def test_invalid_reuse_factor_is_shown_not_hidden(widget):
+    widget.param.update(model=JET, reuse_factor=3)
+    assert widget.reuse_substitutions() == {
+        "_0": (16, 64, 2),
+        "_2": (64, 32, 2),
+        "_4": (32, 32, 2),
+        "_6": (32, 5, 2),
+    }
+    assert "Reuse factor 3 is not valid for every layer" in widget._report.object
+    assert "<b>_0</b> (16×64) uses 2" in widget._report.object
+    widget.reuse_factor = 4
+    assert widget.reuse_substitutions() == {}
+    assert "precml-reuse-note" not in widget._report.object
+
+
+def test_latency_budget_and_bunch_crossings(widget):
+    widget.param.update(model=JET, reuse_factor=8, clock_ns=5.0)  # II = 8 cycles = 40 ns
+    assert not widget.budget().ii_ok
+    assert "cannot take an event every bunch crossing" in widget._report.object
+    widget.require_every_bunch = False
+    assert "cannot take an event" not in widget._report.object
+    assert "(not required)" in widget._report.object
+    widget.param.update(require_every_bunch=True, reuse_factor=1)
+    assert "Fails the trigger: latency over the 50 ns budget" in widget._report.object
+    layout = widget.__panel__()
+    (button,) = [b for b in layout.select(pn.widgets.Button) if "12.5 µs" in str(b.name)]
+    button.clicks += 1
+    assert widget.latency_budget_ns == LATENCY_PRESETS["Phase-2 L1: 12.5 µs"] == 12_500.0
+    assert widget.budget().ok
+    assert "Meets the trigger budget." in widget._report.object
+    assert 'class="precml-budget-ns">12,500.0<' in widget._report.object
+
+
+def test_metrics_shown_when_present_and_missing_otherwise(models):
+    metrics = {JET: {8: {"accuracy": 0.70, "argmax agreement": 0.91}, 16: {"accuracy": 0.76}}}
+    w = FPGAEstimator(models, metrics=metrics, model=JET, width=8)
+    physics = w._physics_pane.object
+    assert 'data-metric="accuracy">0.7<' in physics
+    assert 'data-metric="argmax agreement">0.91<' in physics
+    assert "emulated at W=8" in physics and "at W=16" in physics
+    assert physics.count('<svg class="precml-metric-plot"') == 2
+    x8 = re.search(r'class="precml-current-w" x1="([\d.]+)"', physics)[1]
+    assert w.physics() == {"accuracy": 0.70, "argmax agreement": 0.91}
+    assert "accuracy at W=8: 0.7" in w.summary()
+    w.width = 12
+    physics = w._physics_pane.object
+    assert "no emulation result for W=12" in physics and "emulated widths: 8, 16" in physics
+    assert re.search(r'class="precml-current-w" x1="([\d.]+)"', physics)[1] != x8
+    assert w.physics() is None and "no emulation result for W=12" in w.summary()
+    w.model = AE
+    assert "no emulation result for W=12" in w._physics_pane.object
+    assert "svg" not in w._physics_pane.object
+
+
+def test_layers_card_fills_when_expanded(widget):
+    widget.param.update(model=JET, reuse_factor=3)
+    assert widget._layers.object == ""  # collapsed: nothing computed
+    widget._layers_card.collapsed = False
+    table = widget._layers.object
+    assert table.count("<tr>") == 1 + 5  # header, 4 dense layers, softmax
+    assert "<td>_0</td><td>dense</td><td>16×64</td><td>2</td>" in table
+    widget.width = 10
+    assert "ap_fixed&lt;10," in widget._layers.object
+
+
+def test_own_part_form_adds_and_selects(widget):
+    layout = widget.__panel__()
+    (card,) = [c for c in layout.select(pn.Card) if c.title.startswith("Your own part")]
+    name, part = [t for t in card.select(pn.widgets.TextInput)]
+    dsp, lut, ff, bram = card.select(pn.widgets.IntInput)
+    (button,) = card.select(pn.widgets.Button)
+    name.value, part.value = "half VU9P", "xcvu9p"
+    dsp.value, lut.value, ff.value, bram.value = 100, 50_000, 100_000, 200
+    button.clicks += 1
+    assert widget.device == "half VU9P"
+    assert widget.current_device() == Device("half VU9P", "xcvu9p", "UltraScale+", 100, 50_000,
+                                             100_000, 200)  # fmt: skip
+    assert f'class="precml-dsp-total">{100:,}<' in widget._report.object
+    name.value, dsp.value = "broken", 0
+    button.clicks += 1
+    assert "resource totals must be positive" in widget._form_message.object
+    assert widget.device == "half VU9P"
+
+
+def test_bad_input(models):
+    with pytest.raises(InvalidInputError, match="model='nope' is not one of"):
+        FPGAEstimator(models, model="nope")
+    with pytest.raises(InvalidInputError, match="device='xcvu99p' is not one of"):
+        FPGAEstimator(models, device="xcvu99p")
+    with pytest.raises(InvalidInputError, match="non-empty mapping"):
+        FPGAEstimator({})
+    with pytest.raises(InvalidInputError, match=r"models\['bad'\].*torch\.nn\.Module"):
+        FPGAEstimator({"bad": "a string"})
+    with pytest.raises(InvalidInputError, match="metrics has model 'other'"):
+        FPGAEstimator(models, metrics={"other": {8: {"a": 1.0}}})
+    with pytest.raises(InvalidInputError, match="integer widths"):
+        FPGAEstimator(models, metrics={JET: {"8": {"a": 1.0}}})
+    with pytest.raises(InvalidInputError, match="must hold numbers"):
+        FPGAEstimator(models, metrics={JET: {8: {"a": "high"}}})
+    with pytest.raises(InvalidInputError, match="already listed"):
+        FPGAEstimator(models, devices=[TINY, Device("tiny", "xc7z020", "7-series", 1, 1, 1, 1)])
+    with pytest.raises(InvalidInputError, match="Device objects"):
+        FPGAEstimator(models, devices=["xcvu9p"])
+    w = FPGAEstimator(models)
+    for name, value in (("width", 30), ("clock_ns", 0.5), ("reuse_factor", 7), ("model", "x")):
+        with pytest.raises(ValueError):
+            setattr(w, name, value)
+    assert w.width == 16 and w.reuse_factor == 1  # unchanged
+
+
+def _median_update_ms(widget, changes) -> float:
+    times = []
+    for change in changes:
+        t0 = time.perf_counter()
+        widget.param.update(**change)
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def test_slider_updates_take_under_10_ms(widget):
+    """Median Python time of one knob move, with the whole dashboard rendered into a document."""
+    pn.panel(widget).get_root(Document())  # live bokeh models: every update reaches them
+    knobs = itertools.cycle(
+        [
+            {"width": 12},
+            {"reuse_factor": 4},
+            {"clock_ns": 4.0},
+            {"strategy": "Resource"},
+            {"width": 14},
+            {"backend": "Vivado"},
+            {"latency_budget_ns": 100.0},
+            {"model": JET},
+            {"device": "xcvu13p"},
+            {"reuse_factor": 3},
+            {"clock_ns": 6.25},
+            {"width": 9},
+            {"strategy": "Latency"},
+            {"backend": "Vitis"},
+            {"model": AE},
+            {"device": "xcvu9p"},
+            {"require_every_bunch": False},
+        ]
+    )
+    _median_update_ms(widget, [next(knobs) for _ in range(40)])  # warm-up: fills the caches
+    # best of three medians: another process on the shared cores must not fail the test
+    best = min(_median_update_ms(widget, [next(knobs) for _ in range(50)]) for _ in range(3))
+    assert best <= 10.0, f"median update {best:.2f} ms"
