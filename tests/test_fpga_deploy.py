@@ -58,6 +58,38 @@ def test_invalid_precision_names_the_parameter(bad):
         parse_precision(bad, name="weight_type")
 
 
+def test_quantize_covers_every_mode():
+    t = parse_precision("ap_fixed<8,4,AP_TRN_ZERO>")  # LSB 1/16, truncation towards zero
+    np.testing.assert_array_equal(t.quantize(np.array([0.12, -0.12])), [0.0625, -0.0625])
+    s = parse_precision("ap_fixed<4,2,AP_RND,AP_SAT_SYM>")  # symmetric: -1.75, not -2
+    np.testing.assert_array_equal(s.quantize(np.array([-5.0, 5.0])), [-1.75, 1.75])
+
+
+def test_cache_key_covers_every_input_and_damaged_entries_are_recomputed(tmp_path):
+    from precml_widgets.fpga import cache
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    x = np.zeros((4, 3), np.float32)
+    versions = {"hls4ml": "1.3.0"}
+    base = cache.cache_key("cfg", model, x, versions, (3,))
+    assert cache.cache_key("cfg2", model, x, versions, (3,)) != base
+    assert cache.cache_key("cfg", model, x + 1, versions, (3,)) != base
+    assert cache.cache_key("cfg", model, x, {"hls4ml": "1.3.1"}, (3,)) != base
+    assert cache.cache_key("cfg", model, x, versions, (3, 1)) != base
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    assert cache.cache_key("cfg", model, x, versions, (3,)) != base
+    assert cache.cache_key("cfg", model, x, versions, (3,)) == cache.cache_key(
+        "cfg", model, x, versions, (3,)
+    )
+    path = cache.save_entry(base, {"emulated": np.ones(3)}, {"predict_s": 1.0}, tmp_path)
+    arrays, meta = cache.load_entry(base, tmp_path)
+    assert np.array_equal(arrays["emulated"], np.ones(3)) and meta["predict_s"] == 1.0
+    path.write_bytes(b"not a zip file")
+    assert cache.load_entry(base, tmp_path) is None  # recomputed, never trusted or crashing
+    assert "precml emulators" in cache.tool_versions()
+
+
 def test_quantize_matches_hand_values():
     t = FixedType(4, 2)  # LSB 0.25, range [-2, 1.75]
     np.testing.assert_array_equal(
@@ -93,7 +125,7 @@ def test_invalid_reuse_factor_suggests_valid_ones(tmp_path):
     model = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.ReLU())
     with pytest.raises(InvalidInputError, match=r"reuse.*(valid|nearest)") as info:
         convert(model, (16,), DeployConfig(reuse_factor=7), tmp_path / "prj")
-    assert "8" in str(info.value) or "6" in str(info.value)
+    assert "nearest valid: 4, 8" in str(info.value) and "'_0'" in str(info.value)
     assert not (tmp_path / "prj").exists()  # nothing written for a rejected configuration
 
 
@@ -103,10 +135,18 @@ def test_profiled_precisions_cover_the_ranges():
     ranges = profile_ranges(model, x)
     types = profiled_precisions(ranges, 12)
     for layer, entry in ranges.items():
-        for kind, value in entry.items():
+        for kind in ("weight", "bias", "result"):
+            if kind not in entry:
+                continue
             t = parse_precision(types[layer][kind])
             assert t.width == 12
-            assert t.max_value >= value, (layer, kind, t, value)  # nothing saturates on the profile
+            # nothing saturates on the profile
+            assert t.max_value >= entry[kind], (layer, kind, t, entry[kind])
+        if "weight_l1" in entry:  # the accumulator holds the largest possible sum
+            acc = parse_precision(types[layer]["accum"])
+            source = parse_precision(types[entry["input"]]["result"])
+            bound = entry["weight_l1"] * abs(source.min_value) + entry.get("bias", 0.0)
+            assert acc.max_value >= bound, (layer, acc, bound)
     with pytest.raises(InvalidInputError, match="width"):
         profiled_precisions(ranges, 1)
 
@@ -193,7 +233,8 @@ def test_missing_compiler_is_a_clear_error(monkeypatch):
 @needs_gxx
 @pytest.mark.slow
 def test_compile_failure_quotes_errors_not_a_dump(monkeypatch):
-    monkeypatch.setattr(emulate_mod, "_cxx_flags", lambda: ("-O0", "-shared", "-fPIC", "-DX=)"))
+    missing = "/nonexistent/precml_missing_header.h"
+    monkeypatch.setattr(emulate_mod, "_cxx_flags", lambda: ("-O0", "-shared", "-include", missing))
     with pytest.raises(FirmwareBuildError) as info:
         FirmwareEmulator(torch.nn.Sequential(torch.nn.Linear(2, 2)), (2,), DeployConfig())
     message = str(info.value)

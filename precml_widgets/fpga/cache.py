@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,10 +40,15 @@ def tool_versions() -> dict[str, str]:
     import hls4ml
     import torch
 
+    from precml_widgets.fpga import emulate, fixed_emulation
     from precml_widgets.fpga.emulate import compiler_version
 
+    own = hashlib.sha256()
+    for module in (emulate, fixed_emulation):  # a fix to the emulators invalidates old entries
+        own.update(Path(module.__file__).read_bytes())
     return {
         "format": _FORMAT,
+        "precml emulators": own.hexdigest()[:16],
         "hls4ml": hls4ml.__version__,
         "torch": torch.__version__,
         "numpy": np.__version__,
@@ -51,11 +57,16 @@ def tool_versions() -> dict[str, str]:
 
 
 def cache_key(
-    config_key: str, model: torch.nn.Module, x: np.ndarray, versions: Mapping[str, str]
+    config_key: str,
+    model: torch.nn.Module,
+    x: np.ndarray,
+    versions: Mapping[str, str],
+    input_shape: tuple[int, ...] | None = None,
 ) -> str:
-    """SHA-256 of configuration, architecture, weights, inputs and tool versions."""
+    """SHA-256 of configuration, architecture, weights, inputs, input shape and tool versions."""
     digest = hashlib.sha256()
     digest.update(config_key.encode())
+    digest.update(f"shape:{tuple(input_shape) if input_shape else None}".encode())
     digest.update(repr(model).encode())
     for name, tensor in sorted(model.state_dict().items()):
         array = tensor.detach().cpu().numpy()
@@ -77,7 +88,7 @@ def load_entry(key: str, folder: Path | None = None) -> tuple[dict[str, np.ndarr
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files if name != "meta"}
             meta = json.loads(str(data["meta"]))
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None  # a foreign or damaged file is recomputed, not trusted
     if meta.get("format") != _FORMAT or meta.get("key") != key:
         return None

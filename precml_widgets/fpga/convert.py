@@ -35,20 +35,9 @@ __all__ = [
     "profiled_precisions",
 ]
 
-# torch modules and functions the conversion is tested with (hls4ml supports more).
-SUPPORTED_TORCH_LAYERS = (
-    "Linear",
-    "ReLU",
-    "LeakyReLU",
-    "Sigmoid",
-    "Tanh",
-    "Softmax",
-    "BatchNorm1d",
-    "Conv1d",
-    "add",
-    "sub",
-    "mul",
-)
+# torch modules and functions precml deploys and emulates (tests/test_fpga_deploy.py,
+# tests/test_fixed_emulation.py); hls4ml converts more, but nothing else is checked here.
+SUPPORTED_TORCH_LAYERS = ("Linear", "ReLU", "Softmax", "add", "sub", "mul")
 _PRECISION_KEYS = ("weight", "bias", "result", "accum")
 
 
@@ -155,14 +144,14 @@ def check_supported(model: torch.nn.Module) -> None:
 
 
 def profile_ranges(model: torch.nn.Module, x: np.ndarray) -> dict[str, dict[str, Any]]:
-    """Largest |value| of every weight, bias and output, per hls4ml layer name.
+    """Largest absolute value of every weight, bias and output, per hls4ml layer name.
 
     hls4ml names layers after the ``torch.fx`` graph nodes, so the names here are the ones
     :func:`convert` uses. ``x`` is a representative input sample, shape ``(n, n_features)``.
 
     Returns:
         ``{layer: {"weight": max|w|, "bias": max|b|, "result": max|output|}}``, plus for
-        ``Linear`` layers ``"weight_l1"`` (largest row sum of |w|) and ``"input"`` (the name of
+        ``Linear`` layers ``"weight_l1"`` (largest row sum of ``|w|``) and ``"input"`` (the name of
         the node feeding it); the input appears under its placeholder name (``"x"``, or
         ``"input_1"`` for a ``Sequential``).
     """
@@ -359,12 +348,18 @@ def _convert(
             f"layer_precision names unknown layer(s) {sorted(unknown)}; the model's layers are "
             f"{sorted(hls_config.get('LayerName', {}))}"
         )
-    return hls4ml.converters.convert_from_pytorch_model(
-        model.eval(),
-        hls_config=hls_config,
-        output_dir=os.fspath(output_dir),
-        backend=config.backend,
-        io_type=config.io_type,
-        part=config.part,
-        clock_period=config.clock_period_ns,
-    )
+    try:
+        return hls4ml.converters.convert_from_pytorch_model(
+            model.eval(),
+            hls_config=hls_config,
+            output_dir=os.fspath(output_dir),
+            backend=config.backend,
+            io_type=config.io_type,
+            part=config.part,
+            clock_period=config.clock_period_ns,
+        )
+    except Exception as exc:  # hls4ml raises bare exceptions from deep inside its optimisers
+        raise InvalidInputError(
+            f"hls4ml could not convert the model with {config.key()}: {type(exc).__name__}: "
+            f"{exc}. Check the layer types ({', '.join(SUPPORTED_TORCH_LAYERS)}) and precisions."
+        ) from exc

@@ -106,7 +106,8 @@ def calibration_label() -> str:
     )
     return (
         f"ESTIMATE (calibrated on {facts['used']} of {facts['total']} real syntheses; the "
-        f"others lie outside its domain; leave-repo-out error: {errors}) — not a synthesis."
+        f"others lie outside its domain; leave-repo-out error, all tool families: {errors}; "
+        "each bar quotes its tool family's) — not a synthesis."
     )
 
 
@@ -234,7 +235,8 @@ class FPGAEstimator(pn.viewable.Viewer):
         bounds=(4, 24),
         label="ap_fixed<W,I>: W [bits]",
         doc="Total bits W of every tensor; weights take their integer bits I from their range, "
-        "accumulators get W + 4 bits (as a precision scan types the firmware).",
+        "accumulators get the integer bits of the largest possible sum and 4 guard bits "
+        "(as a precision scan types the firmware).",
     )
     reuse_factor = param.Selector(
         objects=list(REUSE_FACTORS),

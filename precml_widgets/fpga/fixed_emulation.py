@@ -546,7 +546,7 @@ class FixedPointModel:
             out[start : start + chunk_size] = self._run(arr[start : start + chunk_size])
 
         starts = range(0, len(arr), chunk_size)
-        n_threads = min(int(threads or os.cpu_count() or 1), len(starts))
+        n_threads = min(int(threads or len(os.sched_getaffinity(0))), len(starts))
         if n_threads <= 1:
             for start in starts:
                 work(start)

@@ -111,25 +111,20 @@ class FixedType:
         return self.to_hls()
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        """Round ``x`` onto this type's grid (TRN or RND/CONV modes; WRAP or SAT overflow).
+        """Convert ``x`` as the C++ ``ap_fixed(double)`` constructor does (every mode), as float.
 
-        A NumPy reference for plots and teaching; the bit-accurate numbers come from hls4ml's
-        C++ (see :mod:`precml_widgets.fpga.emulate`).
+        Uses the exact integer casts of :mod:`precml_widgets.fpga.fixed_emulation`; widths up to
+        52 bits (float64 holds the result exactly).
         """
-        steps = np.asarray(x, dtype=np.float64) / self.lsb
-        if self.rounding == "AP_TRN":
-            q = np.floor(steps)
-        elif self.rounding == "AP_RND_CONV":
-            q = np.round(steps)  # ties to even
-        else:
-            q = np.floor(steps + 0.5)
-        lo, hi = self.min_value / self.lsb, self.max_value / self.lsb
-        if self.overflow.startswith("AP_SAT"):
-            q = np.clip(q, lo, hi)
-        else:
-            span = 2.0**self.width
-            q = (q - lo) % span + lo
-        return q * self.lsb
+        from precml_widgets.fpga.fixed_emulation import _from_float
+
+        if self.width > 52:
+            raise InvalidInputError(
+                f"quantize supports widths up to 52 bits (float64), got {self.to_hls()}"
+            )
+        return np.ldexp(
+            _from_float(np.asarray(x, dtype=np.float64), self).astype(np.float64), -self.fractional
+        )
 
 
 def parse_precision(text: str | FixedType, *, name: str = "precision") -> FixedType:

@@ -127,7 +127,15 @@ def _read_file(path: Path) -> SynthesisReport:
         if text.lstrip().startswith("<"):
             return _parse_xml(text, path)
         return _parse_rpt(text, path)
-    except (ValueError, KeyError, IndexError, AttributeError, ET.ParseError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        TypeError,
+        StopIteration,
+        ET.ParseError,
+    ) as exc:
         raise InvalidInputError(
             f"{str(path)!r} is not a Vivado/Vitis HLS C-synthesis report ({exc}); expected a "
             "*_csynth.rpt or *_csynth.xml from a solution's syn/report folder."

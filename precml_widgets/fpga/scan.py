@@ -138,7 +138,7 @@ def precision_scan(
         configs=configs,
         cache=cache,
         cache_folder=None if cache_folder is None else os.fspath(cache_folder),
-        threads=1 if not serial else (os.cpu_count() or 1),
+        threads=1 if not serial else len(os.sched_getaffinity(0)),
     )
     results = run_ensemble(
         task,
@@ -161,6 +161,7 @@ class TriggerAgreement:
         threshold: ``{"float": t, "firmware": t}``.
         rate_hz: the background rate each threshold gives.
         efficiency: ``{"float"|"firmware": {signal: efficiency}}``.
+        auc: ``{"float"|"firmware": {signal: area under the ROC curve}}``.
         decision_agreement: fraction of all events with the same accept/reject decision.
     """
 
@@ -168,6 +169,7 @@ class TriggerAgreement:
     threshold: dict[str, float]
     rate_hz: dict[str, float]
     efficiency: dict[str, dict[str, float]]
+    auc: dict[str, dict[str, float]]
     decision_agreement: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,11 +192,16 @@ def trigger_agreement(
         target_rate_hz: trigger rate to set each threshold for (Hz).
         input_rate_hz: rate of the background stream (Hz).
     """
-    from precml_widgets.anomaly.rates import ScoreSample, rate_at_threshold, threshold_for_rate
+    from precml_widgets.anomaly.rates import (
+        ScoreSample,
+        rate_at_threshold,
+        roc_curve,
+        threshold_for_rate,
+    )
 
     if set(scores) != {"float", "firmware"}:
         raise InvalidInputError(f"scores needs keys 'float' and 'firmware', got {sorted(scores)}")
-    threshold, rate, efficiency = {}, {}, {}
+    threshold, rate, efficiency, auc = {}, {}, {}, {}
     decisions = {}
     for kind, samples in scores.items():
         if background not in samples:
@@ -208,6 +215,11 @@ def trigger_agreement(
             for name, s in samples.items()
             if name != background
         }
+        auc[kind] = {
+            name: float(roc_curve(bg, ScoreSample(f"{name} ({kind})", np.ravel(s))).auc)
+            for name, s in samples.items()
+            if name != background
+        }
         decisions[kind] = np.concatenate([np.ravel(samples[n]) > t for n in sorted(samples)])
     agree = float(np.mean(decisions["float"] == decisions["firmware"]))
-    return TriggerAgreement(float(target_rate_hz), threshold, rate, efficiency, agree)
+    return TriggerAgreement(float(target_rate_hz), threshold, rate, efficiency, auc, agree)

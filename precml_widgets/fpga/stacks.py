@@ -398,7 +398,7 @@ def dense_stack(
         >>> net = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.ReLU())
         >>> (layer,) = dense_stack(net, width=12, reuse_factor=4)  # |w| < 1/4: 1 integer bit
         >>> layer.weight.to_hls(), layer.accum.to_hls(), layer.reuse_factor
-        ('ap_fixed<12,1,AP_RND_CONV,AP_SAT>', 'ap_fixed<16,6>', 4)
+        ('ap_fixed<12,1,AP_RND_CONV,AP_SAT>', 'ap_fixed<18,8>', 4)
     """
     stack = estimator_stack(
         model,
