@@ -3,6 +3,8 @@
 #   make lab       JupyterLab on the notebook index (installs .[all] into .venv first)
 #   make gallery   serve every dashboard in precml_widgets/apps/ with `panel serve`
 #   make test      the whole test suite (installs .[all,test,docs] and Debian chromium)
+#   make test-teaching  every notebook with its untouched defaults: <= 5 min, <= 2 GB PSS each
+#   make validate  toy ensembles and published-table reproductions (marker `validation`)
 #   make docs      Sphinx site into docs/_build/html (warnings are errors)
 #   make bench     run benchmarks/bench_*.py; JSON results land in benchmarks/results/
 #   make lint      ruff check + ruff format --check
@@ -35,7 +37,7 @@ GALLERY_ARGS ?=
 APPS         = $(sort $(wildcard precml_widgets/apps/[!_]*.py))
 BENCH_RESULTS := benchmarks/results
 
-.PHONY: help lab gallery test docs bench lint clean distclean chromium
+.PHONY: help lab gallery test test-teaching validate docs bench lint clean distclean chromium
 
 help:
 	@sed -n '3,10s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -68,6 +70,17 @@ gallery: $(VENV)/.stamp-all
 
 test: $(VENV)/.stamp-all,test,docs chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Binder's budget for the teaching defaults: wall time and peak PSS (kernel + Dask workers +
+# g++) per notebook, table printed and written to $(BENCH_RESULTS)/notebooks_teaching.json.
+test-teaching: $(VENV)/.stamp-all,test,docs
+	@mkdir -p $(BENCH_RESULTS)
+	PRECML_TEACHING_REPORT=$(BENCH_RESULTS)/notebooks_teaching.json \
+	  $(PY) -m pytest -m teaching tests/test_notebooks.py $(PYTEST_ARGS)
+
+# What is too slow for CI: large toy ensembles, published-table reproductions.
+validate: $(VENV)/.stamp-all,test,docs
+	$(PY) -m pytest -m validation $(PYTEST_ARGS)
 
 # Debian's chromium for the browser tests (Playwright drives /usr/bin/chromium; we never run
 # `playwright install`). Without it the browser tests skip locally and fail in CI (CI=true).
