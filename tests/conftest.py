@@ -12,6 +12,9 @@ import pytest
 
 SEED = 20261123
 
+#: Under CI=true a skip (other than a GPU test) is a failure: tests/ci_strict.py.
+pytest_plugins = ["pytester", "ci_strict"]
+
 
 @pytest.fixture(autouse=True)
 def _seed_everything() -> None:
@@ -63,26 +66,6 @@ def pytest_terminal_summary(
         ]  # fmt: skip
         record_results(report, {"cores": os.cpu_count(), "runs": rows})
         terminalreporter.write_line(f"written: {report}")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
-    """Under ``CI=true`` a skip is a failure: a missing g++, data file, calibration table,
-    Playwright or Chromium must not pass silently. Only ``gpu`` tests may skip (CI has no GPU).
-    Locally, skips stay skips, with their message."""
-    outcome = yield
-    report = outcome.get_result()
-    if not (_in_ci() and report.skipped) or hasattr(report, "wasxfail"):
-        return
-    if "gpu" in item.keywords:
-        return
-    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-    report.outcome = "failed"
-    report.longrepr = f"skipped under CI=true, which must not skip: {reason}"
 
 
 @pytest.fixture(scope="session")
