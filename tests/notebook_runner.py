@@ -122,17 +122,17 @@ class _PeakSampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak: float | None = None
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             value = _pss_mb_of_descendants()
             if value is not None:
                 self.peak = value if self.peak is None else max(self.peak, value)
-            self._stop.wait(SAMPLE_INTERVAL_S)
+            self._done.wait(SAMPLE_INTERVAL_S)
 
     def stop(self) -> float | None:
-        self._stop.set()
+        self._done.set()
         self.join()
         return self.peak
 
