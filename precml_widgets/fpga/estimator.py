@@ -32,8 +32,20 @@ bits, at a clock period ``T`` ns:
   latencies + ``c_layer`` per multiply layer + ``c_top``.
 
 Convolutions and recurrent layers are estimated as their per-position / per-step dense
-kernels and always flagged as extrapolations. Every estimate carries the leave-one-repository-
-out error of the calibration (sMAPE) so that a widget can print "estimate ± measured error".
+kernels and always flagged as extrapolations, as are the other places where the rules are
+known to fail (io_stream FIFOs and line buffers, recurrent layers without a sequence length,
+low-bit weights that HLS may still put on DSPs, Latency layers beyond hls4ml's partition
+limit). Every estimate carries, per quantity, the leave-one-design-out error of its tool
+family (sMAPE) and a 68 % interval: split-conformal bounds on the log residuals of held-out
+designs, widened with those of the flagged (conv, RNN, io_stream) designs whenever the
+estimate is flagged; their held-out coverage is measured by nested grouped
+cross-validation (:mod:`precml_widgets.fpga.calibrate`).
+
+Output softmax: a table layer string lists the multiply layers only; the design it
+describes ends in hls4ml's softmax after the last dense layer (every dense synthesis of the
+calibration table does). :func:`estimate` appends that softmax to a table string unless
+``output_softmax=False``; a list of layers, a ``ModelGraph`` or a project is priced as given
+(``output_softmax=True`` appends one). The result states which (``output_softmax``).
 
 References:
     Duarte et al., "Fast inference of deep neural networks in FPGAs for particle physics",
@@ -47,7 +59,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -77,12 +89,14 @@ __all__ = [
     "check_budget",
     "estimate",
     "require_fits",
+    "with_output_softmax",
 ]
 
 COEFFICIENTS_FILE = Path(__file__).with_name("estimator_coefficients.json")
 DSP_MIN_WEIGHT_BITS = 9  # hls4ml's DSP-aware pruning rule: narrower weights use no DSP
 PARTITION_LIMIT = 4096  # hls4ml's build_prj.tcl: config_array_partition -maximum_size 4096
 QUANTITIES = ("dsp", "lut", "ff", "bram18k", "latency", "ii")
+INTERVAL_LEVEL = 0.68  # nominal coverage of the per-design intervals
 TOOL_FAMILY = {"Vivado": "Vivado HLS", "VivadoAccelerator": "Vivado HLS", "Vitis": "Vitis HLS"}
 
 
@@ -175,13 +189,15 @@ class ResourceEstimate:
         fractions: ``{"dsp", "lut", "ff", "bram18k"}`` used / device total.
         fits: every fraction <= 1.
         extrapolations: why the input lies outside the calibration domain (empty inside).
-        error: leave-one-repository-out sMAPE of the calibration per quantity (``dsp``,
-            ``lut``, ``ff``, ``bram18k``, ``latency``, ``ii``), e.g. 0.2 for ±20 %, measured on
-            the held-out rows of the backend's tool family (Vivado HLS or Vitis HLS). All
-            Vitis HLS rows come from one repository: when it is held out, the Vitis-specific
-            factors stay at their priors, so the Vitis errors are those of an uncalibrated
-            tool family.
+        error: leave-one-design-out sMAPE of the calibration per quantity (``dsp``, ``lut``,
+            ``ff``, ``bram18k``, ``latency``, ``ii``), e.g. 0.2 for 20 %, on the held-out
+            rows of the backend's tool family whose true value is not 0. An average over
+            designs, not this design's interval: see ``interval``.
         layers: per-layer breakdown.
+        interval: per quantity, the nominal 68 % interval ``(lo, hi)`` of this estimate
+            (``latency`` in cycles); widened when ``extrapolations`` is not empty.
+        interval_level: the nominal coverage of ``interval`` (0.68).
+        output_softmax: how the output softmax was treated (appended, listed or none).
     """
 
     dsp: float
@@ -200,24 +216,39 @@ class ResourceEstimate:
     extrapolations: tuple[str, ...]
     error: Mapping[str, float]
     layers: tuple[LayerEstimate, ...]
+    interval: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    interval_level: float = INTERVAL_LEVEL
+    output_softmax: str = ""
 
     @property
     def ii_ns(self) -> float:
         """Initiation interval in ns."""
         return self.ii_cycles * self.clock_ns
 
+    @property
+    def latency_ns_interval(self) -> tuple[float, float]:
+        """The latency interval in ns."""
+        lo, hi = self.interval.get("latency", (self.latency_cycles, self.latency_cycles))
+        return lo * self.clock_ns, hi * self.clock_ns
+
     def summary(self) -> str:
-        """A few lines: each quantity as "estimate ± measured error", fractions and flags."""
-        e = self.error
+        """A few lines: each quantity with its 68 % interval, fractions, softmax and flags."""
+
+        def iv(key: str, scale: float = 1.0) -> str:
+            lo, hi = self.interval.get(key, (math.nan, math.nan))
+            return f"[{lo * scale:,.0f}, {hi * scale:,.0f}]"
+
+        level = f"{self.interval_level:.0%}"
         lines = [
-            f"{self.device.part} @ {self.clock_ns:g} ns ({self.backend}, {self.io_type}):",
-            f"  DSP   {self.dsp:10,.0f} ±{e.get('dsp', 0):4.0%}  ({self.fractions['dsp']:.1%})",
-            f"  LUT   {self.lut:10,.0f} ±{e.get('lut', 0):4.0%}  ({self.fractions['lut']:.1%})",
-            f"  FF    {self.ff:10,.0f} ±{e.get('ff', 0):4.0%}  ({self.fractions['ff']:.1%})",
-            f"  BRAM  {self.bram18k:10,.0f} ±{e.get('bram18k', 0):4.0%}",
-            f"  latency {self.latency_cycles:8.0f} cycles = {self.latency_ns:,.0f} ns "
-            f"±{e.get('latency', 0):.0%}; II {self.ii_cycles:.0f} cycles "
-            f"±{e.get('ii', 0):.0%}",
+            f"{self.device.part} @ {self.clock_ns:g} ns ({self.backend}, {self.io_type}); "
+            f"{level} intervals{' (widened: flagged)' if self.extrapolations else ''}:",
+            f"  DSP   {self.dsp:10,.0f} {iv('dsp')}  ({self.fractions['dsp']:.1%})",
+            f"  LUT   {self.lut:10,.0f} {iv('lut')}  ({self.fractions['lut']:.1%})",
+            f"  FF    {self.ff:10,.0f} {iv('ff')}  ({self.fractions['ff']:.1%})",
+            f"  BRAM  {self.bram18k:10,.0f} {iv('bram18k')}",
+            f"  latency {self.latency_ns:,.0f} ns {iv('latency', self.clock_ns)} ns "
+            f"({self.latency_cycles:.0f} cycles); II {self.ii_cycles:.0f} cycles {iv('ii')}",
+            f"  output softmax: {self.output_softmax}",
         ]
         lines += [f"  outside calibration: {x}" for x in self.extrapolations]
         return "\n".join(lines)
@@ -424,12 +455,31 @@ def _shipped_coefficients(path: str = str(COEFFICIENTS_FILE)) -> Coefficients:
 LayerSource = Sequence[Layer] | Layer | str | os.PathLike[str] | Any
 
 
+def with_output_softmax(layers: Sequence[Layer]) -> tuple[Layer, ...]:
+    """``layers`` with hls4ml's output softmax after a final dense layer (unchanged if the
+    stack already ends in a softmax or does not end in a dense layer).
+
+    Example:
+        >>> from precml_widgets.fpga.layers import DenseLayer
+        >>> [x.kind for x in with_output_softmax([DenseLayer(16, 5)])]
+        ['dense', 'softmax']
+    """
+    stack = tuple(layers)
+    if stack and isinstance(stack[-1], DenseLayer):
+        return (*stack, SoftmaxLayer(stack[-1].n_out, name="softmax"))
+    return stack
+
+
+def _is_table_string(source: Any) -> bool:
+    return isinstance(source, str) and ":" in source.split("|")[0] and not os.path.exists(source)
+
+
 def _as_layers(source: LayerSource) -> tuple[Layer, ...]:
     if isinstance(source, DenseLayer | ConvLayer | RecurrentLayer | SoftmaxLayer | MergeLayer):
         return (source,)
     if isinstance(source, list | tuple):
         return tuple(source)
-    if isinstance(source, str) and ":" in source.split("|")[0] and not os.path.exists(source):
+    if _is_table_string(source):
         return layers_from_table_string(source)
     if isinstance(source, str | os.PathLike):
         return layers_from_project(source)
@@ -450,6 +500,7 @@ def estimate(
     io_type: Literal["io_parallel", "io_stream"] = "io_parallel",
     mul_impl: Literal["dsp", "fabric"] | None = None,
     coefficients: Coefficients | None = None,
+    output_softmax: bool | None = None,
 ) -> ResourceEstimate:
     """Estimate DSP, LUT, FF, BRAM, latency and interval of an hls4ml design (pure arithmetic).
 
@@ -463,10 +514,14 @@ def estimate(
         mul_impl: force multipliers onto DSPs (``"dsp"``) or LUTs (``"fabric"``), as an
             HLS ``config_op mul -impl`` would; ``None`` lets the weight width decide.
         coefficients: use these instead of the shipped calibration.
+        output_softmax: append hls4ml's softmax after a final dense layer (``True``), never
+            (``False``), or ``None``: only to a table layer string, which by the table's
+            convention lists the multiply layers and not the output softmax.
 
     Returns:
         A :class:`ResourceEstimate` with per-layer terms, device fractions, the calibration's
-        measured error per quantity and the reasons (if any) the input is an extrapolation.
+        measured error per quantity, a 68 % interval per quantity, the reasons (if any) the
+        input is an extrapolation and how the output softmax was treated.
 
     Example:
         >>> from precml_widgets.fpga.layers import DenseLayer
@@ -485,10 +540,17 @@ def estimate(
         raise InvalidInputError(f"mul_impl={mul_impl!r}: expected None, 'dsp' or 'fabric'.")
     if not isinstance(clock_ns, int | float) or not 0.5 <= clock_ns <= 1000:
         raise InvalidInputError(f"clock_ns={clock_ns!r}: expected a period in ns (0.5-1000).")
+    if output_softmax not in (None, True, False):
+        raise InvalidInputError(f"output_softmax={output_softmax!r}: expected None, True or False.")
     dev = get_device(device)
     stack = _as_layers(layers)
     if not stack:
         raise InvalidInputError("layers is empty: give at least one layer to estimate.")
+    append = _is_table_string(layers) if output_softmax is None else output_softmax
+    given = stack
+    if append:
+        stack = with_output_softmax(stack)
+    softmax_note = _softmax_note(given, stack, output_softmax)
     calib = _calibration()
     c = coefficients or _shipped_coefficients()
     totals, per = _evaluate(
@@ -500,6 +562,7 @@ def estimate(
         c=c,
     )
     fractions = {k: totals[k] / getattr(dev, k) for k in ("dsp", "lut", "ff", "bram18k")}
+    flags = _extrapolations(stack, dev, clock_ns, backend, io_type, mul_impl, calib["domain"])
     return ResourceEstimate(
         dsp=totals["dsp"],
         lut=totals["lut"],
@@ -514,14 +577,48 @@ def estimate(
         io_type=io_type,
         fractions=fractions,
         fits=all(v <= 1.0 for v in fractions.values()),
-        extrapolations=_extrapolations(stack, dev, clock_ns, backend, io_type, calib["domain"]),
+        extrapolations=flags,
         error=_measured_error(calib["cross_validation"], TOOL_FAMILY[backend]),
         layers=per,
+        interval=_interval(totals, calib.get("intervals"), flagged=bool(flags)),
+        interval_level=float(calib.get("intervals", {}).get("level", INTERVAL_LEVEL)),
+        output_softmax=softmax_note,
     )
 
 
+def _softmax_note(given: Sequence[Layer], stack: Sequence[Layer], requested: bool | None) -> str:
+    if len(stack) > len(given):
+        why = "table-string convention" if requested is None else "output_softmax=True"
+        return (
+            f"appended over {stack[-1].n_in} outputs ({why}; "
+            "output_softmax=False prices the stack without it)"
+        )
+    if given and isinstance(given[-1], SoftmaxLayer):
+        return "priced as listed (the stack ends in a softmax)"
+    return "none (the stack does not end in a softmax; output_softmax=True appends one)"
+
+
+def _interval(
+    totals: Mapping[str, float], intervals: Mapping[str, Any] | None, *, flagged: bool
+) -> dict[str, tuple[float, float]]:
+    """``expm1(log1p(estimate) + [q_lo, q_hi])`` per quantity; a flagged estimate takes the
+    union of the calibrated and the extrapolated bounds."""
+    if not intervals:
+        return {}
+    bounds = intervals["bounds"]
+    out = {}
+    for q in QUANTITIES:
+        lo, hi = bounds["calibrated"][q]
+        if flagged:
+            xlo, xhi = bounds["extrapolated"][q]
+            lo, hi = min(lo, xlo), max(hi, xhi)
+        base = math.log1p(max(totals[q], 0.0))
+        out[q] = (max(math.expm1(base + lo), 0.0), math.expm1(base + hi))
+    return out
+
+
 def _measured_error(validation: Mapping[str, Any], family: str) -> dict[str, float]:
-    """Leave-repo-out sMAPE on the held-out rows of this tool family (all rows if none)."""
+    """Leave-one-design-out sMAPE on the held-out rows of this tool family (all rows if none)."""
     per_family = validation.get("by_family", {}).get(family)
     return dict(per_family["smape"] if per_family else validation["smape"])
 
@@ -532,9 +629,10 @@ def _extrapolations(
     clock_ns: float,
     backend: str,
     io_type: str,
+    mul_impl: str | None,
     domain: Mapping[str, Any],
 ) -> tuple[str, ...]:
-    """Why this input lies outside the calibration domain (stored in the JSON)."""
+    """Why this input lies outside the calibration domain, or where the rules are known to fail."""
     out = []
     family = TOOL_FAMILY[backend]
     if family not in domain["tool_families"]:
@@ -549,6 +647,11 @@ def _extrapolations(
         out.append(f"clock {clock_ns:g} ns is outside the calibrated {lo:g}-{hi:g} ns")
     if io_type not in domain["io_types"]:
         out.append(f"{io_type}: the calibration designs are all {', '.join(domain['io_types'])}")
+    if io_type == "io_stream":
+        out.append(
+            "io_stream: the FIFOs between layers (and the line buffers of convolutions) are "
+            "not modelled; BRAM and FF may be underestimated"
+        )
     bits_lo, bits_hi = domain["weight_bits"]
     for layer in layers:
         if isinstance(layer, SoftmaxLayer):
@@ -562,6 +665,27 @@ def _extrapolations(
         name = layer.name or layer.kind
         if isinstance(layer, ConvLayer | RecurrentLayer):
             out.append(f"layer {name}: {layer.kind} layers are not calibrated (dense-kernel model)")
+        if isinstance(layer, ConvLayer) and io_type == "io_parallel":
+            out.append(
+                f"layer {name}: the im2col buffers of an io_parallel convolution (FF, LUT) "
+                "are not modelled"
+            )
+        if isinstance(layer, RecurrentLayer) and layer.n_timesteps is None:
+            out.append(
+                f"layer {name}: no sequence length given, the {layer.rnn_kind} is priced for "
+                "ONE time step (give n_timesteps, or ':t<N>' in a table string): latency and "
+                "II are underestimated by the number of steps"
+            )
+        if (
+            mul_impl is None
+            and layer.weight.width < DSP_MIN_WEIGHT_BITS
+            and max(layer.weight.width, (layer.input or layer.weight).width) >= 8
+        ):
+            out.append(
+                f"layer {name}: {layer.weight.width}-bit weights are priced on LUTs "
+                f"(< {DSP_MIN_WEIGHT_BITS} bits); HLS still maps some low-bit (e.g. QKeras) "
+                "products onto DSPs, so DSP may be underestimated and LUT overestimated"
+            )
         if layer.strategy not in domain["strategies"]:
             out.append(
                 f"layer {name}: {layer.strategy.capitalize()} strategy is not calibrated "

@@ -292,7 +292,8 @@ def layers_from_table_string(text: str) -> tuple[Layer, ...]:
     Args:
         text: layers joined by ``" | "``, each like
             ``dense:16x64:rf1:lat:w=fx16_6:acc=fx16_6:in=fx16_6:out=fx16_6:z=24``,
-            ``conv2d:28x28x1->4:k3x3:rf3:res:w=...``, ``gru:6x20:rf1:w=...`` or ``softmax:5``.
+            ``conv2d:28x28x1->4:k3x3:rf3:res:w=...``, ``gru:6x20:rf1:w=...`` (``:t50`` gives
+            the sequence length) or ``softmax:5``.
             Types may be ``None`` (unknown).
 
     Raises:
@@ -336,6 +337,8 @@ def _parse_item(item: str, index: int) -> Layer:
                     raise ValueError(f"unknown field {key!r}")
             elif re.fullmatch(r"rf\d+", token):
                 opts["reuse_factor"] = int(token[2:])
+            elif re.fullmatch(r"t\d+", token) and kind in ("gru", "lstm"):
+                opts["n_timesteps"] = int(token[1:])
             elif re.fullmatch(r"k\d+(x\d+)*", token):
                 kernel = tuple(int(k) for k in token[1:].split("x"))
             elif token in ("lat", "res", "latency", "resource"):
