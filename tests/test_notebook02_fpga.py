@@ -3,10 +3,8 @@ code path, event counts cut for CI (``notebook_runner.CI_DAQ``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-from typing import Any
 
 import pytest
 from notebook_runner import ci_parameters
@@ -64,6 +62,43 @@ def test_data_acquisition_fpga_numbers(run_notebook):
         assert any("sub" in reason for reason in est["extrapolations"])  # merges: uncalibrated
     assert set(f["estimate_error"]) >= {"dsp", "lut", "ff", "latency", "ii"}
     assert f["estimate_error"] == pytest.approx(f["validation"]["by_family"][f"{f['backend']} HLS"])
+    # truth: the intervals are exp(log1p(estimate) + shipped conformal bounds); the merges flag
+    # the design, so they are the union of the in-domain and the extrapolated bounds
+    from precml_widgets.fpga.estimator import COEFFICIENTS_FILE
+
+    shipped = json.loads(COEFFICIENTS_FILE.read_text())
+    bounds = shipped["intervals"]["bounds"]
+    for w in widths:
+        est = f["estimates"][w]
+        assert est["output_softmax"].startswith("none")  # the autoencoder has no softmax
+        for key, value in (
+            ("dsp", est["dsp"]),
+            ("ff", est["ff"]),
+            ("latency", est["latency_cycles"]),
+        ):
+            lo_b = min(bounds["calibrated"][key][0], bounds["extrapolated"][key][0])
+            hi_b = max(bounds["calibrated"][key][1], bounds["extrapolated"][key][1])
+            lo, hi = est["interval"][key]
+            assert lo == pytest.approx(max(math.expm1(math.log1p(value) + lo_b), 0.0))
+            assert hi == pytest.approx(math.expm1(math.log1p(value) + hi_b))
+    # validation: the design-grouped numbers the shipped calibration holds (regenerated from
+    # table.csv by tests/test_fpga_estimator.py), and held-out coverage inside the binomial band
+    from scipy.stats import binom
+
+    v = f["validation"]
+    assert v["scheme"] == "design" and v["n_designs"] == 5 and v["n_rows"] == 26
+    for family, values in shipped["cross_validation"]["by_family"].items():
+        assert v["by_family"][family] == pytest.approx(values["smape"])
+    with open(locate("hls4ml_synthesis_table"), newline="") as fh:
+        categories = [row["category"] for row in csv.DictReader(fh)]
+    n_flagged = sum(c != "dense" for c in categories) + 6  # + the six beyond the partition limit
+    for pool, n in (("calibrated", 26), ("extrapolated", n_flagged)):
+        cov = f["coverage"][pool]
+        band = [binom.ppf(0.001, n, 0.68) / n, binom.ppf(0.999, n, 0.68) / n]
+        assert cov["n_rows"] == n and cov["band"] == pytest.approx(band)
+        for q, value in cov["coverage"].items():
+            # the target (false alarm ~0.002 per quantity for a correct 68 % interval)
+            assert band[0] <= value <= band[1], (pool, q, value)
 
     # the left-out jet-tagger rows quote the real reports of table.csv
     with open(locate("hls4ml_synthesis_table"), newline="") as fh:
