@@ -266,6 +266,8 @@ def test_panes_show_the_core_numbers(models, widget, settings):
         assert f'class="precml-{key}-total">{total:,}<' in widget._report.object
         assert f"± {est.error[key]:.0%} of" in widget._report.object
         assert f"({est.fractions[key]:.1%}" in widget._report.object
+        lo, hi = est.interval[key]
+        assert f'class="precml-{key}-interval">68%: {lo:,.0f}–{hi:,.0f}<' in widget._report.object
     exact, text = _shown(widget, "latency-ns")
     assert exact == est.latency_ns and text == f"{est.latency_ns:,.1f}"
     exact, text = _shown(widget, "ii-ns")
@@ -285,7 +287,7 @@ def test_calibration_label_comes_from_the_calibration_file():
     label = calibration_label()
     assert label.startswith(f"ESTIMATE (calibrated on {used} of {total} real syntheses")
     assert f"DSP ±{calib['cross_validation']['smape']['dsp']:.0%}" in label
-    assert "leave-repo-out error" in label
+    assert "leave-one-design-out error" in label
 
 
 def test_does_not_fit_a_tiny_custom_device(models):
@@ -461,3 +463,26 @@ def test_slider_updates_take_under_10_ms(widget):
     # best of three medians: another process on the shared cores must not fail the test
     best = min(_median_update_ms(widget, [next(knobs) for _ in range(50)]) for _ in range(3))
     assert best <= 10.0, f"median update {best:.2f} ms"
+
+
+def test_the_plot_draws_the_intervals_of_the_estimate(models, widget):
+    """The HoloViews pane holds error bars whose ends are the estimate's 68 % interval."""
+    import holoviews as hv
+
+    assert widget._interval_pane.object is None  # drawn only while its card is open
+    widget._interval_card.collapsed = False
+    widget.reuse_factor = widget.reuse_factor  # no change: the plot is already current
+    est = widget.current_estimate()
+    plot = widget._interval_pane.object
+    bars = [el for el in plot.traverse(lambda x: x, [hv.ErrorBars])]
+    resources, latency = bars
+    for i, key in enumerate(("dsp", "lut", "ff", "bram18k")):
+        total = getattr(est.device, key)
+        value = 100 * getattr(est, key) / total
+        lo, hi = est.interval[key]
+        assert resources.iloc[i, 1] == pytest.approx(value)
+        assert resources.iloc[i, 1] - resources.iloc[i, 2] == pytest.approx(100 * lo / total)
+        assert resources.iloc[i, 1] + resources.iloc[i, 3] == pytest.approx(100 * hi / total)
+    lo_ns, hi_ns = est.latency_ns_interval
+    assert latency.iloc[0, 1] - latency.iloc[0, 2] == pytest.approx(lo_ns)
+    assert latency.iloc[0, 1] + latency.iloc[0, 3] == pytest.approx(hi_ns)

@@ -106,8 +106,9 @@ def calibration_label() -> str:
     )
     return (
         f"ESTIMATE (calibrated on {facts['used']} of {facts['total']} real syntheses; the "
-        f"others lie outside its domain; leave-repo-out error, all tool families: {errors}; "
-        "each bar quotes its tool family's) — not a synthesis."
+        f"others lie outside its domain; leave-one-design-out error, all tool families: "
+        f"{errors}; each bar quotes its tool family's, the plot this design's 68 % interval, "
+        "widened when flagged) — not a synthesis."
     )
 
 
@@ -295,6 +296,14 @@ class FPGAEstimator(pn.viewable.Viewer):
             self._layers, title="Per layer", collapsed=True, width=720, margin=(10, 5)
         )
         self._form_message = pn.pane.HTML("", width=280)
+        self._interval_pane = pn.pane.HoloViews(None, width=710, height=230)
+        self._interval_card = pn.Card(
+            self._interval_pane,
+            title="68 % intervals (plot)",
+            collapsed=True,
+            width=720,
+            margin=(10, 5),
+        )
 
         model = params.pop("model", next(iter(self._models)))
         device = params.pop("device", "xcvu9p")
@@ -319,6 +328,7 @@ class FPGAEstimator(pn.viewable.Viewer):
                     for backend in self.param.backend.objects:
                         valid_reuse_factors(layer.n_in, layer.n_out, backend)
         self._layers_card.param.watch(self._on_layers_card, "collapsed")
+        self._interval_card.param.watch(self._on_interval_card, "collapsed")
         self._refresh()
 
     # ------------------------------------------------------------------ constructors
@@ -471,6 +481,8 @@ class FPGAEstimator(pn.viewable.Viewer):
             + _unmodelled_html(unmodelled_nodes(self._models[self.model]))
         )
         self._set(self._report, report)
+        if not self._interval_card.collapsed:  # a HoloViews redraw costs ~100 ms
+            self._interval_pane.object = interval_plot(est, check.latency_budget_ns)
         self._set(self._physics_pane, self._physics_html())
         if not self._layers_card.collapsed:
             self._set(self._layers, self._layers_html(est))
@@ -479,6 +491,12 @@ class FPGAEstimator(pn.viewable.Viewer):
     def _set(pane: Any, text: str) -> None:
         if pane.object != text:
             pane.object = text
+
+    def _on_interval_card(self, event: Any) -> None:
+        if not event.new:
+            self._interval_pane.object = interval_plot(
+                self.current_estimate(), self.budget().latency_budget_ns
+            )
 
     def _on_layers_card(self, event: Any) -> None:
         if not event.new:
@@ -690,11 +708,40 @@ class FPGAEstimator(pn.viewable.Viewer):
             pn.Column(
                 self._calibration,
                 self._report,
+                self._interval_card,
                 self._physics_pane,
                 self._layers_card,
                 width=740,
             ),
         )
+
+
+# ---------------------------------------------------------------------- plots
+def interval_plot(est: ResourceEstimate, latency_budget_ns: float) -> Any:
+    """HoloViews: each resource as % of the part with its 68 % interval (error bars), and the
+    latency in ns with its interval against the budget (dashed). Pure drawing of ``est``."""
+    hv = require("holoviews", "widgets", "the FPGA estimator plot")
+    require("holoviews.plotting.bokeh", "widgets", "the FPGA estimator plot")
+    rows = []
+    for key, label in _RESOURCES:
+        total = getattr(est.device, key)
+        lo, hi = est.interval.get(key, (getattr(est, key),) * 2)
+        value = 100.0 * getattr(est, key) / total
+        rows.append((label, value, value - 100.0 * lo / total, 100.0 * hi / total - value))
+    flagged = " (widened: flagged)" if est.extrapolations else ""
+    res = hv.Scatter([r[:2] for r in rows], "resource", "% of part").opts(size=8, color=_BLUE)
+    res_err = hv.ErrorBars(rows, "resource", ["% of part", "lower", "upper"])
+    resources = (res * res_err * hv.HLine(100.0).opts(color=_RED, line_dash="dashed")).opts(
+        title=f"resources, {est.interval_level:.0%} intervals{flagged}", width=360, height=220
+    )
+    lo_ns, hi_ns = est.latency_ns_interval
+    lat = [("latency", est.latency_ns, est.latency_ns - lo_ns, hi_ns - est.latency_ns)]
+    latency = (
+        hv.Scatter([lat[0][:2]], "quantity", "ns").opts(size=8, color=_BLUE)
+        * hv.ErrorBars(lat, "quantity", ["ns", "lower", "upper"])
+        * hv.HLine(latency_budget_ns).opts(color=_RED, line_dash="dashed")
+    ).opts(title=f"latency vs budget {_ns(latency_budget_ns)}", width=340, height=220)
+    return (resources + latency).opts(shared_axes=False)
 
 
 # ---------------------------------------------------------------------- HTML helpers
@@ -729,10 +776,13 @@ def _resources_html(est: ResourceEstimate) -> str:
         value, total, frac = getattr(est, key), getattr(est.device, key), est.fractions[key]
         color = _RED if frac > 1.0 else _BLUE
         over = " — over the total" if frac > 1.0 else ""
+        lo, hi = est.interval.get(key, (value, value))
         text = (
             f'<span class="precml-{key}" data-value="{value!r}">{value:,.0f}</span> '
             f"± {est.error.get(key, 0.0):.0%} of "
-            f'<span class="precml-{key}-total">{total:,}</span> ({frac:.1%}{over})'
+            f'<span class="precml-{key}-total">{total:,}</span> ({frac:.1%}{over}); '
+            f'<span class="precml-{key}-interval">{est.interval_level:.0%}: '
+            f"{lo:,.0f}–{hi:,.0f}</span>"
         )
         parts.append(_bar_row(label, frac, est.error.get(key, 0.0), color, text, key))
     return "".join(parts)
