@@ -73,7 +73,7 @@ def bench_accuracy() -> dict:
             "target_smape": TARGETS.get(q),
         }
     return {
-        "scheme": "leave-one-source-repository-out",
+        "scheme": f"leave-one-{report.scheme}-out",
         "n_rows": len(report.residuals),
         "n_excluded": sum(r.excluded is not None for r in rows),
         "folds": [{"held_out": h, "train_repos": list(t)} for h, t in report.folds],
@@ -94,8 +94,8 @@ def main() -> None:
     )
     accuracy = bench_accuracy()
     print(
-        f"\nleave-one-repository-out on {accuracy['n_rows']} real syntheses "
-        f"({len(accuracy['folds'])} repositories; {accuracy['n_excluded']} rows out of domain)"
+        f"\nleave-one-design-out on {accuracy['n_rows']} real syntheses "
+        f"({len(accuracy['folds'])} designs; {accuracy['n_excluded']} rows out of domain)"
     )
     print(
         f"{'quantity':9s} {'ours':>7s} {'R2':>7s} {'naive':>7s} {'naive/ours':>11s} {'target':>7s}"
