@@ -4,7 +4,8 @@ For each integrand and seed, :func:`precml_widgets.integration.study.compare` ru
 methods on the same integrand in this process. The flow gets exactly as many integrand calls
 in total (training + final estimate) as VEGAS+ used (training/adaptation calls counted);
 an independent outer counter around the integrand asserts that every call is accounted for.
-Reported per integrand (medians over seeds): relative error flow / VEGAS+ and / VEGAS,
+Reported per integrand (medians over seeds): relative error flow / VEGAS+ and / VEGAS
+(computed even for runs the guard flagged, which are counted and should not be trusted),
 unweighting efficiency ⟨w⟩/w_max on 1e5 fresh events (max and 99.9 % quantile; for VEGAS
 the events come from its adapted map, without stratification), pulls, wall times. Targets
 (issue: theory predictions) are printed beside the measured figures.
@@ -38,6 +39,11 @@ TARGETS = [
 ]
 
 
+def default_config() -> ComparisonConfig:
+    """The benchmark's budget: ``compare()``'s default (5 000 calls x 60 iterations)."""
+    return ComparisonConfig()
+
+
 def run_one(name: str, seed: int, config: ComparisonConfig, device: str) -> dict:
     integrand = get(name)
     outer = CountingIntegrand(integrand.fn, integrand.dim, f"outer {name}")
@@ -45,19 +51,27 @@ def run_one(name: str, seed: int, config: ComparisonConfig, device: str) -> dict
         replace(integrand, fn=outer), replace(config, seed=seed), device=device, progress=False
     )
     flow, plus, classic = (c.results[m] for m in ("flow", "VEGAS+", "VEGAS"))
-    # every call accounted for: the three methods' budgets plus the diagnostic events
-    accounted = sum(r.calls for r in c.results.values()) + 3 * config.diagnostic_events
+    # every call accounted for: the three methods' budgets, the guard flows' and the
+    # diagnostic events
+    accounted = (
+        sum(r.calls for r in c.results.values())
+        + sum(r.calls for r in c.guard_results.values())
+        + 3 * config.diagnostic_events
+    )
     assert outer.calls == accounted, (outer.calls, accounted)
     assert flow.calls == plus.calls, (flow.calls, plus.calls)
     # classic VEGAS's calls differ by a few % (vegas's neval is approximate): its error ratio
     # is scaled to equal calls by Comparison.error_ratio; both counts are recorded
+    # a flagged run (the flows and VEGAS+ disagree) is recorded, and its ratios are marked
     return {
+        "guard flagged": float(c.flagged),
+        "guard p-value": c.guard.p_value,
         "calls": flow.calls,
         "classic VEGAS calls": classic.calls,
         "training_calls": flow.training_calls,
-        "error VEGAS+/flow": c.error_ratio("VEGAS+"),
-        "error VEGAS/flow": c.error_ratio("VEGAS"),
-        "error flow/VEGAS+": 1 / c.error_ratio("VEGAS+"),
+        "error VEGAS+/flow": c.error_ratio("VEGAS+", allow_flagged=True),
+        "error VEGAS/flow": c.error_ratio("VEGAS", allow_flagged=True),
+        "error flow/VEGAS+": 1 / c.error_ratio("VEGAS+", allow_flagged=True),
         **{f"{m} relative error": c.results[m].relative_error for m in c.methods},
         **{f"{m} pull": c.pull(m) for m in c.methods},
         **{f"{m} unweighting eff. (max)": c.unweighting_efficiency(m) for m in c.methods},
@@ -70,9 +84,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--integrands", default=",".join(suite()))
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--calls-per-iteration", type=int, default=5_000)
-    parser.add_argument("--training-iterations", type=int, default=40)
-    parser.add_argument("--final-iterations", type=int, default=20)
+    default = default_config()
+    parser.add_argument("--calls-per-iteration", type=int, default=default.calls_per_iteration)
+    parser.add_argument("--training-iterations", type=int, default=default.training_iterations)
+    parser.add_argument("--final-iterations", type=int, default=default.final_iterations)
+    parser.add_argument("--guard-flows", type=int, default=default.guard_flows)
     parser.add_argument("--flow-size", default="medium", choices=list(FLOW_SIZES))
     parser.add_argument(
         "--device", default="cpu", help="torch device of the flow (the targets are for a CPU)"
@@ -86,7 +102,8 @@ def main() -> None:
         training_iterations=args.training_iterations,
         final_iterations=args.final_iterations,
         nis=NISConfig(flow=FLOW_SIZES[args.flow_size]),
-        diagnostic_events=100_000,
+        diagnostic_events=default.diagnostic_events,
+        guard_flows=args.guard_flows,
     )
     results: dict[str, dict] = {}
     for name in args.integrands.split(","):
@@ -101,7 +118,8 @@ def main() -> None:
             f"{median['flow unweighting eff. (99.9%)']:.3f} / "
             f"{median['VEGAS+ unweighting eff. (99.9%)']:.3f} (99.9%)  pulls flow "
             f"{median['flow pull']:+.2f} VEGAS+ {median['VEGAS+ pull']:+.2f}  wall s flow "
-            f"{median['flow wall time s']:.1f} VEGAS+ {median['VEGAS+ wall time s']:.2f}",
+            f"{median['flow wall time s']:.1f} VEGAS+ {median['VEGAS+ wall time s']:.2f}  "
+            f"guard flagged {sum(r['guard flagged'] for r in runs):.0f} of {len(runs)}",
             flush=True,
         )
     verdicts = []
@@ -131,10 +149,11 @@ def main() -> None:
                 "training_iterations": args.training_iterations,
                 "final_iterations": args.final_iterations,
                 "flow_size": args.flow_size,
+                "guard_flows": args.guard_flows,
                 "seeds": args.seeds,
                 "device": args.device,
                 "torch_threads": torch.get_num_threads(),
-                "diagnostic_events": 100_000,
+                "diagnostic_events": default.diagnostic_events,
             },
             "integrands": results,
             "targets": verdicts,

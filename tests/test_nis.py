@@ -304,3 +304,47 @@ def test_nis_on_cuda_is_calibrated():
     result, sampler = integrate_nis(gauss(2), tiny(training_calls=10_000), device="cuda")
     assert sampler.device.type == "cuda"
     assert abs(result.pull(gauss(2).exact)) < 4
+
+
+# -- pull calibration at notebook 01's fast budget (validation: N = 200 trained flows each) ------
+def _fast_budget() -> tuple[NISConfig, VegasConfig]:
+    """Notebook 01's CI budget (``notebook_runner.CI_THEORY``) with its teaching flow size."""
+    from notebook_runner import ci_parameters
+
+    from precml_widgets.integration.explorer import FLOW_SIZES
+
+    p = ci_parameters("01_theory_predictions")
+    cpi, train, final = p["calls_per_iteration"], p["training_iterations"], p["final_iterations"]
+    nis = NISConfig(
+        training_calls=cpi * train,
+        calls_per_iteration=cpi,
+        final_calls=cpi * final,
+        flow=FLOW_SIZES[p["flow_size"]],
+    )
+    return nis, VegasConfig(cpi, train, final)
+
+
+PULL_SEEDS = 200
+
+
+@pytest.mark.validation
+@pytest.mark.parametrize("name", ["camel-4d", "ee-mumu-bw"])
+@pytest.mark.parametrize("method", ["flow", "VEGAS+"])
+def test_pulls_are_calibrated_at_the_notebook_budget(name, method):
+    """N = 200 independent runs (Dask toys) per integrand and method at notebook 01's budget.
+
+    For calibrated errors: the number of |pull| > 3 exceeds binom.ppf(0.999, 200, 0.0027) = 4
+    with probability < 0.1 %, and the sample standard deviation of 200 pulls has a spread of
+    1/sqrt(2 N) = 0.05, so it leaves [0.85, 1.15] with probability ~0.3 %.
+    """
+    from precml_widgets.integration.coverage import PullEnsemble
+    from precml_widgets.integration.integrands import get
+
+    nis, vegas = _fast_budget()
+    config = nis if method == "flow" else vegas
+    ensemble = pull_ensemble(get(name), config, PULL_SEEDS, n_workers=2, progress=False)
+    n_tail = int(np.sum(np.abs(ensemble.pulls) > 3))
+    summary = (name, method, ensemble.mean, ensemble.std, n_tail, ensemble.pulls.min())
+    print("pull ensemble", summary)
+    assert n_tail <= PullEnsemble.tail_limit(PULL_SEEDS) * PULL_SEEDS, summary
+    assert 0.85 <= ensemble.std <= 1.15, summary

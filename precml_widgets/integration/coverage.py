@@ -43,6 +43,26 @@ class PullEnsemble:
         """Sample variance of the pulls (1 when the errors are right)."""
         return float(self.pulls.var(ddof=1))
 
+    @property
+    def std(self) -> float:
+        """Sample standard deviation of the pulls (1 when the errors are right)."""
+        return float(self.pulls.std(ddof=1))
+
+    def tail_fraction(self, z: float = 3.0) -> float:
+        """Fraction of runs with ``|pull| > z`` (0.0027 for ``z = 3`` when calibrated)."""
+        return float(np.mean(np.abs(self.pulls) > z))
+
+    @staticmethod
+    def tail_limit(n: int, z: float = 3.0, level: float = 0.999) -> float:
+        """Largest ``|pull| > z`` fraction of ``n`` calibrated runs at ``level``:
+        ``binom.ppf(level, n, 2 Φ(-z)) / n``; exceeding it is a false alarm in ``1 - level``.
+
+        Example:
+            >>> PullEnsemble.tail_limit(200)
+            0.02
+        """
+        return float(stats.binom.ppf(level, n, 2 * stats.norm.sf(z)) / n)
+
     def calibrated(self, level: float = 0.997) -> bool:
         """Mean within ``z/√N`` of 0 and variance inside its two-sided chi-square band.
 

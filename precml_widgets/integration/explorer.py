@@ -56,6 +56,7 @@ _KNOBS = (
     "loss",
     "premap",
     "diagnostic_events",
+    "guard_flows",
     "seed",
 )
 
@@ -88,6 +89,11 @@ class IntegrationExplorer(pn.viewable.Viewer):
     premap = param.Selector(default="none", objects=["none", "vegas"], doc="VEGAS pre-map.")
     diagnostic_events = param.Integer(
         default=100_000, bounds=(1_000, 1_000_000), doc="Fresh events for the weight plots."
+    )
+    guard_flows = param.Integer(
+        default=2,
+        bounds=(0, 5),
+        doc="Extra flows from independent seeds that must agree with the flow and VEGAS+.",
     )
     seed = param.Integer(default=0, bounds=(0, None), doc="Seeds everything.")
     quantile = param.Number(
@@ -139,6 +145,7 @@ class IntegrationExplorer(pn.viewable.Viewer):
                 flow=FLOW_SIZES[self.flow_size],
             ),
             diagnostic_events=self.diagnostic_events,
+            guard_flows=self.guard_flows,
             seed=self.seed,
         )
 
@@ -199,9 +206,10 @@ class IntegrationExplorer(pn.viewable.Viewer):
         exact = comparison.integrand
         rows = []
         for method, r in comparison.results.items():
+            pull = f"{comparison.pull(method):+.2f}" if comparison.has_exact else "—"
             rows.append(
                 f"<tr><td>{html.escape(method)}</td><td>{r.estimate:.6g} ± {r.error:.2g}</td>"
-                f"<td>{r.relative_error:.2e}</td><td>{comparison.pull(method):+.2f}</td>"
+                f"<td>{r.relative_error:.2e}</td><td>{pull}</td>"
                 f"<td>{r.calls}</td>"
                 f"<td>{comparison.unweighting_efficiency(method):.3f}</td>"
                 f"<td>{comparison.unweighting_efficiency(method, self.quantile):.3f}</td></tr>"
@@ -213,12 +221,20 @@ class IntegrationExplorer(pn.viewable.Viewer):
             "<p><small>Efficiencies ⟨w⟩/w_max on fresh events; for VEGAS+ and VEGAS the events "
             "come from the adapted grid alone (no stratification).</small></p>"
         )
-        head = (
-            f"<b>{html.escape(exact.name)}</b>: exact {exact.exact:.8g}"
-            f" ({html.escape(exact.reference)}). At equal calls, relative error of VEGAS+ / "
-            f"flow = {comparison.error_ratio('VEGAS+'):.2f} (above 1: the flow is better)."
-        )
-        return head + table
+        known = f"exact {exact.exact:.8g}" if comparison.has_exact else "exact value unknown"
+        if comparison.flagged:  # the guard: estimates that disagree are not ranked
+            verdict = (
+                "<p class='precml-warning' style='color:#b00020'><b>Not compared:</b> "
+                f"{html.escape(comparison.guard.message)}</p>"
+            )
+        else:
+            agree = "" if comparison.guard is None else f" {html.escape(comparison.guard.message)}"
+            verdict = (
+                f"<p>At equal calls, relative error of VEGAS+ / flow = "
+                f"{comparison.error_ratio('VEGAS+'):.2f} (above 1: the flow is better).{agree}</p>"
+            )
+        head = f"<b>{html.escape(exact.name)}</b>: {known} ({html.escape(exact.reference)})."
+        return head + verdict + table
 
     def projection_message(self) -> str:
         """Why no projection is shown ('' when one is)."""

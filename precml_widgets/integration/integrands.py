@@ -37,13 +37,14 @@ MarginalCdf = Callable[[Array, int], Array]
 
 @dataclass(frozen=True)
 class Integrand:
-    """A non-negative function on the unit hypercube with a known integral.
+    """A non-negative function on the unit hypercube, usually with a known integral.
 
     Attributes:
         name: short identifier, e.g. ``"camel-4d"``.
         dim: number of dimensions ``n`` of the cube ``[0, 1]^n``.
         fn: the raw vectorised function, ``(N, dim)`` float64 points -> ``(N,)`` values ``>= 0``.
-        exact: the integral of ``fn`` over ``[0, 1]^dim``.
+        exact: the integral of ``fn`` over ``[0, 1]^dim``, or ``None`` when it is not known
+            (a user's own integrand; then no pull can be computed).
         exact_error: absolute uncertainty of ``exact`` (0.0 for closed forms).
         reference: one line saying how ``exact`` is known.
         sampler: ``sampler(n, rng)`` returns ``(n, dim)`` exact i.i.d. draws from ``fn / exact``,
@@ -62,7 +63,7 @@ class Integrand:
     name: str
     dim: int
     fn: Callable[[Array], Array]
-    exact: float
+    exact: float | None
     exact_error: float
     reference: str
     sampler: Sampler | None = None
@@ -80,7 +81,10 @@ class Integrand:
                 f"got {type(self.fn).__name__}."
             )
         for field, value in (("exact", self.exact), ("exact_error", self.exact_error)):
-            if not isinstance(value, Real) or not math.isfinite(value) or value < 0.0:
+            if field == "exact" and value is None:
+                continue
+            bad = isinstance(value, bool) or not isinstance(value, Real)
+            if bad or not math.isfinite(value) or value < 0.0:
                 raise InvalidInputError(
                     f"{field} of integrand '{self.name}' must be a finite number >= 0, "
                     f"got {value!r}; the integral of a non-negative function cannot be negative."

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DIAGNOSTIC",
     "FINAL",
+    "GUARD",
     "TRAINING",
     "FlowDivergedError",
     "NISConfig",
@@ -66,7 +67,7 @@ class FlowDivergedError(PrecmlError, RuntimeError):
 
 
 #: Independent random streams derived from one seed (``stream_seed(seed, STREAM, i)``).
-TRAINING, FINAL, DIAGNOSTIC, SHUFFLE = 1, 2, 3, 4
+TRAINING, FINAL, DIAGNOSTIC, SHUFFLE, GUARD = 1, 2, 3, 4, 5
 
 
 def stream_seed(seed: int, *keys: int) -> int:
@@ -245,6 +246,31 @@ class NeuralImportanceSampler:
             raise InvalidInputError(f"the number of points n must be an integer >= 1, got {n!r}.")
         _, _, x, q = self._draw(n, seed)
         return x, q
+
+    def density(self, x: Array) -> Array:
+        """The sampler's density ``q(x)`` at ``(N, dim)`` points of the cube (any origin).
+
+        Example:
+            >>> nis = NeuralImportanceSampler(2, NISConfig(flow=FlowConfig(2, 8, (16,))))
+            >>> nis.density(np.full((3, 2), 0.25)).round(6).tolist()  # untrained: uniform
+            [1.0, 1.0, 1.0]
+        """
+        torch = self.torch
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        q_map = np.ones(x.shape[0])
+        if self.premap is not None:
+            y = np.empty_like(x)
+            jac = np.empty(x.shape[0], dtype=np.float64)
+            self.premap.map.invmap(x, y, jac)
+            x, q_map = y, 1.0 / jac
+        with torch.no_grad():
+            flow = self.flow()
+            parts = [
+                flow.log_prob(torch.as_tensor(x[i : i + _DRAW_CHUNK], device=self.device).float())
+                for i in range(0, x.shape[0], _DRAW_CHUNK)
+            ]
+        log_q = torch.cat(parts).double().cpu().numpy() if parts else np.empty(0)
+        return np.exp(log_q) * q_map
 
     # -- training ----------------------------------------------------------------------------
     def train(

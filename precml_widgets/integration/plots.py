@@ -30,10 +30,14 @@ def convergence_plot(comparison: Comparison) -> hv.Overlay:
     """Per-iteration estimates (relative to the exact value) against integrand calls.
 
     Each method's iterations are drawn with their errors; the final estimates sit at the
-    right-hand end with theirs. The band is the exact value's own uncertainty.
+    right-hand end with theirs. Without an exact value, the reference is VEGAS+'s estimate.
     """
     hv = _hv()
     exact = comparison.integrand.exact
+    reference = "exact"
+    if exact is None:  # a user's integrand: relative to VEGAS+'s final estimate
+        exact, reference = comparison.results["VEGAS+"].estimate, "VEGAS+"
+    ylabel = f"estimate / {reference} - 1"
     layers = [hv.HLine(0.0).opts(color=COLORS["exact"], line_dash="dashed")]
     for method, result in comparison.results.items():
         calls = np.array([r.calls for r in result.history], dtype=float)
@@ -41,30 +45,30 @@ def convergence_plot(comparison: Comparison) -> hv.Overlay:
         err = np.array([r.error / exact for r in result.history])
         label = f"{method} iterations"
         layers.append(
-            hv.Curve((calls, rel), "integrand calls", "estimate / exact - 1", label=label).opts(
+            hv.Curve((calls, rel), "integrand calls", ylabel, label=label).opts(
                 color=COLORS[method], alpha=0.6
             )
         )
         layers.append(
-            hv.ErrorBars(
-                (calls, rel, err), "integrand calls", ["estimate / exact - 1", "error"]
-            ).opts(color=COLORS[method], alpha=0.6)
+            hv.ErrorBars((calls, rel, err), "integrand calls", [ylabel, "error"]).opts(
+                color=COLORS[method], alpha=0.6
+            )
         )
         final = (result.calls, result.estimate / exact - 1, result.error / exact)
         layers.append(
-            hv.Scatter(
-                [final[:2]], "integrand calls", "estimate / exact - 1", label=f"{method}"
-            ).opts(color=COLORS[method], size=9, marker="diamond")
+            hv.Scatter([final[:2]], "integrand calls", ylabel, label=f"{method}").opts(
+                color=COLORS[method], size=9, marker="diamond"
+            )
         )
         layers.append(
-            hv.ErrorBars([final], "integrand calls", ["estimate / exact - 1", "error"]).opts(
+            hv.ErrorBars([final], "integrand calls", [ylabel, "error"]).opts(
                 color=COLORS[method], line_width=2
             )
         )
     overlay = hv.Overlay(layers).opts(
-        title=f"{comparison.integrand.name}: convergence (exact = {exact:.6g})",
+        title=f"{comparison.integrand.name}: convergence ({reference} = {exact:.6g})",
         xlabel="integrand calls",
-        ylabel="estimate / exact - 1",
+        ylabel=ylabel,
         legend_position="top_right",
         responsive=True,
         height=320,

@@ -1,4 +1,10 @@
-"""Flow against VEGAS+ and classic VEGAS on one integrand, at equal total integrand calls."""
+"""Flow against VEGAS+ and classic VEGAS on one integrand, at equal total integrand calls.
+
+:func:`compare` takes a suite :class:`Integrand` or a plain vectorised numpy function (bring
+your own integrand); besides the three methods it trains ``guard_flows`` more flows from
+independent seeds, and :mod:`~precml_widgets.integration.guard` checks that every flow and
+VEGAS+ agree on the integral before the methods are compared.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,21 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+import numpy.typing as npt
+
 from precml_widgets.errors import InvalidInputError
-from precml_widgets.integration.counting import CountingIntegrand
+from precml_widgets.integration.counting import CountingIntegrand, IntegrandValueError
+from precml_widgets.integration.guard import (
+    Agreement,
+    UnreliableResultError,
+    agreement,
+    mixture_estimate,
+)
 from precml_widgets.integration.integrands import Integrand
 from precml_widgets.integration.nis import (
     DIAGNOSTIC,
+    GUARD,
     NeuralImportanceSampler,
     NISConfig,
     integrate_nis,
@@ -24,22 +40,31 @@ from precml_widgets.integration.vegas_baseline import (
     integrate_vegas,
 )
 
-__all__ = ["Comparison", "ComparisonConfig", "compare"]
+__all__ = ["Comparison", "ComparisonConfig", "as_integrand", "compare"]
+
+
+#: Points on which a user's function is tried before any budget is spent.
+_PROBE_POINTS = 64
 
 
 @dataclass(frozen=True)
 class ComparisonConfig:
-    """One budget for every method.
+    """One budget for every method; the defaults are the benchmark's (300 000 calls each).
 
     Attributes:
         calls_per_iteration: integrand calls per iteration, for the flow and for VEGAS.
         training_iterations: iterations spent training the flow / adapting the VEGAS grid.
         final_iterations: iterations' worth of calls for the final estimate (VEGAS averages
             these iterations; the flow spends the same calls on one fresh sample).
-        nis: the flow's settings; its ``training_calls``, ``calls_per_iteration`` and
-            ``final_calls`` are overwritten from the fields above.
+        nis: the flow's settings (default: the medium flow, 4 spline transforms of 16 bins);
+            its ``training_calls``, ``calls_per_iteration`` and ``final_calls`` are overwritten
+            from the fields above.
         diagnostic_events: fresh weighted events per method for the weight and unweighting
             diagnostics (extra calls, reported separately, not in the comparison budget).
+        guard_flows: extra flows, trained from independent seeds with the same budget each
+            (extra calls, not in the comparison budget), whose estimates must agree with the
+            flow's and VEGAS+'s (:mod:`~precml_widgets.integration.guard`); 0 keeps only the
+            flow-vs-VEGAS+ check.
         seed: seeds everything.
 
     Example:
@@ -48,10 +73,11 @@ class ComparisonConfig:
     """
 
     calls_per_iteration: int = 5_000
-    training_iterations: int = 20
-    final_iterations: int = 10
+    training_iterations: int = 40
+    final_iterations: int = 20
     nis: NISConfig = field(default_factory=NISConfig)
     diagnostic_events: int = 100_000
+    guard_flows: int = 2
     seed: int = 0
 
     @property
@@ -62,39 +88,84 @@ class ComparisonConfig:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Results of every method on one integrand.
+    """Results of every method on one integrand, and whether they can be trusted.
 
     Attributes:
-        integrand: the integrand (with its exact value).
+        integrand: the integrand (with its exact value, or ``None`` when unknown).
         results: ``{"flow": ..., "VEGAS+": ..., "VEGAS": ...}``.
         diagnostics: per method, fresh weighted events from the final sampler (for VEGAS+
             and VEGAS: from the adapted map alone, without the stratification, which is how
             a VEGAS grid serves as the proposal of an event generator).
         config: the budget.
+        flow: the trained flow of ``results["flow"]`` (sample it with ``flow.sample(n, seed)``).
+        guard_results: the guard flows' results, ``{"flow (guard 1)": ..., ...}``.
+        guard: the agreement test of the flows and VEGAS+
+            (:func:`~precml_widgets.integration.guard.agreement`).
     """
 
     integrand: Integrand
     results: dict[str, IntegrationResult]
     diagnostics: dict[str, WeightedEvents]
     config: ComparisonConfig
+    flow: NeuralImportanceSampler | None = None
+    guard_results: dict[str, IntegrationResult] = field(default_factory=dict)
+    guard: Agreement | None = None
 
     @property
     def methods(self) -> list[str]:
         """Method names in display order."""
         return list(self.results)
 
-    def pull(self, method: str) -> float:
-        """``(estimate - exact) / error`` of one method (reference uncertainty included)."""
-        return self.results[method].pull(self.integrand.exact, self.integrand.exact_error)
+    @property
+    def has_exact(self) -> bool:
+        """Whether the integrand's exact value is known (pulls exist only then)."""
+        return self.integrand.exact is not None
 
-    def error_ratio(self, method: str = "VEGAS+") -> float:
+    @property
+    def flagged(self) -> bool:
+        """True when the guard found independent estimates that disagree."""
+        return self.guard is not None and self.guard.flagged
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Warnings that travel with the result (empty when the guard saw agreement)."""
+        return (self.guard.message,) if self.flagged else ()
+
+    def pull(self, method: str) -> float:
+        """``(estimate - exact) / error`` of one method (reference uncertainty included).
+
+        Raises:
+            InvalidInputError: when the integrand has no exact value.
+        """
+        if self.integrand.exact is None:
+            raise InvalidInputError(
+                f"'{self.integrand.name}' has no exact value, so there is no pull; pass "
+                "exact=... to compare() when the integral is known."
+            )
+        result = self.results.get(method) or self.guard_results[method]
+        return result.pull(self.integrand.exact, self.integrand.exact_error)
+
+    def error_ratio(self, method: str = "VEGAS+", *, allow_flagged: bool = False) -> float:
         """Relative error of ``method`` over the flow's, at equal calls: > 1, the flow is better.
 
         vegas honours ``neval`` only approximately, so classic VEGAS may have used a few % (up
         to ~20 % in 8D) fewer or more calls than the flow; its error is scaled to the flow's
         calls with the Monte Carlo law ``error ∝ 1/sqrt(calls)``. (VEGAS+ and the flow use
         exactly the same number of calls, so no scaling happens there.)
+
+        Args:
+            method: ``"VEGAS+"`` or ``"VEGAS"``.
+            allow_flagged: compute the ratio even when the guard flagged the run (its value
+                then compares errors of estimates that disagree, and means little).
+
+        Raises:
+            UnreliableResultError: when the guard flagged the run: the smaller error may
+                belong to a method that missed part of the integrand.
         """
+        if self.flagged and not allow_flagged:
+            raise UnreliableResultError(
+                f"no error ratio for '{self.integrand.name}': {self.guard.message}"
+            )
         other, flow = self.results[method], self.results["flow"]
         scale = math.sqrt(other.calls / flow.calls)
         return other.relative_error * scale / flow.relative_error
@@ -107,8 +178,9 @@ class Comparison:
         """Hit-or-miss unweighted events of one method."""
         return unweight(self.diagnostics[method], quantile=quantile, seed=self.config.seed)
 
-    def table(self) -> list[dict[str, float | str | int]]:
-        """One row per method: estimate, error, pull, calls, efficiencies, wall time."""
+    def table(self) -> list[dict[str, float | str | int | None]]:
+        """One row per method: estimate, error, pull (``None`` without an exact value), calls,
+        efficiencies, wall time."""
         rows = []
         for method, r in self.results.items():
             rows.append(
@@ -117,7 +189,7 @@ class Comparison:
                     "estimate": r.estimate,
                     "error": r.error,
                     "relative error": r.relative_error,
-                    "pull": self.pull(method),
+                    "pull": self.pull(method) if self.has_exact else None,
                     "calls": r.calls,
                     "weight rel. std": self.diagnostics[method].relative_std,
                     "unweighting eff. (max)": self.unweighting_efficiency(method),
@@ -135,10 +207,86 @@ def _diagnostic(
     return WeightedEvents(x, counter(x) / q, density=q)
 
 
+def as_integrand(
+    integrand: Integrand | Callable[[npt.NDArray[np.float64]], npt.ArrayLike],
+    *,
+    dim: int | None = None,
+    exact: float | None = None,
+    exact_error: float = 0.0,
+    name: str | None = None,
+) -> Integrand:
+    """An :class:`Integrand` from a suite integrand or a plain vectorised numpy function.
+
+    A plain function is tried on a few points first, so that a wrong output shape, NaN,
+    infinities, negative values or an exception raise a clear error before any budget is spent.
+
+    Args:
+        integrand: an :class:`Integrand`, or ``f(x)`` taking ``(N, dim)`` float64 points in the
+            unit cube and returning ``(N,)`` values ``>= 0``.
+        dim: the dimension (required for a plain function).
+        exact: the integral over ``[0, 1]^dim`` when known (pulls are shown only then).
+        exact_error: the uncertainty of ``exact``.
+        name: shown in tables and errors (default: the function's ``__name__``).
+
+    Raises:
+        InvalidInputError: for a missing ``dim``, a non-callable, or arguments that conflict
+            with a given :class:`Integrand`.
+        IntegrandValueError: when the function fails or returns bad values on the probe points.
+
+    Example:
+        >>> ig = as_integrand(lambda x: 3 * x[:, 0] ** 2, dim=2, exact=1.0, name="x0^2")
+        >>> ig.name, ig.dim, ig.exact
+        ('x0^2', 2, 1.0)
+    """
+    if isinstance(integrand, Integrand):
+        if dim is not None or exact is not None or name is not None or exact_error != 0.0:
+            raise InvalidInputError(
+                f"'{integrand.name}' is already an Integrand with its own dimension and exact "
+                "value; pass dim, exact, exact_error and name only with a plain function."
+            )
+        return integrand
+    if not callable(integrand):
+        raise InvalidInputError(
+            "compare() needs an Integrand or a vectorised function f(x) of (N, dim) points in "
+            f"the unit cube returning (N,) values; got {type(integrand).__name__}."
+        )
+    if dim is None:
+        raise InvalidInputError(
+            "a plain function needs its dimension: compare(f, dim=4) (and exact=... if the "
+            "integral is known)."
+        )
+    label = name or getattr(integrand, "__name__", "integrand")
+    label = "integrand" if label == "<lambda>" else label
+    built = Integrand(
+        name=label,
+        dim=dim,
+        fn=integrand,
+        exact=exact,
+        exact_error=float(exact_error),
+        reference="given by the user" if exact is not None else "no exact value given",
+    )
+    probe = np.random.default_rng(0).random((_PROBE_POINTS, built.dim))
+    try:
+        CountingIntegrand(built.fn, built.dim, built.name)(probe)
+    except IntegrandValueError:
+        raise
+    except Exception as exc:  # the user's function itself failed
+        raise IntegrandValueError(
+            f"calling '{built.name}' on {_PROBE_POINTS} points of shape {probe.shape} raised "
+            f"{type(exc).__name__}: {exc}. The function must accept a float64 array of shape "
+            f"(N, {built.dim}) and return N values (vectorise it with numpy)."
+        ) from exc
+    return built
+
+
 def compare(
-    integrand: Integrand,
+    integrand: Integrand | Callable[[npt.NDArray[np.float64]], npt.ArrayLike],
     config: ComparisonConfig | None = None,
     *,
+    dim: int | None = None,
+    exact: float | None = None,
+    exact_error: float = 0.0,
+    name: str | None = None,
     device: str | None = None,
     progress: bool = True,
     on_progress: Callable[[float], None] | None = None,
@@ -148,20 +296,41 @@ def compare(
     VEGAS+ runs first; the flow then gets exactly as many calls in total (training plus final
     estimate) as VEGAS+ used, measured by the shared :class:`CountingIntegrand`. Classic VEGAS
     gets the same ``neval`` per iteration, which vegas honours only approximately (a few %).
+    Then ``config.guard_flows`` more flows are trained from independent seeds with the same
+    budget, and the flows and VEGAS+ must agree within 3 sigma (``Comparison.guard``); when
+    they do not, the comparison carries a warning and ``error_ratio`` refuses to rank them.
 
     Args:
-        integrand: the integrand, with its exact value.
-        config: the budget.
-        device: torch device for the flow.
+        integrand: a suite :class:`Integrand`, or a plain vectorised numpy function ``f(x)``
+            of ``(N, dim)`` points in the unit cube returning ``(N,)`` values ``>= 0``.
+        config: the budget (default: the benchmark's, 300 000 calls per method).
+        dim: the dimension, for a plain function.
+        exact: the exact integral of a plain function, when known (for pulls).
+        exact_error: its uncertainty.
+        name: a name for a plain function.
+        device: torch device for the flows.
         progress: show a progress bar while the flow trains.
-        on_progress: called with the fraction done (0 to 1) as the flow trains.
+        on_progress: called with the fraction done (0 to 1) as the flows train.
 
     Returns:
-        A :class:`Comparison`.
+        A :class:`Comparison`, with the trained flow in ``.flow``.
+
+    Example:
+        >>> import numpy as np
+        >>> from precml_widgets.integration.flow import FlowConfig
+        >>> cfg = ComparisonConfig(1000, 4, 2, NISConfig(flow=FlowConfig(2, 8, (16,))),
+        ...                        diagnostic_events=1000, guard_flows=1)
+        >>> c = compare(lambda x: 3 * x[:, 0] ** 2, cfg, dim=2, progress=False)
+        >>> c.has_exact, c.flagged, c.flow.sample(3, seed=0)[0].shape
+        (False, False, (3, 2))
     """
     config = config or ComparisonConfig()
+    integrand = as_integrand(integrand, dim=dim, exact=exact, exact_error=exact_error, name=name)
     if config.diagnostic_events < 2:
         raise InvalidInputError(f"diagnostic_events must be >= 2, got {config.diagnostic_events}.")
+    guard_flows = config.guard_flows
+    if isinstance(guard_flows, bool) or not isinstance(guard_flows, int) or guard_flows < 0:
+        raise InvalidInputError(f"guard_flows must be an integer >= 0, got {guard_flows!r}.")
     # the flow's settings are checked before any integrand call is spent
     nis_cfg = replace(
         config.nis,
@@ -173,6 +342,7 @@ def compare(
     diagnostic_seed = stream_seed(config.seed, DIAGNOSTIC)
     results: dict[str, IntegrationResult] = {}
     diagnostics: dict[str, WeightedEvents] = {}
+    samplers: dict[str, NeuralImportanceSampler | VegasSampler] = {}
     for variant in ("VEGAS+", "VEGAS"):
         counter = CountingIntegrand(integrand.fn, integrand.dim, integrand.name)
         vegas_cfg = VegasConfig(
@@ -182,10 +352,17 @@ def compare(
             variant=variant,
             seed=config.seed,
         ).validate()
-        results[variant], sampler = integrate_vegas(integrand, vegas_cfg, counter=counter)
+        results[variant], samplers[variant] = integrate_vegas(integrand, vegas_cfg, counter=counter)
         diagnostics[variant] = _diagnostic(
-            sampler, counter, config.diagnostic_events, diagnostic_seed
+            samplers[variant], counter, config.diagnostic_events, diagnostic_seed
         )
+    n_flows = 1 + guard_flows
+
+    def flow_progress(k: int) -> Callable[[int, int], None] | None:
+        if on_progress is None:
+            return None
+        return lambda i, n: on_progress((k + i / n) / n_flows)
+
     counter = CountingIntegrand(integrand.fn, integrand.dim, integrand.name)
     results["flow"], flow = integrate_nis(
         integrand,
@@ -193,14 +370,36 @@ def compare(
         counter=counter,
         device=device,
         progress=progress,
-        on_iteration=None if on_progress is None else lambda i, n: on_progress(i / n),
+        on_iteration=flow_progress(0),
         total_calls=results["VEGAS+"].calls,  # exactly VEGAS+'s calls, training included
     )
     diagnostics["flow"] = _diagnostic(flow, counter, config.diagnostic_events, diagnostic_seed)
+    guard_results: dict[str, IntegrationResult] = {}
+    for k in range(guard_flows):
+        label = f"flow (guard {k + 1})"
+        guard_results[label], samplers[label] = integrate_nis(
+            integrand,
+            replace(nis_cfg, seed=stream_seed(config.seed, GUARD, k)),
+            device=device,
+            progress=progress,
+            on_iteration=flow_progress(k + 1),
+            total_calls=results["VEGAS+"].calls,
+        )
+    voices = {"flow": results["flow"], **guard_results, "VEGAS+": results["VEGAS+"]}
+    estimates = {label: (r.estimate, r.error) for label, r in voices.items()}
+    # every sampler's events pooled (multi-channel): sees any peak that one of them found
+    pooled = {"flow": (results["flow"].events, flow.density)}
+    pooled |= {label: (r.events, samplers[label].density) for label, r in guard_results.items()}
+    pooled["VEGAS+"] = (diagnostics["VEGAS+"], samplers["VEGAS+"].density)
+    estimates["all samplers pooled"] = mixture_estimate(pooled)
+    guard = agreement(estimates)
     order = ["flow", "VEGAS+", "VEGAS"]
     return Comparison(
         integrand=integrand,
         results={k: results[k] for k in order},
         diagnostics={k: diagnostics[k] for k in order},
         config=config,
+        flow=flow,
+        guard_results=guard_results,
+        guard=guard,
     )

@@ -108,6 +108,14 @@ class VegasSampler:
         self.map.map(y, x, jac)
         return x, 1.0 / jac
 
+    def density(self, x: Array) -> Array:
+        """The map's density ``q(x) = 1 / Jacobian`` at ``(N, dim)`` points of the cube."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        y = np.empty_like(x)
+        jac = np.empty(x.shape[0], dtype=np.float64)
+        self.map.invmap(x, y, jac)
+        return 1.0 / jac
+
 
 def _vegas_integrand(vegas: object, counter: CountingIntegrand) -> object:
     """Wrap the counter as a vegas batch integrand."""

@@ -1,0 +1,177 @@
+"""The guard against silently wrong integrals, and compare() on a user's own numpy function.
+
+Statistics: "within 4 sigma" has a two-sided false-alarm probability of 6e-5; binomial bounds
+are quoted where they are used. Every random source is seeded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from precml_widgets.errors import InvalidInputError
+from precml_widgets.integration.counting import IntegrandValueError
+from precml_widgets.integration.flow import FlowConfig
+from precml_widgets.integration.guard import THREE_SIGMA, UnreliableResultError, agreement
+from precml_widgets.integration.integrands import camel, gauss
+from precml_widgets.integration.nis import NISConfig
+from precml_widgets.integration.result import IntegrationResult, WeightedEvents
+from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
+
+pytest.importorskip("torch")
+
+TINY = NISConfig(flow=FlowConfig(transforms=2, bins=8, hidden=(16,)))
+
+
+def small_budget(**overrides: object) -> ComparisonConfig:
+    settings = dict(
+        calls_per_iteration=1_000,
+        training_iterations=5,
+        final_iterations=3,
+        nis=TINY,
+        diagnostic_events=2_000,
+        guard_flows=1,
+    )
+    settings.update(overrides)
+    return ComparisonConfig(**settings)
+
+
+# -- the agreement test itself --------------------------------------------------------------------
+def test_agreement_flags_the_missed_peak_of_the_issue():
+    """The 12D report: flow 0.495 +- 0.0008 for an exact 0.990, VEGAS+ near the truth."""
+    a = agreement({"flow": (0.495, 0.0008), "VEGAS+": (0.990, 0.01)})
+    assert a.flagged and a.worst_pair == ("flow", "VEGAS+")
+    assert a.max_pull == pytest.approx(0.495 / math.hypot(0.0008, 0.01))
+    assert "WARNING" in a.message and "missed" in a.message
+    # two estimates: the chi-square test is exactly |a - b| < 3 sigma
+    assert not agreement({"a": (0.0, 0.6), "b": (2.99 * 1.0, 0.8)}).flagged
+    assert agreement({"a": (0.0, 0.6), "b": (3.01 * 1.0, 0.8)}).flagged
+
+
+def test_agreement_false_alarm_rate_is_three_sigma():
+    """Calibrated toys: 4 unbiased estimates with unequal errors, 40 000 times.
+
+    The flagged fraction must be 0.0027; the count is binomial(40 000, 0.0027) = 108 +- 10.4,
+    tested inside its 99.99 % two-sided band (false alarm 1e-4).
+    """
+    rng = np.random.default_rng(7)
+    errors = np.array([0.01, 0.02, 0.005, 0.03])
+    n = 40_000
+    flagged = sum(
+        agreement(
+            dict(zip("abcd", zip(1.0 + errors * z, errors, strict=True), strict=True))
+        ).flagged
+        for z in rng.standard_normal((n, 4))
+    )
+    lo, hi = stats.binom.ppf([5e-5, 1 - 5e-5], n, THREE_SIGMA)
+    assert lo <= flagged <= hi, flagged
+
+
+def test_agreement_refuses_bad_input():
+    with pytest.raises(InvalidInputError, match="at least two"):
+        agreement({"flow": (1.0, 0.1)})
+    with pytest.raises(InvalidInputError, match="finite"):
+        agreement({"flow": (math.nan, 0.1), "VEGAS+": (1.0, 0.1)})
+    # a constant integrand sampled exactly: errors of 0 that agree are not a disagreement
+    assert not agreement({"flow": (1.0, 0.0), "VEGAS+": (1.0, 0.0)}).flagged
+
+
+def _result(method: str, estimate: float, error: float) -> IntegrationResult:
+    events = WeightedEvents(np.zeros((2, 2)), np.ones(2))
+    return IntegrationResult(method, "g", estimate, error, 10_000, 0, (), events, 0, 0.0)
+
+
+def test_error_ratio_refuses_a_flagged_run():
+    results = {m: _result(m, x, e) for m, x, e in [("flow", 0.5, 0.001), ("VEGAS+", 1.0, 0.01)]}
+    results["VEGAS"] = _result("VEGAS", 1.0, 0.01)
+    guard = agreement({m: (results[m].estimate, results[m].error) for m in ("flow", "VEGAS+")})
+    c = Comparison(gauss(2), results, {}, ComparisonConfig(), guard=guard)
+    assert c.flagged and c.warnings == (guard.message,)
+    with pytest.raises(UnreliableResultError, match="disagree"):
+        c.error_ratio("VEGAS+")
+    # asked explicitly, the ratio still exists (and names the biased method the winner)
+    assert c.error_ratio("VEGAS+", allow_flagged=True) == pytest.approx(5.0)
+
+
+# -- bring your own integrand --------------------------------------------------------------------
+def product(x: np.ndarray) -> np.ndarray:
+    """3 x0^2 * 2 x1: the integral over the unit square is exactly 1 * 1 = 1."""
+    return 3 * x[:, 0] ** 2 * 2 * x[:, 1]
+
+
+@pytest.mark.slow
+def test_compare_accepts_a_plain_numpy_function():
+    """A plain function with and without an exact value; the trained flow comes back."""
+    c = compare(product, small_budget(), dim=2, exact=1.0, progress=False)
+    assert c.integrand.name == "product" and c.has_exact and not c.flagged
+    # the independent truth is the closed form 1 (4 sigma: false alarm 6e-5 per method)
+    for method in c.methods:
+        assert abs(c.pull(method)) < 4, (method, c.pull(method))
+    x, q = c.flow.sample(500, seed=11)
+    assert x.shape == (500, 2) and np.all(q > 0)
+    assert np.allclose(c.flow.density(x), q, rtol=1e-4)  # the density re-evaluated at x
+    # no exact value: no pulls anywhere, the rest works
+    unknown = compare(product, small_budget(), dim=2, progress=False)
+    assert not unknown.has_exact
+    assert all(row["pull"] is None for row in unknown.table())
+    with pytest.raises(InvalidInputError, match="no exact value"):
+        unknown.pull("flow")
+    assert math.isfinite(unknown.error_ratio("VEGAS+"))
+
+
+@pytest.mark.parametrize(
+    ("fn", "error", "message"),
+    [
+        (lambda x: x[:, :1], IntegrandValueError, r"shape \(64, 1\)"),
+        (lambda x: np.where(x[:, 0] < 0.5, np.nan, 1.0), IntegrandValueError, "non-finite"),
+        (lambda x: x[:, 0] - 0.5, IntegrandValueError, "negative"),
+        (lambda x: x.nope, IntegrandValueError, "AttributeError"),
+        (lambda x: 1.0, IntegrandValueError, "shape"),
+    ],
+)
+def test_bad_functions_are_refused_before_any_budget_is_spent(fn, error, message):
+    calls = []
+
+    def counted(x):
+        calls.append(len(x))
+        return fn(x)
+
+    with pytest.raises(error, match=message):
+        compare(counted, small_budget(), dim=2, progress=False)
+    assert sum(calls) == 64, "only the probe points may be evaluated"
+
+
+def test_bad_arguments_of_a_plain_function():
+    with pytest.raises(InvalidInputError, match="dimension"):
+        compare(product, small_budget(), progress=False)
+    with pytest.raises(InvalidInputError, match="vectorised function"):
+        compare("camel", small_budget(), dim=2, progress=False)
+    with pytest.raises(InvalidInputError, match="already an Integrand"):
+        compare(camel(2), small_budget(), dim=2, progress=False)
+    with pytest.raises(InvalidInputError, match="exact"):
+        compare(product, small_budget(), dim=2, exact=-1.0, progress=False)
+    with pytest.raises(InvalidInputError, match="guard_flows"):
+        compare(product, small_budget(guard_flows=-1), dim=2, progress=False)
+
+
+def test_the_default_budget_is_the_benchmarks(monkeypatch):
+    """compare()'s default budget: 5 000 calls x (40 + 20) iterations, the medium flow."""
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_integration
+
+    from precml_widgets.integration.explorer import FLOW_SIZES
+
+    default = ComparisonConfig()
+    assert default.training_calls + default.calls_per_iteration * default.final_iterations == (
+        300_000
+    )
+    assert default.nis.flow == FLOW_SIZES["medium"]
+    assert bench_integration.default_config() == default
+
+
+# -- the guard on real runs -----------------------------------------------------------------------
