@@ -77,28 +77,113 @@ def test_resonance_mass_distribution_has_the_requested_width():
     assert np.median(m) == pytest.approx(100.0, abs=0.05)
 
 
-def test_kde_is_tuned_on_tuning_half_and_passes_held_out_validation():
+def test_kde_is_tuned_on_tuning_half_and_the_test_has_power():
     tune, held_out = split_tune_validate(load_sample("cms2010_zmumu"))
     assert tune.n + held_out.n == 500
     tuned_rows = {tuple(r) for r in tune.features().round(5).tolist()}
     assert not any(tuple(r) in tuned_rows for r in held_out.features().round(5).tolist())
     kde = DimuonKDE.tuned(tune)
-    assert kde.bandwidth in (0.6, 0.8, 1.0, 1.25)  # energy cross-validation: near Scott's rule
+    assert kde.bandwidth in DimuonKDE.tuned.__defaults__[0]
     fast = kde.sample(held_out.n, seed=3)
     again = kde.sample(held_out.n, seed=3)
     np.testing.assert_array_equal(fast.pt, again.pt)
-    tuned = energy_test(fast.features(), held_out.features(), n_permutations=200, seed=0)
+    # Power: three times the width over-smooths the Z peak and is rejected (p at the 1/201
+    # floor for every seed tried). Whether the tuned width passes is decided by the
+    # calibrated multi-split tests below, not by one permutation p-value at one split.
     over = energy_test(
         DimuonKDE(tune, 3 * kde.bandwidth).sample(held_out.n, seed=3).features(),
         held_out.features(),
         n_permutations=200,
         seed=0,
     )
-    # The tuned simulation must not be rejected at 1 % (measured over 8 sampling seeds: p from
-    # 0.01 to 0.67, median 0.14); three times its width over-smooths the Z peak and is (p at
-    # the 1/201 floor for every seed tried).
-    assert tuned.p_value > 0.01
     assert over.p_value < 0.01
+
+
+def test_random_split_is_a_seeded_partition():
+    real = load_sample("cms2010_zmumu")
+    tune, val = split_tune_validate(real, seed=5)
+    again, _ = split_tune_validate(real, seed=5)
+    other, _ = split_tune_validate(real, seed=6)
+    assert tune.n == val.n == 250
+    np.testing.assert_array_equal(tune.pt, again.pt)
+    assert not np.array_equal(tune.pt, other.pt)
+    both = np.sort(np.concatenate([tune.ht(), val.ht()]))
+    np.testing.assert_array_equal(both, np.sort(real.ht()))
+    with pytest.raises(InvalidInputError, match="seed"):
+        split_tune_validate(real, seed=1.5)
+
+
+def test_held_out_comparison_error_by_hand_and_bad_input():
+    from precml_widgets.anomaly.validation import compare_with_held_out
+
+    c = compare_with_held_out(17_160, 20_000, 228, 250, 250)
+    pooled = (228 + 0.858 * 250) / 500
+    sigma = np.sqrt(pooled * (1 - pooled) * (2 / 250) + 0.858 * 0.142 / 20_000)
+    assert c.sigma == pytest.approx(sigma, rel=1e-12)
+    assert c.pull == pytest.approx((0.912 - 0.858) / sigma, rel=1e-12)
+    assert c.agree is True  # 1.89 sigma
+    assert compare_with_held_out(150, 200, 228, 250, 250).agree is False
+    for bad in [dict(k_fast=-1), dict(n_real=0), dict(k_real=251)]:
+        args = dict(k_fast=10, n_fast=100, k_real=10, n_real=250, n_tune=250) | bad
+        with pytest.raises(InvalidInputError):
+            compare_with_held_out(**args)
+
+
+def _split_pulls(n_splits: int) -> np.ndarray:
+    from precml_widgets.anomaly.validation import split_ensemble
+
+    real = load_sample("cms2010_zmumu")
+    return np.array(split_ensemble(real, n_splits=n_splits, n_toys=0, seed=100).z_pulls)
+
+
+def test_z_window_pull_has_unit_spread_over_random_splits():
+    """The Z-window comparison's sigma (tuning + held-out + simulated) is the real spread.
+
+    Independent truth: the spread of the pulls over random tune/validate splits, which are
+    independent given the real sample. Measured over 20 splits (seeds 0-19): mean -0.006,
+    sd 1.02. Under the null the sample sd of 12 pulls lies in [0.54, 1.50] with probability
+    0.998 (chi2 with 11 d.o.f.); a sigma from the held-out half alone would give sd ~1.4,
+    a mis-modelled peak a mean pull away from 0.
+    """
+    from scipy import stats
+
+    pulls = _split_pulls(12)
+    lo, hi = (np.sqrt(stats.chi2.ppf(q, 11) / 11) for q in (0.001, 0.999))
+    assert lo < np.std(pulls, ddof=1) < hi
+    # the mean of 12 independent unit pulls: |mean| < 3 / sqrt(12) (false alarm 0.3 %)
+    assert abs(np.mean(pulls)) < 3 / np.sqrt(12)
+
+
+def _check_ensemble(n_splits: int, n_toys: int) -> None:
+    from precml_widgets.anomaly.validation import split_ensemble
+
+    real = load_sample("cms2010_zmumu")
+    ens = split_ensemble(real, n_splits=n_splits, n_toys=n_toys, seed=0)
+    assert len(set(ens.bandwidths)) >= 1 and len(ens.null) == n_toys
+    # Not rejected: the p-value from pseudo-real samples drawn from the fast simulation
+    # itself, one statistic (averaged over the splits) for the one real sample.
+    assert ens.p_value > 0.01 if n_toys >= 200 else ens.p_value > 1 / (1 + n_toys)
+    # The Z-window fractions, averaged over the splits, agree within 2 sigma.
+    assert ens.z_agree, (ens.z_difference, ens.z_sigma)
+    return ens
+
+
+def test_fast_simulation_passes_calibrated_multi_split_validation():
+    """CI version: 3 splits, 49 pseudo-real samples (~25 s).
+
+    A faithful simulation fails only if the real statistic exceeds all 49 toys (2 %) or the
+    Z window is off by > 2 sigma (4.6 %); the seeds are fixed, so the outcome is
+    deterministic: measured p = 0.3, Z-window difference +0.016 +- 0.017.
+    """
+    _check_ensemble(3, 49)
+
+
+@pytest.mark.validation
+def test_fast_simulation_passes_calibrated_multi_split_validation_full():
+    """200 pseudo-real samples x 10 splits (~6 min): p > 0.01 (false alarm 1 %) and the
+    split-averaged Z-window fractions within 2 sigma (false alarm 4.6 %)."""
+    ens = _check_ensemble(10, 200)
+    print("split ensemble:", ens.to_dict() | {"null": f"{len(ens.null)} toys"})
 
 
 def test_kde_sample_size_and_errors():
@@ -171,17 +256,3 @@ def test_pair_frame_round_trip_on_real_events():
     np.testing.assert_allclose(np.cos(phi - ev.phi), 1.0, atol=1e-12)
     np.testing.assert_allclose(np.exp(u[:, 0]), ev.mass(), rtol=1e-9)
     assert np.all(np.abs(u[:, 3]) <= 1)
-
-
-def test_fast_simulation_keeps_the_z_peak():
-    tune, held_out = split_tune_validate(load_sample("cms2010_zmumu"))
-    fast = DimuonKDE.tuned(tune).sample(20_000, seed=0)
-    in_window = np.mean((fast.mass() > 81) & (fast.mass() < 101))
-    real = np.mean((held_out.mass() > 81) & (held_out.mass() < 101))
-    # real: 0.912 +- 0.018 (binomial, 250 events). A kernel in the muon momenta gave 0.46
-    # (25 sigma low), a covariance-scaled pair-frame kernel 0.80 (6 sigma). The robust-scaled
-    # pair-frame kernel gives 0.858, 3.0 sigma low: the kernel width still widens the peak a
-    # little -- a known mis-modelling that notebook 02 prints. The test pins it at < 4 sigma
-    # (20k simulated events add only 0.003 to sigma) so that any regression fails.
-    sigma = np.sqrt(real * (1 - real) / held_out.n)
-    assert abs(in_window - real) < 4 * sigma

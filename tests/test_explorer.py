@@ -163,9 +163,12 @@ def test_score_switch_uses_baseline_samples(study):
     ex.score = "HT"
     assert ex.threshold == threshold_for_rate(ht[BACKGROUND], rate_before)
 
-    # the constant muon-multiplicity score: nothing can be resolved in between
-    ex.score = "muon multiplicity"
-    assert ex.rate().n_pass in (0, ex.background.n)
+    # the leading-muon pT baseline, at equal rate too
+    rate_before = ex.rate().rate_hz
+    ex.score = "leading-muon pT"
+    assert ex.threshold == threshold_for_rate(
+        study.baselines["leading-muon pT"][BACKGROUND], rate_before
+    )
     assert "rate-khz" in ex.status_html()
     pn.panel(ex).get_root()
 
@@ -345,7 +348,7 @@ def test_exports_carry_the_one_sided_upper_limit(study, tmp_path):
     assert core.n_pass == 0 and core.upper_limit_rate_hz is not None
     with open(ex.to_csv(tmp_path / "none.csv"), newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0])[-2:] == list(EXPORT_LIMIT_COLUMNS)
+    assert list(rows[0])[-6:-4] == list(EXPORT_LIMIT_COLUMNS)
     background, signals = rows[0], rows[1:]
     assert float(background["upper_limit_fpr"]) == core.upper_limit_fpr
     assert float(background["upper_limit_rate_hz"]) == core.upper_limit_rate_hz
@@ -414,9 +417,41 @@ def test_app_header_caveats(study):
     from precml_widgets.apps.anomaly_explorer import header
 
     text = header(study)
+    from precml_widgets.anomaly.study import BACKGROUND_CAVEAT
+
     assert rate_caveat(study.background.label) in html.unescape(text)
-    assert "constant by construction" in text and "exactly two muons" in text
-    assert "object counting cannot separate" in text
-    # the multiplicity baseline really is constant: AUC 0.5 for every signal
-    for row in study.auc_table().values():
-        assert row["muon multiplicity"] == 0.5
+    assert BACKGROUND_CAVEAT in html.unescape(text)
+    assert "leading-muon pT" in text and "exactly two muons" in text
+
+
+def test_caveat_systematic_and_real_flag_travel_with_every_export(study, tmp_path):
+    import csv
+    import json
+
+    from precml_widgets.anomaly.study import BACKGROUND, BACKGROUND_CAVEAT, bandwidth_systematic
+
+    widths = (0.8, 1.25)
+    ex = AnomalyScoreExplorer.from_study(study, systematic_bandwidths=widths)
+    status = ex.status_html()
+    assert html.escape(BACKGROUND_CAVEAT, quote=False) in status
+    assert 'class="rate-systematic"' in status
+    # independent truth of the systematic: the core's rates at the same cut on each width
+    rates = bandwidth_systematic(study, ex.threshold, widths)
+    shifts = [r.rate_hz - ex.rate().rate_hz for r in rates.values()]
+    assert ex.rate_systematic_hz() == (min(0.0, *shifts), max(0.0, *shifts))
+    rows = list(csv.DictReader(open(ex.to_csv(tmp_path / "op.csv"))))
+    for row in rows:
+        assert BACKGROUND_CAVEAT in row["background_caveat"]
+        key = BACKGROUND if row["key"] == "background" else row["key"]
+        assert row["is_real"] == str(study.events[key].real)
+    assert float(rows[0]["rate_syst_up_hz"]) == max(0.0, *shifts)
+    record = json.loads(ex.to_json(tmp_path / "op.json").read_text())
+    assert BACKGROUND_CAVEAT in record["background_caveat"]
+    assert record["rate_systematic_hz"] == [min(0.0, *shifts), max(0.0, *shifts)]
+    assert all("is_real" in r for r in record["rows"])
+    fig = ex.figure()
+    assert any(BACKGROUND_CAVEAT in t.get_text() for t in fig.texts)
+    # without variants the systematic is absent, not zero
+    plain = AnomalyScoreExplorer.from_study(study)
+    assert plain.rate_systematic_hz() is None
+    assert 'class="rate-systematic"' not in plain.status_html()

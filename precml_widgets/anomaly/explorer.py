@@ -9,8 +9,8 @@ Example:
     >>> import numpy as np
     >>> rng = np.random.default_rng(1)
     >>> explorer = AnomalyScoreExplorer.from_scores(
-    ...     {"zero bias": rng.exponential(1.0, 10_000), "signal A": rng.exponential(4.0, 500)},
-    ...     background="zero bias",
+    ...     {"background": rng.exponential(1.0, 10_000), "signal A": rng.exponential(4.0, 500)},
+    ...     background="background",
     ...     target_rate_khz=100.0,
     ... )
     >>> op = explorer.operating_point()
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AUTOENCODER",
     "EXPORT_LIMIT_COLUMNS",
+    "EXPORT_SYST_COLUMNS",
     "AnomalyScoreExplorer",
     "format_khz",
     "rate_caveat",
@@ -77,6 +78,8 @@ __all__ = [
 #: :attr:`RateResult.upper_limit_rate_hz`, the limit the status pane quotes. (``upper`` /
 #: ``rate_upper_hz`` stay the end of the central Clopper-Pearson interval.)
 EXPORT_LIMIT_COLUMNS = ("upper_limit_fpr", "upper_limit_rate_hz")
+#: Export columns of the rate's systematic (background row; empty without variants).
+EXPORT_SYST_COLUMNS = ("rate_syst_down_hz", "rate_syst_up_hz")
 
 #: Name of the primary score in :attr:`AnomalyScoreExplorer.score`.
 AUTOENCODER = "autoencoder"
@@ -116,7 +119,7 @@ def rate_caveat(sample: str) -> str:
     """
     return (
         f"Rate = FPR measured on {sample} × the input rate you set; physical only if that "
-        f"sample is the unbiased (zero-bias) input stream."
+        f"sample is the unbiased (zero-bias) input stream of the detector."
     )
 
 
@@ -207,9 +210,10 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
     """Pick a trigger threshold on an anomaly score and see its rate and signal efficiencies.
 
     The trigger fires when ``score > threshold``. Its rate is the fraction of the
-    background (zero-bias) sample above the threshold times the input rate, with a
+    background sample above the threshold times the input rate, with a
     Clopper–Pearson interval (a physical trigger rate only if the background sample is
-    the unbiased, zero-bias input stream; the status pane says so); each signal's
+    the unbiased, zero-bias input stream; the status pane and every export say what the
+    background is, with a real/simulated flag per sample); each signal's
     efficiency is the fraction of that signal above the threshold. In ``"target rate"``
     mode the threshold follows from the target rate
     (:func:`~precml_widgets.anomaly.rates.threshold_for_rate`); in ``"threshold"`` mode
@@ -225,6 +229,11 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         signals: signal name → scores (at least one).
         baselines: optional other scores, ``{score name: (background, signals)}`` with the
             same signal names, e.g. ``{"HT": (ht_background, {"A": ht_A})}``.
+        caveat: what the background sample is, in words; shown next to every rate and
+            written into every export (e.g. ``study.BACKGROUND_CAVEAT``).
+        rate_variants: optional systematic variants of the background, ``{score name:
+            {label: background ScoreSample}}``; the rate at the current threshold on each
+            variant minus the nominal rate gives the systematic (down, up) shown and exported.
         **params: initial values of the parameters below. Passing ``threshold`` without
             ``mode`` selects ``mode="threshold"``.
 
@@ -235,7 +244,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
     Example:
         >>> import numpy as np
         >>> rng = np.random.default_rng(0)
-        >>> bkg = ScoreSample("zero bias", rng.normal(0.0, 1.0, 5000))
+        >>> bkg = ScoreSample("toy background", rng.normal(0.0, 1.0, 5000))
         >>> sig = {"A": ScoreSample("A", rng.normal(2.0, 1.0, 500))}
         >>> ex = AnomalyScoreExplorer(bkg, sig, threshold=1.5)
         >>> ex.mode, ex.operating_point().rate.threshold
@@ -272,7 +281,8 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
     input_rate_mhz = param.Number(
         default=DEFAULT_INPUT_RATE_HZ / 1e6,
         bounds=(1e-3, 40.08),
-        doc="Zero-bias input (bunch-crossing) rate in MHz; the LHC maximum is 40.08 MHz.",
+        doc="Input rate in MHz of the stream the background sample represents (for a "
+        "zero-bias background: the colliding-bunch rate; the LHC maximum is 40.08 MHz).",
     )
     cl = param.Number(
         default=0.6827,
@@ -286,9 +296,13 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         signals: Mapping[str, ScoreSample],
         *,
         baselines: Mapping[str, tuple[ScoreSample, Mapping[str, ScoreSample]]] | None = None,
+        caveat: str = "",
+        rate_variants: Mapping[str, Mapping[str, ScoreSample]] | None = None,
         **params: Any,
     ) -> None:
         bkg, sigs = _check_samples("AnomalyScoreExplorer", background, signals)
+        if not isinstance(caveat, str):
+            raise InvalidInputError(f"caveat must be a string, got {type(caveat).__name__}.")
         samples: dict[str, tuple[ScoreSample, dict[str, ScoreSample]]] = {AUTOENCODER: (bkg, sigs)}
         for name, pair in (baselines or {}).items():
             if not isinstance(name, str) or name == AUTOENCODER:
@@ -316,6 +330,17 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         super().__init__(**params)
 
         self._samples = samples
+        self.caveat = caveat
+        self._variants: dict[str, dict[str, ScoreSample]] = {}
+        for name, variants in (rate_variants or {}).items():
+            if name not in samples or not all(
+                isinstance(v, ScoreSample) for v in dict(variants).values()
+            ):
+                raise InvalidInputError(
+                    f"rate_variants[{name!r}] must map labels to ScoreSample backgrounds of "
+                    f"one of the scores {list(samples)}."
+                )
+            self._variants[name] = dict(variants)
         self._bins: dict[str, tuple[npt.NDArray[np.float64], bool]] = {}
         self._densities: dict[tuple[str, str], npt.NDArray[np.float64]] = {}
         self._rocs: dict[tuple[str, str], RocCurve] = {}
@@ -354,7 +379,9 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
     # ------------------------------------------------------------------ constructors
 
     @classmethod
-    def from_study(cls, study: Any, **params: Any) -> AnomalyScoreExplorer:
+    def from_study(
+        cls, study: Any, *, systematic_bandwidths: tuple[float, ...] = (), **params: Any
+    ) -> AnomalyScoreExplorer:
         """Explorer of an :class:`~precml_widgets.anomaly.study.AnomalyStudy`.
 
         Uses the autoencoder scores (rates on ``study.background``), every sample in
@@ -362,19 +389,37 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
 
         Args:
             study: the result of :func:`~precml_widgets.anomaly.study.run_study`.
+            systematic_bandwidths: kernel widths (x Scott) of background variants whose rate
+                shifts give the systematic shown and exported (e.g. the grid neighbours of
+                the chosen width); empty: no systematic.
             **params: initial parameter values.
 
         Returns:
             The explorer.
         """
-        from precml_widgets.anomaly.study import BACKGROUND
+        from precml_widgets.anomaly.study import BACKGROUND, BACKGROUND_CAVEAT, variant_scores
 
         signals = dict(study.signals)
         baselines = {
             name: (samples[BACKGROUND], {k: samples[k] for k in signals})
             for name, samples in study.baselines.items()
         }
-        return cls(study.background, signals, baselines=baselines, **params)
+        widths = tuple(systematic_bandwidths)
+        variants = {
+            score: {
+                f"kernel width {bw:g} x Scott": v
+                for bw, v in variant_scores(study, widths, score=score).items()
+            }
+            for score in (("autoencoder", *study.baselines) if widths else ())
+        }
+        return cls(
+            study.background,
+            signals,
+            baselines=baselines,
+            caveat=BACKGROUND_CAVEAT,
+            rate_variants=variants if widths else None,
+            **params,
+        )
 
     @classmethod
     def from_scores(
@@ -384,8 +429,8 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
 
         Args:
             scores: sample name → 1-D array of per-event scores.
-            background: the key of the background (zero-bias) sample; every other key is a
-                signal.
+            background: the key of the background sample the rate is measured on; every
+                other key is a signal.
             **params: initial parameter values.
 
         Returns:
@@ -520,6 +565,23 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             input_rate_hz=self._input_rate_hz(),
             cl=self.cl,
         )
+
+    def rate_systematic_hz(self) -> tuple[float, float] | None:
+        """Systematic (down <= 0, up >= 0) of the rate in Hz from the background variants.
+
+        The rate at the current threshold on each variant of the selected score's background
+        minus the nominal rate; ``None`` when no variants were given for this score.
+        """
+        variants = self._variants.get(self.score)
+        if not variants:
+            return None
+        nominal = self.rate().rate_hz
+        shifts = [
+            rate_at_threshold(v, self.threshold, input_rate_hz=self._input_rate_hz()).rate_hz
+            - nominal
+            for v in variants.values()
+        ]
+        return min(0.0, *shifts), max(0.0, *shifts)
 
     def rate(self) -> RateResult:
         """The trigger rate at the current threshold (:func:`rate_at_threshold`)."""
@@ -743,6 +805,14 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
                 f'<span class="rate-upper-limit-khz" data-value-hz="{ul!r}">{format_khz(ul)}'
                 f"</span> kHz)</span></div>"
             )
+        syst = self.rate_systematic_hz()
+        if syst is not None:
+            parts.append(
+                f'<div class="rate-systematic"><b>Systematic</b> ('
+                f"{html.escape(', '.join(self._variants[self.score]))}): "
+                f'<span class="rate-syst-up-khz">{format_khz(syst[1])}</span> / '
+                f'<span class="rate-syst-down-khz">{format_khz(syst[0])}</span> kHz</div>'
+            )
         parts.append(
             f"<div><b>FPR:</b> {r.fpr.value:.3e} ({r.n_pass:,} of {r.n_total:,} background "
             f"events pass) × {r.input_rate_hz / 1e6:.4g} MHz input</div>"
@@ -760,6 +830,11 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             f'<div class="rate-caveat" style="color:#8a5a00;font-size:0.9em">'
             f"{html.escape(rate_caveat(r.sample), quote=False)}</div>"
         )
+        if self.caveat:
+            parts.append(
+                f'<div class="background-caveat" style="color:#8a5a00;font-size:0.9em">'
+                f"{html.escape(self.caveat, quote=False)}</div>"
+            )
         parts.append(
             f'<div class="rate-describe" style="color:#555;font-size:0.85em;margin-top:4px">'
             f"{html.escape(r.describe(), quote=False)}</div>"
@@ -791,18 +866,33 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             score_name=f"{self.score} score",
         )
         fig.set_dpi(dpi)
+        caption = rate_caveat(self.rate().sample) + (f" {self.caveat}" if self.caveat else "")
+        fig.text(0.01, 0.005, caption, fontsize=6, wrap=True, va="bottom", color="#8a5a00")
         return fig
 
     def _export_rows(self, op: OperatingPoint) -> list[dict[str, Any]]:
-        """:meth:`OperatingPoint.to_rows` plus the :data:`EXPORT_LIMIT_COLUMNS`."""
+        """:meth:`OperatingPoint.to_rows` plus the :data:`EXPORT_LIMIT_COLUMNS`, the
+        systematic of the rate, each sample's real/simulated flag and the caveat."""
         r = op.rate
-        limits = dict.fromkeys(EXPORT_LIMIT_COLUMNS)
+        syst = self.rate_systematic_hz()
+        limits = dict.fromkeys(EXPORT_LIMIT_COLUMNS + EXPORT_SYST_COLUMNS)
         background_limits = {
             "upper_limit_fpr": r.upper_limit_fpr,
             "upper_limit_rate_hz": r.upper_limit_rate_hz,
+            "rate_syst_down_hz": None if syst is None else syst[0],
+            "rate_syst_up_hz": None if syst is None else syst[1],
         }
+        sigs = self._samples[self.score][1]
+        caveat = rate_caveat(r.sample) + (f" {self.caveat}" if self.caveat else "")
         return [
-            {**row, **(background_limits if row["kind"] == "background" else limits)}
+            {
+                **row,
+                **(background_limits if row["kind"] == "background" else limits),
+                "is_real": (
+                    self.background if row["kind"] == "background" else sigs[row["key"]]
+                ).is_real,
+                "background_caveat": caveat,
+            }
             for row in op.to_rows()
         ]
 
@@ -829,6 +919,9 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             **op.to_dict(),
             "rate_hz": float(op.rate.rate_hz),
             "upper_limit_rate_hz": op.rate.upper_limit_rate_hz,
+            "rate_systematic_hz": self.rate_systematic_hz(),
+            "background_caveat": rate_caveat(op.rate.sample)
+            + (f" {self.caveat}" if self.caveat else ""),
             "rows": self._export_rows(op),
         }
         return (json.dumps(record, indent=2, allow_nan=False) + "\n").encode("utf-8")
@@ -845,8 +938,10 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         Columns: ``score``, the keys of :meth:`OperatingPoint.to_rows` (rates in Hz,
         empty on signal rows), then :data:`EXPORT_LIMIT_COLUMNS`: ``upper_limit_fpr`` and
         ``upper_limit_rate_hz``, the one-sided upper limits at ``cl`` quoted by the status
-        pane when no background event passes (empty otherwise). The file is written
-        atomically.
+        pane when no background event passes (empty otherwise), :data:`EXPORT_SYST_COLUMNS`
+        (the rate's systematic in Hz, background row), ``is_real`` (True for recorded data,
+        False for simulation, empty if not stated) and ``background_caveat`` (what the rate
+        is a rate of). The file is written atomically.
 
         Args:
             path: the output file.
@@ -862,8 +957,9 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         The object holds ``score``, ``mode``, ``target_rate_hz``, ``threshold``,
         ``input_rate_hz``, ``cl``, ``rate`` and ``efficiencies`` (from
         :meth:`OperatingPoint.to_dict`), ``rate_hz``, ``upper_limit_rate_hz`` (the one-sided
-        upper limit in Hz when no background event passes, else ``null``) and the flat
-        ``rows`` (the CSV columns, :data:`EXPORT_LIMIT_COLUMNS` included).
+        upper limit in Hz when no background event passes, else ``null``),
+        ``rate_systematic_hz`` (``[down, up]`` or ``null``), ``background_caveat`` and the
+        flat ``rows`` (the CSV columns, ``is_real`` and the caveat included).
 
         Args:
             path: the output file.
@@ -954,7 +1050,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             ),
             slider_box,
             pn.widgets.FloatInput.from_param(
-                self.param.input_rate_mhz, name="Input (zero-bias) rate [MHz]", step=0.1, width=280
+                self.param.input_rate_mhz, name="Input rate [MHz]", step=0.1, width=280
             ),
             pn.widgets.FloatInput.from_param(
                 self.param.cl, name="Confidence level", step=0.01, width=280

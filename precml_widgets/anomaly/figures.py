@@ -130,14 +130,14 @@ def operating_point_figure(
     :meth:`RateResult.describe` of the trigger rate.
 
     Args:
-        background: the zero-bias background sample the rate is measured on.
+        background: the background sample the rate is measured on.
         signals: signal key → sample.
         threshold: the cut; events with score > threshold pass.
         roc_curves: precomputed ROC curves by signal key (computed with
             :func:`~precml_widgets.anomaly.rates.roc_curve` where missing).
         log: log-y histograms and log-x ROC curves.
         bins: histogram bin edges (default: :func:`score_bins` of all samples).
-        input_rate_hz: zero-bias input rate in Hz.
+        input_rate_hz: input rate in Hz of the stream the background represents.
         cl: confidence level of the intervals.
         score_name: x-axis label of the histograms.
         title: figure title (default: the rate description).

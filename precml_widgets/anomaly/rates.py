@@ -109,7 +109,7 @@ def _check_sample(name: str, value: object) -> ScoreSample:
 
 
 def lhc_collision_rate_hz(filled_bunches: int = 2544) -> float:
-    """Bunch-crossing rate of colliding bunches at the LHC, i.e. the zero-bias input rate.
+    """Bunch-crossing rate of colliding bunches at the LHC (the input rate of a zero-bias stream).
 
     Args:
         filled_bunches: number of colliding bunch pairs per orbit, 1 to
@@ -136,7 +136,7 @@ def lhc_collision_rate_hz(filled_bunches: int = 2544) -> float:
     return LHC_REVOLUTION_HZ * nb
 
 
-#: Default zero-bias input rate in Hz: 2544 colliding bunches × 11245.5 Hz ≈ 28.6 MHz.
+#: Default input rate in Hz (colliding-bunch rate): 2544 colliding bunches × 11245.5 Hz ≈ 28.6 MHz.
 DEFAULT_INPUT_RATE_HZ: float = lhc_collision_rate_hz()
 
 
@@ -461,7 +461,7 @@ def _format_hz(value_hz: float) -> str:
 
 @dataclass(frozen=True)
 class RateResult:
-    """The trigger rate of one threshold, measured on a background (zero-bias) sample.
+    """The trigger rate of one threshold, measured on a background sample.
 
     ``rate_hz = fpr.value × input_rate_hz``; the interval scales the Clopper–Pearson
     interval of the FPR the same way (the input rate is taken as exact).
@@ -472,7 +472,7 @@ class RateResult:
         n_total: number of background events N.
         n_pass: number of background events with score > threshold.
         fpr: the false-positive rate ``n_pass / n_total`` with its interval.
-        input_rate_hz: the zero-bias input rate in Hz.
+        input_rate_hz: the input rate in Hz of the stream the background sample represents.
         rate_hz: the trigger rate in Hz.
         rate_lower_hz: lower end of the rate interval in Hz.
         rate_upper_hz: upper end of the rate interval in Hz.
@@ -566,10 +566,11 @@ def rate_at_threshold(
     input_rate_hz: float = DEFAULT_INPUT_RATE_HZ,
     cl: float = _ONE_SIGMA_CL,
 ) -> RateResult:
-    """Trigger rate in Hz of ``score > threshold`` on a zero-bias background sample.
+    """Trigger rate in Hz of ``score > threshold`` on a background sample.
 
     Args:
-        background: the unbiased (zero-bias / minimum-bias) sample, N events.
+        background: the background sample, N events (a physical L1 rate needs the unbiased,
+            zero-bias input stream; precml's study uses a dimuon-triggered stream).
         threshold: the score threshold (strict ``>``); NaN is rejected.
         input_rate_hz: collision rate of the input stream in Hz, by default
             :data:`DEFAULT_INPUT_RATE_HZ` (≈ 28.6 MHz, 2544 LHC bunches).
@@ -628,7 +629,7 @@ def threshold_for_rate(
     pass and the value just below the smallest score (``np.nextafter``) is returned.
 
     Args:
-        background: the zero-bias sample, N events.
+        background: the background sample, N events.
         target_rate_hz: the allowed trigger rate in Hz, positive and finite.
         input_rate_hz: collision rate of the input stream in Hz.
 
@@ -1008,7 +1009,7 @@ def operating_point(
     """Rate and per-signal efficiencies at one threshold.
 
     Args:
-        background: the zero-bias sample the rate is measured on.
+        background: the background sample the rate is measured on.
         signals: signal key → signal sample (may be empty).
         threshold: the score threshold (strict ``>``).
         input_rate_hz: collision rate of the input stream in Hz.

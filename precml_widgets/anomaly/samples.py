@@ -157,13 +157,27 @@ def load_root_dimuons(
     return DimuonEvents.from_arrays(name, pt, eta, phi, real=real, description=f"{path}:{tree}")
 
 
-def split_tune_validate(events: DimuonEvents) -> tuple[DimuonEvents, DimuonEvents]:
-    """Split alternate events into a tuning half and a held-out validation half."""
+def split_tune_validate(
+    events: DimuonEvents, seed: int | None = None
+) -> tuple[DimuonEvents, DimuonEvents]:
+    """Split the events into a tuning half and a held-out validation half.
+
+    Args:
+        events: the real events.
+        seed: ``None`` alternates (even-numbered events tune, odd-numbered ones are held
+            out); an integer draws a random half (numpy Generator) instead, so that a study
+            repeated over seeds also averages over the split.
+    """
     idx = np.arange(events.n)
-    tune = events.select(
-        idx % 2 == 0, f"{events.name}_tune", events.description + " [even-numbered collisions]"
-    )
-    val = events.select(
-        idx % 2 == 1, f"{events.name}_validate", events.description + " [odd-numbered collisions]"
-    )
+    if seed is None:
+        mask = idx % 2 == 0
+        how = ("even-numbered collisions", "odd-numbered collisions")
+    else:
+        if not isinstance(seed, int | np.integer):
+            raise InvalidInputError(f"seed must be an integer or None, got {seed!r}")
+        mask = np.zeros(events.n, dtype=bool)
+        mask[np.random.default_rng(seed).permutation(events.n)[: (events.n + 1) // 2]] = True
+        how = (f"random half, split seed {seed}", f"other half, split seed {seed}")
+    tune = events.select(mask, f"{events.name}_tune", events.description + f" [{how[0]}]")
+    val = events.select(~mask, f"{events.name}_validate", events.description + f" [{how[1]}]")
     return tune, val

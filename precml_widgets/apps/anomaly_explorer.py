@@ -18,7 +18,13 @@ import os
 import panel as pn
 
 from precml_widgets.anomaly.explorer import AnomalyScoreExplorer, rate_caveat
-from precml_widgets.anomaly.study import BACKGROUND, AnomalyStudy, StudyConfig, run_study
+from precml_widgets.anomaly.study import (
+    BACKGROUND,
+    BACKGROUND_CAVEAT,
+    AnomalyStudy,
+    StudyConfig,
+    run_study,
+)
 
 __all__ = ["FAST_CONFIG", "build_study", "header", "study_config"]
 
@@ -72,14 +78,12 @@ def header(study: AnomalyStudy) -> str:
         "efficiency for each signal, with Clopper–Pearson intervals.",
         "",
         f"**What the rate means.** {html.escape(rate_caveat(study.background.label))} "
-        "Here that sample is a fast simulation of *dimuon* events, not zero-bias collisions: "
-        "the rates are a teaching model.",
+        f"{html.escape(BACKGROUND_CAVEAT)}",
         "",
         "**Baselines.** *HT* (scalar sum of the two muons' pT) is the classic trigger "
-        "variable. The *muon multiplicity* is constant by construction — every event in "
-        "every sample has exactly two muons in the shared representation — so it cannot "
-        "separate any signal from the background (AUC 0.5, every event or none passes); it "
-        "is shown to prove that object counting cannot separate the samples here.",
+        "variable; the *leading-muon pT* is the simplest single-object trigger. Counting "
+        "objects is no baseline here: every event in every sample has exactly two muons in "
+        "the shared representation.",
         "",
         "**Samples** (real = recorded collision data, simulated = fast simulation):",
         "",
