@@ -46,8 +46,45 @@ def test_hand_computed_16_to_64_layer():
     assert terms.multiplier_limit == 1024 and terms.multiplications == pytest.approx(mults)
     assert est.dsp == pytest.approx(mults)  # min(M, L) DSPs, one DSP48E1 per 16x16 product
     assert est.lut == pytest.approx(C.c_add * 1024 * 16)  # adder tree only: products on DSPs
-    assert est.ff == pytest.approx(C.c_reg * 1024 * 16 + C.c_io * 64 * 16)
+    # tree registers: D_t = (t_mul + t_add log2 16) / 5 ns stages cut the 4-level tree;
+    # after stage k of D_t, 16^(-k/(D_t+1)) of the 1024 products are live partial sums
+    d_t = (C.t_mul_ns + C.t_add_ns * 4) / 5.0
+    r = 16 ** (-1 / (d_t + 1))
+    live = r * (1 - r**d_t) / (1 - r)  # geometric sum over the (continuous) stage count
+    assert est.ff == pytest.approx(C.c_reg * 1024 * 16 * live + C.c_io * 64 * 16)
+    assert est.latency_cycles == pytest.approx(1 + d_t + C.c_layer + C.c_top)
     assert est.ii_cycles == 1.0
+
+
+def test_tree_registers_follow_the_pipeline_depth():
+    """FF of a dense layer are the partial sums alive at its register stages (fails on the
+    old model, where FF were proportional to every product times 5 ns / T)."""
+    from precml_widgets.fpga.estimator import _live_fraction
+
+    # integer stage counts against the explicit sum over stages
+    for depth, n_in in ((1, 64), (2, 16), (6, 16), (9, 274)):
+        explicit = sum(n_in ** (-k / (depth + 1)) for k in range(1, depth + 1))
+        assert _live_fraction(float(depth), n_in) == pytest.approx(explicit, rel=1e-12)
+    assert _live_fraction(1.0, 64) == pytest.approx(1 / 8)  # one stage halfway: sqrt(64)
+    assert _live_fraction(0.0, 64) == 0.0  # a combinational layer has no tree registers
+    # csynth report (instance table), Vitis HLS 2021.1 at 3.33 ns, 16x64 layer of 859
+    # non-zero 16-bit products, 6 cycles = output register + 5 tree stages:
+    # 22630 FF / (859 x 16) = 1.65 registers per product, the sum at D_t = 5 is 1.53
+    assert _live_fraction(5.0, 16) == pytest.approx(22630 / (859 * 16), rel=0.15)
+    vivado = estimate([DenseLayer(16, 64)], **IN_DOMAIN, output_softmax=False)
+    vitis = estimate([DenseLayer(16, 64)], **{**IN_DOMAIN, "backend": "Vitis"})
+    assert vitis.latency_cycles > vivado.latency_cycles and vitis.ff > vivado.ff
+    slow = estimate([DenseLayer(16, 64)], **{**IN_DOMAIN, "clock_ns": 25.0})
+    assert slow.ff < vivado.ff  # fewer stages at a slower clock
+
+
+def test_softmax_registers_scale_with_its_pipeline():
+    """The softmax holds one 18-bit table word per output per stage (0 FF in the old model);
+    Vivado HLS 2019.2 at 5 ns reports 236 FF for a 5-output softmax of 4 cycles."""
+    est = estimate([SoftmaxLayer(5)], **IN_DOMAIN)
+    (sm,) = est.layers
+    assert sm.ff == pytest.approx(C.c_sm_reg * 5 * 18 * sm.latency_cycles) and sm.ff > 0
+    assert 236 / 3 < sm.ff < 236 * 3  # the report's value within the model's spread
 
 
 def test_reuse_factor_and_zeros_set_hls4ml_multiplier_limit():

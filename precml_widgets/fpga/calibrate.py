@@ -88,7 +88,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("latency", "ii"),
     ),
     "lut": (("c_add", "c_mul"), ("lut",)),
-    "ff": (("c_reg", "s_shared", "c_io", "vitis_ff"), ("ff",)),
+    "ff": (("c_reg", "s_shared", "c_io", "c_sm_reg"), ("ff",)),
     "bram18k": (("c_bram",), ("bram18k",)),
 }
 _UPPER = {"f_sat": 1.0}

@@ -21,13 +21,20 @@ bits, at a clock period ``T`` ns:
   they are fabric multipliers of ``c_mul * W_w * W_x`` LUTs each.
 * LUT = ``c_add * (N - z) * W_a`` (adder tree, one addition per product) + fabric
   multipliers.
-* Pipeline depth ``D = tau * (t_mul + t_add * log2(n_in)) / T`` cycles (``tau`` = 1 for
-  Vivado HLS, ``vitis_depth`` for Vitis HLS); layer interval ``II = 1`` for ``R = 1`` else
-  ``min(R, ceil(M/L) + c_ii)``; layer latency ``max(D, II - 1)`` (Resource: ``D + R``).
-* FF = ``rho * c_reg * (N - z) * W_a * (5 ns / T) * (s_shared if R > 1)`` pipeline registers
-  + ``c_io * n_out * W_a`` output registers (``rho`` = ``vitis_ff`` for Vitis HLS).
+* Register stages inside the adder tree ``D_t = tau * (t_mul [DSP products only] + t_add *
+  log2(n_in)) / T`` (``tau`` = 1 for Vivado HLS, ``vitis_depth`` for Vitis HLS: Vitis HLS
+  schedules deeper pipelines), plus the layer's output register: depth ``D = 1 + D_t``
+  cycles; layer interval ``II = 1`` for ``R = 1`` else ``min(R, ceil(M/L) + c_ii)``; layer
+  latency ``max(D, II - 1)`` (Resource: ``D + R``).
+* FF = ``rho * c_reg * (N - z) * W_a * S(D_t, n_in) * (s_shared if R > 1)`` tree registers +
+  ``c_io * n_out * W_a`` output registers, with ``S = sum_{k=1..D_t} n_in^(-k/(D_t+1))``:
+  ``D_t`` stages cut the tree into equal-delay segments and after a fraction ``x`` of it
+  ``n_in^-x`` of the products are still separate partial sums (:func:`_live_fraction`).
+  The clock and the tool enter FF only through ``D_t`` (``rho`` = ``vitis_ff`` stays at 1:
+  it is not fitted).
 * Softmax over ``n``: ``n`` DSPs (none if ``mul_impl="fabric"``), ``c_bram * n`` BRAM_18K
-  (exp/inverse tables), ``tau * t_softmax / T`` cycles.
+  (exp/inverse tables), ``D_s = tau * t_softmax / T`` cycles and ``c_sm_reg * n * 18 * D_s``
+  FFs (one 18-bit table word per output per pipeline stage).
 * Design: resources add up; ``II = max`` over layers (io_parallel); latency = sum of layer
   latencies + ``c_layer`` per multiply layer + ``c_top``.
 
@@ -95,6 +102,7 @@ __all__ = [
 COEFFICIENTS_FILE = Path(__file__).with_name("estimator_coefficients.json")
 DSP_MIN_WEIGHT_BITS = 9  # hls4ml's DSP-aware pruning rule: narrower weights use no DSP
 PARTITION_LIMIT = 4096  # hls4ml's build_prj.tcl: config_array_partition -maximum_size 4096
+SOFTMAX_TABLE_BITS = 18  # hls4ml's default softmax exp/inv table type, ap_fixed<18,8>
 QUANTITIES = ("dsp", "lut", "ff", "bram18k", "latency", "ii")
 INTERVAL_LEVEL = 0.68  # nominal coverage of the per-design intervals
 TOOL_FAMILY = {"Vivado": "Vivado HLS", "VivadoAccelerator": "Vivado HLS", "Vitis": "Vitis HLS"}
@@ -112,7 +120,8 @@ class Coefficients:
         f_sat: fraction of non-zero constant products that stay multiplications (wide weights).
         k_w: weight-scale constant of ``erfc(k_w sqrt(n_in) 2^-F_w)``.
         c_ii: cycles a shared layer (R > 1) needs beyond ``ceil(M/L)``.
-        t_mul_ns: multiplier delay in the pipeline-depth model, ns.
+        t_mul_ns: DSP multiplier delay in the pipeline-depth model, ns (fabric products are
+            shift-and-add levels of the tree).
         t_add_ns: delay per adder-tree level, ns.
         c_layer: cycles per multiply layer (activation and hand-over).
         t_softmax_ns: softmax delay, ns.
@@ -120,11 +129,13 @@ class Coefficients:
         vitis_depth: Vitis HLS / Vivado HLS ratio of pipeline depths.
         c_add: LUTs per accumulator bit per non-zero product (adder tree).
         c_mul: LUTs per operand-bit product of a fabric multiplier.
-        c_reg: FFs per accumulator bit per non-zero product at a 5 ns clock.
+        c_reg: FFs per accumulator bit per live partial sum of the adder tree.
         s_shared: FF factor of a layer with R > 1.
         c_io: FFs per output bit of a layer.
-        vitis_ff: Vitis HLS / Vivado HLS ratio of pipeline registers.
+        vitis_ff: Vitis HLS / Vivado HLS ratio of tree registers beyond the depth (not
+            fitted, 1: the deeper Vitis pipeline already carries it).
         c_bram: BRAM_18K per softmax output.
+        c_sm_reg: FFs per softmax table bit (18) per output per softmax cycle.
     """
 
     f_sat: float = 0.5
@@ -143,6 +154,7 @@ class Coefficients:
     c_io: float = 1.0
     vitis_ff: float = 1.0
     c_bram: float = 1.0
+    c_sm_reg: float = 0.75
 
     def to_dict(self) -> dict[str, float]:
         """``{name: value}`` of every coefficient."""
@@ -293,7 +305,10 @@ def _dense_terms(
     x_bits = layer.input.width if layer.input is not None else w_bits
     a_bits = layer.accum.width
     tau = c.vitis_depth if vitis else 1.0
-    depth = tau * (c.t_mul_ns + c.t_add_ns * math.log2(max(n_in, 2))) / clock_ns
+    on_dsp = mul_impl == "dsp" or (mul_impl is None and w_bits >= DSP_MIN_WEIGHT_BITS)
+    # registers inside the adder tree (the DSP's own pipeline only when products use DSPs)
+    tree = tau * (c.t_mul_ns * on_dsp + c.t_add_ns * math.log2(max(n_in, 2))) / clock_ns
+    depth = 1.0 + tree  # + the layer's output register
     if layer.strategy == "latency":
         limit = max(math.ceil(n / rf) - zeros // rf, 1)
         products = n - zeros
@@ -306,15 +321,33 @@ def _dense_terms(
         products, mults = limit, float(n)
         ii, latency = float(rf), depth + rf
     units = min(mults, float(limit))
-    on_dsp = mul_impl == "dsp" or (mul_impl is None and w_bits >= DSP_MIN_WEIGHT_BITS)
     port_a = 25 if dsp_kind == "DSP48E1" else 27
     per_mult = math.ceil(max(w_bits, x_bits) / port_a) * math.ceil(min(w_bits, x_bits) / 18)
     dsp = units * per_mult if on_dsp else 0.0
     lut = c.c_add * products * a_bits + (0.0 if on_dsp else c.c_mul * units * w_bits * x_bits)
     rho = c.vitis_ff if vitis else 1.0
-    ff = rho * c.c_reg * products * a_bits * 5.0 / clock_ns * (c.s_shared if rf > 1 else 1.0)
+    ff = rho * c.c_reg * products * a_bits * _live_fraction(tree, n_in)
+    ff *= c.s_shared if rf > 1 else 1.0
     ff += c.c_io * n_out * a_bits
     return LayerEstimate(layer.name, layer.kind, mults, limit, dsp, lut, ff, 0.0, ii, latency)
+
+
+def _live_fraction(depth: float, n_in: int) -> float:
+    """Registers of a pipelined adder tree per product: ``sum_{k=1..D} n_in^(-k/(D+1))``.
+
+    ``D`` register stages cut the tree of ``log2(n_in)`` levels into ``D + 1`` segments of
+    equal delay; after a fraction ``x`` of the tree ``n_in^-x`` of the ``N`` products are
+    still separate partial sums, and each is one register. The geometric sum is continuous
+    in ``D`` (0 for a combinational layer, ~``D/ln(n_in)`` products' worth for deep ones).
+
+    Example:
+        >>> round(_live_fraction(1.0, 64), 3)  # one stage halfway: sqrt(64) = 8 -> 1/8
+        0.125
+    """
+    if depth <= 0:
+        return 0.0
+    r = max(n_in, 2) ** (-1.0 / (depth + 1.0))
+    return r * (1.0 - r**depth) / (1.0 - r)
 
 
 def _merge_terms(
@@ -353,8 +386,9 @@ def _layer_estimate(
         tau = c.vitis_depth if vitis else 1.0
         dsp = 0.0 if mul_impl == "fabric" else float(layer.n_in)
         lat = tau * c.t_softmax_ns / clock_ns
+        ff = c.c_sm_reg * layer.n_in * SOFTMAX_TABLE_BITS * lat
         return LayerEstimate(
-            layer.name, "softmax", 0.0, 0, dsp, 0.0, 0.0, c.c_bram * layer.n_in, 1.0, lat
+            layer.name, "softmax", 0.0, 0, dsp, 0.0, ff, c.c_bram * layer.n_in, 1.0, lat
         )
     if isinstance(layer, MergeLayer):
         return _merge_terms(layer, vitis=vitis, clock_ns=clock_ns, mul_impl=mul_impl, c=c)
