@@ -169,19 +169,27 @@ def _check_ensemble(n_splits: int, n_toys: int) -> None:
 
 
 def test_fast_simulation_passes_calibrated_multi_split_validation():
-    """CI version: 3 splits, 49 pseudo-real samples (~25 s).
+    """CI version: 3 splits, 49 pseudo-real samples (~10 s).
 
     A faithful simulation fails only if the real statistic exceeds all 49 toys (2 %) or the
     Z window is off by > 2 sigma (4.6 %); the seeds are fixed, so the outcome is
-    deterministic: measured p = 0.3, Z-window difference +0.016 +- 0.017.
+    deterministic: measured p = 0.10 (5 of 49 toys above), Z-window difference (held-out
+    minus simulated) +0.015 +- 0.017.
     """
     _check_ensemble(3, 49)
 
 
 @pytest.mark.validation
 def test_fast_simulation_passes_calibrated_multi_split_validation_full():
-    """200 pseudo-real samples x 10 splits (~6 min): p > 0.01 (false alarm 1 %) and the
-    split-averaged Z-window fractions within 2 sigma (false alarm 4.6 %)."""
+    """200 pseudo-real samples x 10 splits (506 s on one core): p > 0.01 (false alarm 1 %)
+    and the split-averaged Z-window fractions within 2 sigma (false alarm 4.6 %).
+
+    Measured (seed 0): p = 0.269 (53 of 200 toys above), Z-window difference +0.009 +- 0.009
+    (pulls of the 10 splits from -1.26 to +1.78). The old single-split test's "deficit" of
+    -2.4 to -3.2 sigma at every sampling seed was the alternating split's fluctuation
+    (tuning half 85.6 %, held-out half 91.2 %; the simulation reproduces the tuning half)
+    divided by the held-out half's error alone.
+    """
     ens = _check_ensemble(10, 200)
     print("split ensemble:", ens.to_dict() | {"null": f"{len(ens.null)} toys"})
 
