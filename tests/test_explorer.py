@@ -428,9 +428,15 @@ def test_caveat_systematic_and_real_flag_travel_with_every_export(study, tmp_pat
     import csv
     import json
 
-    from precml_widgets.anomaly.study import BACKGROUND, BACKGROUND_CAVEAT, bandwidth_systematic
+    from precml_widgets.anomaly.study import (
+        BACKGROUND,
+        BACKGROUND_CAVEAT,
+        bandwidth_systematic,
+        neighbour_bandwidths,
+    )
 
-    widths = (0.8, 1.25)
+    widths = neighbour_bandwidths(study)
+    assert widths == (0.8, 1.25) and study.kde.bandwidth == 1.0
     ex = AnomalyScoreExplorer.from_study(study, systematic_bandwidths=widths)
     status = ex.status_html()
     assert html.escape(BACKGROUND_CAVEAT, quote=False) in status

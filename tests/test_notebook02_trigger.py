@@ -202,7 +202,7 @@ def test_trigger_checks_and_the_summary_that_follows_from_them(nb):
     assert rec["rate_trusted"] is all(expected)
     assert floor < 0.01  # the permutations can reject at 1 %
     # Measured at seed 0 with this configuration: every check passes (the Z-window pull
-    # of the alternating split is 1.9, a fluctuation of the split: over random splits the
+    # of the alternating split is +1.78, a fluctuation of the split: over random splits the
     # difference averages to 0, see test_events.py).
     assert rec["rate_trusted"], {k: v for k, v in checks.items() if not v}
 

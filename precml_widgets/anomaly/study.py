@@ -33,6 +33,7 @@ __all__ = [
     "AnomalyStudy",
     "StudyConfig",
     "bandwidth_systematic",
+    "neighbour_bandwidths",
     "run_study",
     "variant_scores",
 ]
@@ -227,6 +228,19 @@ def run_study(config: StudyConfig | None = None, *, progress: bool = True) -> An
     steps.update()
     steps.close()
     return AnomalyStudy(config, events, scores, baselines, model, kde, validation, missing)
+
+
+def neighbour_bandwidths(study: AnomalyStudy) -> tuple[float, ...]:
+    """The neighbours of the chosen kernel width on the cross-validation grid (x Scott).
+
+    These are the nearest alternatives the tuning could have picked; the rate's kernel-width
+    systematic is the spread of the rates measured with them (:func:`bandwidth_systematic`).
+    """
+    import inspect
+
+    grid = inspect.signature(DimuonKDE.tuned).parameters["grid"].default
+    i = grid.index(study.kde.bandwidth)
+    return tuple(grid[j] for j in (i - 1, i + 1) if 0 <= j < len(grid))
 
 
 def variant_scores(

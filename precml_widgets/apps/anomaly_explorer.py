@@ -23,6 +23,7 @@ from precml_widgets.anomaly.study import (
     BACKGROUND_CAVEAT,
     AnomalyStudy,
     StudyConfig,
+    neighbour_bandwidths,
     run_study,
 )
 
@@ -106,7 +107,9 @@ def header(study: AnomalyStudy) -> str:
 
 def _app() -> pn.viewable.Viewable:
     study = build_study()
-    explorer = AnomalyScoreExplorer.from_study(study)
+    explorer = AnomalyScoreExplorer.from_study(
+        study, systematic_bandwidths=neighbour_bandwidths(study)
+    )
     return pn.Column(pn.pane.Markdown(header(study), width=1400), explorer)
 
 
