@@ -144,6 +144,24 @@ def test_trigger_headline_numbers_against_independent_truths(nb):
     p_true = _permutation_p(sc["validation_fast"], sc["validation_real"])
     sigma = math.sqrt(p_true * (1 - p_true) * (1 / P["n_permutations"] + 1 / 1999)) + 1e-3
     assert abs(p_nb - p_true) < 4 * sigma + 1 / (1 + P["n_permutations"])
+
+    # the printed verdicts follow from these p-values and from the efficiencies' intervals
+    # (both checked against scipy above)
+    def verdict(p: float) -> str:
+        return "REJECTED" if p < 0.01 else "mild tension" if p < 0.1 else "no evidence"
+
+    tuned, over = rec["validation_verdict"].values()
+    assert tuned.startswith(verdict(p_nb))
+    assert over.startswith(verdict(rec["oversmoothed_validation"]["p_value"]))
+    for key, winner in rec["more_efficient_at_equal_rate"].items():
+        ae, ht = rec["efficiencies"][key], rec["efficiencies_ht"][key]
+        assert winner == (
+            "autoencoder"
+            if ae["lower"] > ht["upper"]
+            else "HT"
+            if ht["lower"] > ae["upper"]
+            else "compatible (intervals overlap)"
+        ), key
     # the over-smoothed simulation: at the floor 1/(1 + n) in the notebook, < 0.01 in scipy
     assert rec["oversmoothed_validation"]["p_value"] == 1 / (1 + P["n_permutations"])
     assert _permutation_p(sc["validation_oversmoothed"], sc["validation_real"]) < 0.01
