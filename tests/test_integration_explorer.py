@@ -18,7 +18,9 @@ FAST = dict(
     training_iterations=3,
     final_iterations=2,
     diagnostic_events=5_000,
+    guard_flows=1,
 )
+FAST_GUARD = 1
 
 
 @pytest.fixture
@@ -84,3 +86,33 @@ def test_training_errors_are_shown_not_raised():
     assert "Training failed" in ex._error.object
     assert ex.comparison is None
     assert not ex._button.disabled
+
+
+def test_a_flagged_run_shows_the_warning_and_no_ratio():
+    """When the guard flags a run, the summary says so and ranks nothing."""
+    import dataclasses
+
+    from precml_widgets.integration.guard import agreement
+
+    ex = IntegrationExplorer(**FAST)
+    c = ex.train()
+    assert "Not compared" not in ex.summary() and "VEGAS+ / flow" in ex.summary()
+    assert c.guard is not None and len(c.guard.labels) == 2 + FAST_GUARD + 1
+    disagree = agreement({"flow": (0.5, 0.001), "VEGAS+": (1.0, 0.01)})
+    ex.comparison = dataclasses.replace(c, guard=disagree)
+    text = ex.summary()
+    assert "Not compared" in text and "WARNING" in text
+    assert "relative error of VEGAS+ / flow" not in text
+
+
+def test_an_integrand_without_exact_value_shows_no_pulls():
+    import numpy as np
+
+    from precml_widgets.integration.study import compare
+
+    ex = IntegrationExplorer(**FAST)
+    config = ex.config()
+    ex.comparison = compare(lambda x: np.ones(len(x)) + x[:, 0], config, dim=2, progress=False)
+    text = ex.summary()
+    assert "exact value unknown" in text and "—" in text
+    assert ex._convergence.object is not None
