@@ -83,7 +83,10 @@ def test_kde_is_tuned_on_tuning_half_and_the_test_has_power():
     tuned_rows = {tuple(r) for r in tune.features().round(5).tolist()}
     assert not any(tuple(r) in tuned_rows for r in held_out.features().round(5).tolist())
     kde = DimuonKDE.tuned(tune)
-    assert kde.bandwidth in DimuonKDE.tuned.__defaults__[0]
+    # Measured on the alternating split (deterministic: no random number enters the choice
+    # but the seeded cross-validation samples): 1.0 x Scott, whose grid neighbours 0.8 and
+    # 1.25 give notebook 02's kernel-width systematic. A changed kernel or criterion moves it.
+    assert kde.bandwidth == 1.0
     fast = kde.sample(held_out.n, seed=3)
     again = kde.sample(held_out.n, seed=3)
     np.testing.assert_array_equal(fast.pt, again.pt)
@@ -113,6 +116,27 @@ def test_random_split_is_a_seeded_partition():
         split_tune_validate(real, seed=1.5)
 
 
+def test_held_out_sigma_is_the_hypergeometric_spread_of_a_random_split():
+    """Independent truth of the pooled sigma: given the N real events, K of them in the
+    window, a random split into halves draws the held-out count from scipy's hypergeometric
+    distribution. The difference held-out minus tuning fraction then has variance
+    p(1-p) N^2 / (n_r n_t (N-1)), p = K/N: the pooled formula times N/(N-1), exactly.
+    A simulation that reproduces the tuning fraction exactly (k_fast/n_fast = k_t/n_t, with
+    n_fast so large that its own term is ~1e-12 relative) must give that sigma."""
+    from scipy import stats
+
+    from precml_widgets.anomaly.validation import compare_with_held_out
+
+    for n_r, n_t, k_r, k_t in [(250, 250, 228, 214), (300, 200, 120, 95), (250, 250, 5, 9)]:
+        big = 10**12
+        c = compare_with_held_out(k_t * big, n_t * big, k_r, n_r, n_t)
+        n, k = n_r + n_t, k_r + k_t
+        var_held_out = stats.hypergeom(n, k, n_r).var()  # of the held-out count k_r
+        # k_r/n_r - (K - k_r)/n_t = k_r (1/n_r + 1/n_t) - K/n_t
+        var_diff = var_held_out * (1 / n_r + 1 / n_t) ** 2
+        assert c.sigma**2 * n / (n - 1) == pytest.approx(var_diff, rel=1e-9)
+
+
 def test_held_out_comparison_error_by_hand_and_bad_input():
     from precml_widgets.anomaly.validation import compare_with_held_out
 
@@ -139,8 +163,13 @@ def _split_pulls(n_splits: int, seed: int) -> np.ndarray:
 def _check_unit_pulls(pulls: np.ndarray) -> None:
     """Mean 0 and sd 1 within the 0.1 %/99.9 % bounds for independent unit normals.
 
-    The splits are independent given the real sample (the KDE's bias is common to all, and
-    is what the mean tests). False alarm of the two checks together: < 0.5 %.
+    The splits are independent only given the real sample: all partition the same 500
+    events. So the spread measured here is the conditional one, over random splits of this
+    sample -- exactly what each split's sigma and ``SplitEnsemble.z_sigma`` (which divides by
+    the number of splits) claim to be; the sample's own fluctuation about the true Z
+    fraction is common to both halves and cancels in every difference. The mean tests the
+    kernel's bias relative to the events it smooths. False alarm of the two checks
+    together: < 0.5 %.
     """
     from scipy import stats
 
@@ -176,7 +205,7 @@ def _check_ensemble(n_splits: int, n_toys: int) -> None:
 
     real = load_sample("cms2010_zmumu")
     ens = split_ensemble(real, n_splits=n_splits, n_toys=n_toys, seed=0)
-    assert len(set(ens.bandwidths)) >= 1 and len(ens.null) == n_toys
+    assert len(ens.bandwidths) == len(ens.z_pulls) == n_splits and len(ens.null) == n_toys
     # Not rejected: the p-value from pseudo-real samples drawn from the fast simulation
     # itself, one statistic (averaged over the splits) for the one real sample.
     assert ens.p_value > 0.01 if n_toys >= 200 else ens.p_value > 1 / (1 + n_toys)

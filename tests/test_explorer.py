@@ -72,14 +72,17 @@ def test_rate_pane_shows_core_rate(study):
         status = ex.status_html()
         assert _rate_khz_text(status) == format_khz(core.rate_hz)
         assert abs(float(_rate_khz_text(status)) - core.rate_hz / 1e3) <= 5e-5
-        assert html.escape(core.describe(), quote=False) in status
+        assert html.escape(core.describe(), quote=False) not in status  # never without syst
+        syst = ex.rate_systematic_hz()
+        assert html.escape(core.describe(syst, ex.systematic_label), quote=False) in status
         assert f'data-value="{t!r}"' in status
         assert ex.operating_point().rate == core
     # q = 1.0: nothing passes, the pane quotes the one-sided upper limit instead
     assert "no background event passes" in ex.status_html()
     ex.input_rate_mhz, ex.cl = 40.0, 0.95
     core = rate_at_threshold(bkg, ex.threshold, input_rate_hz=40e6, cl=0.95)
-    assert html.escape(core.describe(), quote=False) in ex.status_html()
+    syst = ex.rate_systematic_hz()
+    assert html.escape(core.describe(syst, ex.systematic_label), quote=False) in ex.status_html()
 
 
 def test_target_rate_mode_uses_core_threshold(study):
@@ -428,6 +431,8 @@ def test_caveat_systematic_and_real_flag_travel_with_every_export(study, tmp_pat
     import csv
     import json
 
+    from precml_widgets.anomaly.fastsim import DimuonKDE
+    from precml_widgets.anomaly.model import anomaly_scores
     from precml_widgets.anomaly.study import (
         BACKGROUND,
         BACKGROUND_CAVEAT,
@@ -437,14 +442,25 @@ def test_caveat_systematic_and_real_flag_travel_with_every_export(study, tmp_pat
 
     widths = neighbour_bandwidths(study)
     assert widths == (0.8, 1.25) and study.kde.bandwidth == 1.0
-    ex = AnomalyScoreExplorer.from_study(study, systematic_bandwidths=widths)
+    # a plain from_study shows the kernel-width systematic of the grid neighbours
+    ex = AnomalyScoreExplorer.from_study(study)
     status = ex.status_html()
     assert html.escape(BACKGROUND_CAVEAT, quote=False) in status
     assert 'class="rate-systematic"' in status
-    # independent truth of the systematic: the core's rates at the same cut on each width
+    # Consistency check (the same cached variant samples, through the core's
+    # bandwidth_systematic): the explorer's systematic is their spread at its cut.
     rates = bandwidth_systematic(study, ex.threshold, widths)
     shifts = [r.rate_hz - ex.rate().rate_hz for r in rates.values()]
     assert ex.rate_systematic_hz() == (min(0.0, *shifts), max(0.0, *shifts))
+    # Recount with numpy from freshly drawn variants (the same seed, not the cache): k/N x
+    # the input rate at the cut. Independent of the cache and of rate_at_threshold.
+    for bw in widths:
+        fresh = DimuonKDE(study.kde.source, bw).sample(
+            study.config.n_background, seed=study.config.seed + 1
+        )
+        k = np.count_nonzero(anomaly_scores(study.model, fresh.features()) > ex.threshold)
+        rate_hz = k / fresh.n * ex.input_rate_mhz * 1e6
+        assert rate_hz - ex.rate().rate_hz == pytest.approx(shifts[widths.index(bw)], abs=1e-6)
     rows = list(csv.DictReader(open(ex.to_csv(tmp_path / "op.csv"))))
     for row in rows:
         assert BACKGROUND_CAVEAT in row["background_caveat"]
@@ -455,9 +471,22 @@ def test_caveat_systematic_and_real_flag_travel_with_every_export(study, tmp_pat
     assert BACKGROUND_CAVEAT in record["background_caveat"]
     assert record["rate_systematic_hz"] == [min(0.0, *shifts), max(0.0, *shifts)]
     assert all("is_real" in r for r in record["rows"])
+    assert record["rate_description"] == ex.rate_description()
     fig = ex.figure()
     assert any(BACKGROUND_CAVEAT in t.get_text() for t in fig.texts)
-    # without variants the systematic is absent, not zero
-    plain = AnomalyScoreExplorer.from_study(study)
+    # the PNG: title with the systematic, real/simulated flags in the caption and legends
+    title = fig._suptitle.get_text().replace("\n", " ")
+    assert title == ex.rate_description().replace("\n", " ") and "(syst, kernel width" in title
+    (caption,) = [t.get_text() for t in fig.texts if BACKGROUND_CAVEAT in t.get_text()]
+    for key in ("background", *study.signals):
+        sample = study.events[BACKGROUND if key == "background" else key]
+        assert f"{key} = {'real data' if sample.real else 'simulation'}" in caption
+    legend = [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("atlas2016_4lep [real data]") for t in legend)
+    assert any(t.startswith("fastsim_resonance_12 [simulated]") for t in legend)
+    # explicitly without variants the systematic is absent, not zero, and the pane says so
+    plain = AnomalyScoreExplorer.from_study(study, systematic_bandwidths=())
     assert plain.rate_systematic_hz() is None
     assert 'class="rate-systematic"' not in plain.status_html()
+    assert "rate-systematic-missing" in plain.status_html()
+    assert plain.rate_description().endswith("no systematic given (statistical interval only)")

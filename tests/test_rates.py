@@ -223,6 +223,23 @@ def test_rate_default_input_and_describe():
     assert text.endswith("FPR measured on zb (10,000 events)")
 
 
+def test_describe_quotes_the_systematic_next_to_the_statistical_interval():
+    bkg = ScoreSample("zb", np.arange(10_000.0))
+    r = rate_at_threshold(bkg, 9999.0 - 43.0)  # 43 pass: 123 kHz
+    text = r.describe((-40e3, 25e3), "kernel width")
+    # exact values: 40 kHz and 25 kHz in the rate's unit, after the stat interval
+    assert text.startswith("rate 123 kHz (stat 68% CL [")
+    assert "kHz) (syst, kernel width +25.0/-40.0 kHz) = FPR 4.30e-03" in text
+    assert text.endswith("FPR measured on zb (10,000 events)")
+    assert "(syst +0/-0 kHz)" in r.describe((0.0, 0.0))
+    # no event passes: the systematic follows the upper limit, in the limit's unit
+    ul = rate_at_threshold(bkg, 1e9).describe((0.0, 500.0), "w")
+    assert "0 of 10,000 events pass) (syst, w +0.500/-0 kHz) = FPR <" in ul  # limit 3.28 kHz
+    for bad in [(1.0, 2.0), (-1.0, -0.5), (float("nan"), 1.0)]:
+        with pytest.raises(InvalidInputError, match="systematic_hz"):
+            r.describe(bad)
+
+
 def test_rate_zero_pass_upper_limit():
     n = 1000
     bkg = ScoreSample("zb", np.linspace(0, 1, n))

@@ -73,6 +73,24 @@ def test_roc_curves_are_cached_and_match_the_auc_table(study):
     assert study.auc_table()["fastsim_resonance_12"]["autoencoder"] == first.auc
 
 
+def test_neighbour_bandwidths_come_from_the_public_grid():
+    import inspect
+    from types import SimpleNamespace
+
+    from precml_widgets.anomaly.fastsim import BANDWIDTH_GRID, DimuonKDE
+    from precml_widgets.anomaly.study import neighbour_bandwidths
+
+    # the tuning's default grid is the public constant (the systematic reads it from there)
+    assert inspect.signature(DimuonKDE.tuned).parameters["grid"].default is BANDWIDTH_GRID
+    fake = SimpleNamespace(kde=SimpleNamespace(bandwidth=1.0))
+    assert neighbour_bandwidths(fake) == (0.8, 1.25)
+    # at the grid's edge only one neighbour exists (random splits pick 0.3 in 11 of 40)
+    assert neighbour_bandwidths(SimpleNamespace(kde=SimpleNamespace(bandwidth=0.3))) == (0.4,)
+    assert neighbour_bandwidths(fake, grid=(0.5, 1.0)) == (0.5,)
+    with pytest.raises(InvalidInputError, match="not on the grid"):
+        neighbour_bandwidths(SimpleNamespace(kde=SimpleNamespace(bandwidth=0.7)))
+
+
 def test_bandwidth_systematic_brackets_the_nominal_rate(study):
     from precml_widgets.anomaly.rates import rate_at_threshold, threshold_for_rate
     from precml_widgets.anomaly.study import bandwidth_systematic

@@ -86,6 +86,7 @@ AUTOENCODER = "autoencoder"
 
 _MODES = ("target rate", "threshold")
 _KIND_TEXT = {True: "real data", False: "simulation", None: "not stated"}
+_NO_SYSTEMATIC = "no systematic given (statistical interval only)"
 
 
 def format_khz(rate_hz: float) -> str:
@@ -380,7 +381,11 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
 
     @classmethod
     def from_study(
-        cls, study: Any, *, systematic_bandwidths: tuple[float, ...] = (), **params: Any
+        cls,
+        study: Any,
+        *,
+        systematic_bandwidths: tuple[float, ...] | None = None,
+        **params: Any,
     ) -> AnomalyScoreExplorer:
         """Explorer of an :class:`~precml_widgets.anomaly.study.AnomalyStudy`.
 
@@ -390,21 +395,30 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         Args:
             study: the result of :func:`~precml_widgets.anomaly.study.run_study`.
             systematic_bandwidths: kernel widths (x Scott) of background variants whose rate
-                shifts give the systematic shown and exported (e.g. the grid neighbours of
-                the chosen width); empty: no systematic.
+                shifts give the systematic shown and exported; default (None): the grid
+                neighbours of the chosen width
+                (:func:`~precml_widgets.anomaly.study.neighbour_bandwidths`); ``()``: no
+                systematic (the pane and the exports then say so).
             **params: initial parameter values.
 
         Returns:
             The explorer.
         """
-        from precml_widgets.anomaly.study import BACKGROUND, BACKGROUND_CAVEAT, variant_scores
+        from precml_widgets.anomaly.study import (
+            BACKGROUND,
+            BACKGROUND_CAVEAT,
+            neighbour_bandwidths,
+            variant_scores,
+        )
 
         signals = dict(study.signals)
         baselines = {
             name: (samples[BACKGROUND], {k: samples[k] for k in signals})
             for name, samples in study.baselines.items()
         }
-        widths = tuple(systematic_bandwidths)
+        widths = tuple(
+            neighbour_bandwidths(study) if systematic_bandwidths is None else systematic_bandwidths
+        )
         variants = {
             score: {
                 f"kernel width {bw:g} x Scott": v
@@ -582,6 +596,23 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             for v in variants.values()
         ]
         return min(0.0, *shifts), max(0.0, *shifts)
+
+    @property
+    def systematic_label(self) -> str | None:
+        """The background variants behind :meth:`rate_systematic_hz`, in words (or None)."""
+        variants = self._variants.get(self.score)
+        return ", ".join(variants) if variants else None
+
+    def rate_description(self) -> str:
+        """:meth:`RateResult.describe` of the current rate with its systematic.
+
+        Without background variants for the selected score, the text says that the interval
+        is statistical only.
+        """
+        syst = self.rate_systematic_hz()
+        if syst is None:
+            return f"{self.rate().describe()}; {_NO_SYSTEMATIC}"
+        return self.rate().describe(syst, self.systematic_label or "syst")
 
     def rate(self) -> RateResult:
         """The trigger rate at the current threshold (:func:`rate_at_threshold`)."""
@@ -762,7 +793,9 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         background event passes, the one-sided upper limit appears as
         ``<span class="rate-upper-limit-khz" data-value-hz="<repr in Hz>">`` (the value of
         the exports' ``upper_limit_rate_hz``). A ``rate-caveat`` line (:func:`rate_caveat`)
-        says what the rate assumes about the background sample.
+        says what the rate assumes about the background sample. The systematic appears in a
+        ``rate-systematic`` line, or a ``rate-systematic-missing`` line says there is none;
+        the ``rate-describe`` line is :meth:`rate_description`.
 
         Returns:
             An HTML fragment.
@@ -813,6 +846,8 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
                 f'<span class="rate-syst-up-khz">{format_khz(syst[1])}</span> / '
                 f'<span class="rate-syst-down-khz">{format_khz(syst[0])}</span> kHz</div>'
             )
+        else:
+            parts.append(f'<div class="rate-systematic-missing">{_NO_SYSTEMATIC}</div>')
         parts.append(
             f"<div><b>FPR:</b> {r.fpr.value:.3e} ({r.n_pass:,} of {r.n_total:,} background "
             f"events pass) × {r.input_rate_hz / 1e6:.4g} MHz input</div>"
@@ -837,7 +872,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             )
         parts.append(
             f'<div class="rate-describe" style="color:#555;font-size:0.85em;margin-top:4px">'
-            f"{html.escape(r.describe(), quote=False)}</div>"
+            f"{html.escape(self.rate_description(), quote=False)}</div>"
         )
         return "\n".join(parts)
 
@@ -864,9 +899,16 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             input_rate_hz=self._input_rate_hz(),
             cl=self.cl,
             score_name=f"{self.score} score",
+            title=self.rate_description(),
         )
         fig.set_dpi(dpi)
-        caption = rate_caveat(self.rate().sample) + (f" {self.caveat}" if self.caveat else "")
+        flags = "; ".join(
+            f"{label} = {_KIND_TEXT[sample.is_real]}"
+            for label, sample in (("background", bkg), *sigs.items())
+        )
+        caption = f"Samples: {flags}. {rate_caveat(self.rate().sample)}" + (
+            f" {self.caveat}" if self.caveat else ""
+        )
         fig.text(0.01, 0.005, caption, fontsize=6, wrap=True, va="bottom", color="#8a5a00")
         return fig
 
@@ -920,6 +962,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
             "rate_hz": float(op.rate.rate_hz),
             "upper_limit_rate_hz": op.rate.upper_limit_rate_hz,
             "rate_systematic_hz": self.rate_systematic_hz(),
+            "rate_description": self.rate_description(),
             "background_caveat": rate_caveat(op.rate.sample)
             + (f" {self.caveat}" if self.caveat else ""),
             "rows": self._export_rows(op),

@@ -21,9 +21,14 @@ from precml_widgets.anomaly.events import MAX_ABS_ETA, MIN_PT_GEV, DimuonEvents
 from precml_widgets.anomaly.kinematics import boost, from_pair_frame, to_pair_frame
 from precml_widgets.errors import InvalidInputError
 
-__all__ = ["DimuonKDE", "simulate_resonance"]
+__all__ = ["BANDWIDTH_GRID", "DimuonKDE", "simulate_resonance"]
 
 MUON_MASS_GEV = 0.1056584
+
+#: Kernel widths (x Scott's rule) among which :meth:`DimuonKDE.tuned` cross-validates by
+#: default; the grid neighbours of the chosen width give the rate's kernel-width systematic
+#: (:func:`precml_widgets.anomaly.study.neighbour_bandwidths`).
+BANDWIDTH_GRID: tuple[float, ...] = (0.3, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0)
 
 
 class DimuonKDE:
@@ -71,7 +76,7 @@ class DimuonKDE:
     def tuned(
         cls,
         events: DimuonEvents,
-        grid: tuple[float, ...] = (0.3, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0),
+        grid: tuple[float, ...] = BANDWIDTH_GRID,
         *,
         seed: int = 0,
     ) -> DimuonKDE:
@@ -87,7 +92,7 @@ class DimuonKDE:
 
         Args:
             events: real tuning events.
-            grid: candidate bandwidths (x Scott's rule).
+            grid: candidate bandwidths (x Scott's rule), default :data:`BANDWIDTH_GRID`.
             seed: seed of the cross-validation samples.
         """
         from precml_widgets.stats.two_sample import energy_test

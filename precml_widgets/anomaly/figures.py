@@ -120,6 +120,8 @@ def operating_point_figure(
     cl: float = _ONE_SIGMA_CL,
     score_name: str = "anomaly score",
     title: str | None = None,
+    systematic_hz: tuple[float, float] | None = None,
+    systematic_label: str = "syst",
 ) -> Figure:
     """Score histograms with the cut, and ROC curves with the operating point marked.
 
@@ -127,7 +129,9 @@ def operating_point_figure(
     the threshold as a dashed line. Right: each signal's ROC curve (FPR on a log axis
     starting at the background's smallest resolvable FPR, 1/N) with the operating point
     at ``threshold`` and its Clopper–Pearson intervals. The title is
-    :meth:`RateResult.describe` of the trigger rate.
+    :meth:`RateResult.describe` of the trigger rate with its systematic, or says that no
+    systematic was given. Every legend entry says whether the sample is real data or
+    simulation (:attr:`ScoreSample.is_real`).
 
     Args:
         background: the background sample the rate is measured on.
@@ -140,7 +144,10 @@ def operating_point_figure(
         input_rate_hz: input rate in Hz of the stream the background represents.
         cl: confidence level of the intervals.
         score_name: x-axis label of the histograms.
-        title: figure title (default: the rate description).
+        title: figure title (default: the rate description with ``systematic_hz``).
+        systematic_hz: systematic of the rate ``(down <= 0, up >= 0)`` in Hz, quoted in
+            the default title.
+        systematic_label: what the systematic is (e.g. ``"kernel width"``).
 
     Returns:
         A :class:`matplotlib.figure.Figure`; save it with ``fig.savefig(path)``.
@@ -174,9 +181,15 @@ def operating_point_figure(
         d = density_histogram(sample, edges)
         return np.where(d > 0, d, np.nan) if log else d  # no drops to -inf on a log axis
 
-    ax_h.stairs(dens(background), edges, fill=True, color="0.75", label=background.label)
+    ax_h.stairs(
+        dens(background),
+        edges,
+        fill=True,
+        color="0.75",
+        label=_flagged(background.label, background),
+    )
     for (key, sig), color in zip(signals.items(), colors, strict=False):
-        ax_h.stairs(dens(sig), edges, color=color, lw=1.5, label=key, baseline=None)
+        ax_h.stairs(dens(sig), edges, color=color, lw=1.5, label=_flagged(key, sig), baseline=None)
     ax_h.axvline(rate.threshold, color="k", ls="--", lw=1.2, label=f"cut: > {rate.threshold:.4g}")
     if log_x:
         ax_h.set_xscale("log")
@@ -192,7 +205,9 @@ def operating_point_figure(
     for (key, sig), color in zip(signals.items(), colors, strict=False):
         curve = curves.get(key) or roc_curve(background, sig)
         fpr, tpr = roc_points_for_plot(curve, min_fpr)
-        ax_r.plot(fpr, tpr, color=color, lw=1.5, label=f"{key} (AUC {curve.auc:.3f})")
+        ax_r.plot(
+            fpr, tpr, color=color, lw=1.5, label=f"{_flagged(key, sig)} (AUC {curve.auc:.3f})"
+        )
         eff = efficiency_at_threshold(sig, rate.threshold, cl=cl).efficiency
         xerr = None
         if rate.n_pass > 0:
@@ -219,5 +234,19 @@ def operating_point_figure(
     ax_r.set_ylabel("signal efficiency (TPR)")
     ax_r.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     ax_r.grid(alpha=0.3)
-    fig.suptitle("\n".join(textwrap.wrap(title or rate.describe(), 130)), fontsize="medium")
+    if title is None:
+        title = (
+            rate.describe(systematic_hz, systematic_label)
+            if systematic_hz is not None
+            else f"{rate.describe()}; no systematic given (statistical interval only)"
+        )
+    fig.suptitle("\n".join(textwrap.wrap(title, 130)), fontsize="medium")
     return fig
+
+
+_KIND = {True: "real data", False: "simulated", None: "origin not stated"}
+
+
+def _flagged(label: str, sample: ScoreSample) -> str:
+    """``label`` with the sample's real/simulated flag, e.g. ``"X (simulated)"``."""
+    return f"{label} [{_KIND[sample.is_real]}]"

@@ -509,28 +509,59 @@ FPR measured on toy zero-bias (100 events)
             return None
         return self.upper_limit_fpr * self.input_rate_hz
 
-    def describe(self) -> str:
+    def describe(
+        self, systematic_hz: tuple[float, float] | None = None, systematic_label: str = "syst"
+    ) -> str:
         """One-line human-readable summary with units, interval and the sample used.
+
+        Args:
+            systematic_hz: optional systematic shift of the rate, ``(down <= 0, up >= 0)``
+                in Hz (e.g. the kernel-width systematic of
+                :func:`precml_widgets.anomaly.study.bandwidth_systematic`), quoted after the
+                statistical interval.
+            systematic_label: what the systematic is, in a few words.
 
         Returns:
             E.g. ``"rate 12.3 kHz (68% CL [11.9, 12.8] kHz) = FPR 4.30e-04 × 28.6 MHz
-            input; FPR measured on <sample label>"``; when no event passes, the
-            one-sided upper limit is quoted instead.
+            input; FPR measured on <sample label>"``; with a systematic,
+            ``"rate 12.3 kHz (stat 68% CL [11.9, 12.8] kHz) (syst, <label> +0.4/-0.3 kHz)
+            = ..."``; when no event passes, the one-sided upper limit is quoted instead.
+
+        Raises:
+            InvalidInputError: if ``systematic_hz`` is not ``(down <= 0, up >= 0)``.
+
+        Example:
+            >>> r = rate_at_threshold(ScoreSample("toy", np.arange(100.0)), 89.5)
+            >>> r.describe((-2e5, 3e5), "width").split(" = ")[0]
+            'rate 2.86 MHz (stat 68% CL [1.99, 3.99] MHz) (syst, width +0.300/-0.200 MHz)'
         """
         cl = _cl_text(self.fpr.cl)
         inp = _format_hz(self.input_rate_hz)
+        syst = ""
+        if systematic_hz is not None:
+            down, up = (float(v) for v in systematic_hz)
+            if not (np.isfinite(down) and np.isfinite(up) and down <= 0.0 <= up):
+                raise InvalidInputError(
+                    f"systematic_hz must be (down <= 0, up >= 0) in Hz, got {systematic_hz!r}"
+                )
+            ref = self.rate_hz if self.n_pass > 0 else (self.upper_limit_rate_hz or up or 1.0)
+            scale, unit = _hz_unit(ref)
+            label = "syst" if systematic_label == "syst" else f"syst, {systematic_label}"
+            syst = f" ({label} +{_sig3(up / scale)}/-{_sig3(-down / scale)} {unit})"
         if self.n_pass == 0 and self.upper_limit_fpr is not None:
             ul_rate = self.upper_limit_fpr * self.input_rate_hz
             return (
                 f"rate < {_format_hz(ul_rate)} ({cl} CL one-sided upper limit; 0 of "
-                f"{self.n_total:,} events pass) = FPR < {self.upper_limit_fpr:.2e} × {inp} "
-                f"input; FPR measured on {self.sample}"
+                f"{self.n_total:,} events pass){syst} = FPR < {self.upper_limit_fpr:.2e} × "
+                f"{inp} input; FPR measured on {self.sample}"
             )
         scale, unit = _hz_unit(self.rate_hz)
+        stat = "stat " if syst else ""
         return (
-            f"rate {_sig3(self.rate_hz / scale)} {unit} ({cl} CL "
+            f"rate {_sig3(self.rate_hz / scale)} {unit} ({stat}{cl} CL "
             f"[{_sig3(self.rate_lower_hz / scale)}, {_sig3(self.rate_upper_hz / scale)}] "
-            f"{unit}) = FPR {self.fpr.value:.2e} × {inp} input; FPR measured on {self.sample}"
+            f"{unit}){syst} = FPR {self.fpr.value:.2e} × {inp} input; FPR measured on "
+            f"{self.sample}"
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from precml_widgets.anomaly.events import DimuonEvents
-from precml_widgets.anomaly.fastsim import DimuonKDE, simulate_resonance
+from precml_widgets.anomaly.fastsim import BANDWIDTH_GRID, DimuonKDE, simulate_resonance
 from precml_widgets.anomaly.model import (
     AutoencoderConfig,
     TrainResult,
@@ -230,15 +230,31 @@ def run_study(config: StudyConfig | None = None, *, progress: bool = True) -> An
     return AnomalyStudy(config, events, scores, baselines, model, kde, validation, missing)
 
 
-def neighbour_bandwidths(study: AnomalyStudy) -> tuple[float, ...]:
+def neighbour_bandwidths(
+    study: AnomalyStudy, grid: tuple[float, ...] = BANDWIDTH_GRID
+) -> tuple[float, ...]:
     """The neighbours of the chosen kernel width on the cross-validation grid (x Scott).
 
     These are the nearest alternatives the tuning could have picked; the rate's kernel-width
     systematic is the spread of the rates measured with them (:func:`bandwidth_systematic`).
-    """
-    import inspect
 
-    grid = inspect.signature(DimuonKDE.tuned).parameters["grid"].default
+    Args:
+        study: a finished study whose kernel width was chosen on ``grid``.
+        grid: the cross-validation grid (default
+            :data:`~precml_widgets.anomaly.fastsim.BANDWIDTH_GRID`, the grid
+            :meth:`DimuonKDE.tuned` uses by default).
+
+    Returns:
+        The one or two grid values next to ``study.kde.bandwidth``.
+
+    Raises:
+        InvalidInputError: if the chosen width is not on ``grid``.
+    """
+    if study.kde.bandwidth not in grid:
+        raise InvalidInputError(
+            f"the study's kernel width {study.kde.bandwidth:g} x Scott is not on the grid "
+            f"{grid!r}; pass the grid it was tuned on"
+        )
     i = grid.index(study.kde.bandwidth)
     return tuple(grid[j] for j in (i - 1, i + 1) if 0 <= j < len(grid))
 

@@ -149,7 +149,21 @@ class SplitEnsemble:
         p_value: ``(1 + #{null >= statistic}) / (1 + len(null))``, or None without toys.
         z_pulls: per split, the Z-window pull of :func:`compare_with_held_out`.
         z_difference: held-out minus simulated Z-window fraction, averaged over splits.
-        z_sigma: its standard error (the splits are independent given the real sample).
+        z_sigma: its standard error, ``sqrt(sum of the splits' sigma^2) / n_splits``. This
+            divides by the number of splits as if the splits were independent. They are
+            independent only *conditionally on the real sample*: every split partitions the
+            same 500 events, each with its own random partition and simulation seed. So
+            ``z_sigma`` is the spread of ``z_difference`` over repeated random splits of
+            *this* sample, not over repeated real samples. That is the spread that matters
+            here. Given the sample, each split's difference has mean equal to the kernel's
+            bias (smoothing moves events into or out of the window) and the per-split
+            sigma as its spread. The per-split sigma is the hypergeometric spread of a random
+            partition up to the factor N/(N-1) (tests/test_events.py checks it against
+            scipy). The sample's own fluctuation about the true Z fraction is common to
+            both sides and cancels. What ``z_agree`` tests is therefore a bias of the
+            simulation relative to the events it smooths, not the sample against nature.
+            ``tests/test_events.py`` measures this conditional spread: the pulls of many
+            random splits of the one sample have unit standard deviation.
     """
 
     split_seeds: tuple[int, ...]
@@ -207,6 +221,11 @@ def split_ensemble(
     ``n_toys`` pseudo-real samples of the same size drawn from the fast simulation of the
     whole real sample, each put through the identical procedure with the same split seeds:
     a faithful simulation sits inside that distribution, and a p-value below 0.01 rejects it.
+    With few toys this is a Monte Carlo test (Barnard 1963): ``p <= 1 / (1 + n_toys)`` means
+    the real statistic lies above every toy, which happens with probability
+    ``1 / (1 + n_toys)`` when the real sample is exchangeable with the pseudo-real ones
+    (19 toys: a test at 5 %). The toys come from the simulation of the real sample itself
+    (a parametric bootstrap), so that exchangeability, and the size, are approximate.
 
     Args:
         real: the real events.
