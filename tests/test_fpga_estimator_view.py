@@ -287,7 +287,7 @@ def test_calibration_label_comes_from_the_calibration_file():
     label = calibration_label()
     assert label.startswith(f"ESTIMATE (calibrated on {used} of {total} real syntheses")
     assert f"DSP ±{calib['cross_validation']['smape']['dsp']:.0%}" in label
-    assert "leave-one-design-out error" in label
+    assert "leave-one-component-out error" in label
 
 
 def test_does_not_fit_a_tiny_custom_device(models):

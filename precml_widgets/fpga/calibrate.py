@@ -6,8 +6,12 @@ cross-validation that every estimate quotes as its error, and the interval calib
 
 Validation is grouped: a fold leaves out a whole *design* (every row with the same layer
 signature — layer kinds, shapes and weight widths — whatever its repository, reuse factor
-or pruning) or a whole source *repository*. Two repositories hold the same jet tagger, so
-leaving repositories out alone leaks it between folds.
+or pruning), a whole source *repository*, or a whole *component*: the connected components
+of the graph whose nodes are designs and repositories and whose edges are the rows, so that
+a component shares neither a design nor a repository with any other (two repositories hold
+the same jet tagger; one repository holds several designs). Leaving designs out keeps a
+repository's other designs, leaving repositories out keeps the other copy of the tagger;
+the component grouping leaks neither and is the one the shipped errors and intervals use.
 
 The error measure is the symmetric mean absolute percentage error over the rows whose true
 value is not 0, ``sMAPE = mean(2 |e - t| / (|e| + |t|))`` (in [0, 2]; 0.15 reads "15 %");
@@ -15,13 +19,21 @@ rows whose true value is 0 (no DSP in a fabric design) are scored by their mean 
 error instead (:func:`scores`). The naive baseline predicts each quantity as the median of
 the training rows of the same tool family.
 
-Per-design intervals are split-conformal intervals on the log residuals
-``r = log(1 + t) - log(1 + e)``: the estimate ``e`` is widened to
-``expm1(log1p(e) + [q_lo, q_hi])`` with ``q_lo``, ``q_hi`` the finite-sample conformal
-quantiles of held-out residuals (Vovk et al. 2005; Lei et al., arXiv:1604.04173). Their
-coverage is measured with *nested* grouped cross-validation: the quantiles applied to a
-held-out design come only from residuals of the other designs, each predicted by a fit
-that left it out too, so coverage is not true by construction.
+Per-design intervals act on the log residuals ``r = log(1 + t) - log(1 + e)``: the
+estimate ``e`` is widened to ``expm1(log1p(e) + [q_lo, q_hi])`` with ``q_lo``, ``q_hi`` the
+``(1 - level)/2`` and ``(1 + level)/2`` quantiles of held-out residuals in which every group
+(component) has total weight 1, so that a group with many syntheses counts once
+(:func:`group_quantile_bounds`). The finite-sample split-conformal bounds with the same
+weights (Vovk et al. 2005; Lei et al., arXiv:1604.04173; weighted: Tibshirani et al.,
+arXiv:1904.06019) are recorded too (:func:`conformal_bounds`); with ``n_g`` groups they are
+finite only if ``ceil((n_g + 1)(1 + level)/2) <= n_g`` (``n_g >= 6`` at 68 %), which the table
+does not reach, so the shipped intervals carry no distribution-free guarantee and their
+coverage is *measured*: with nested grouped cross-validation the quantiles applied to a
+held-out component come only from residuals of the other components, each predicted by a
+fit that left both out, so coverage is not true by construction. A covered fraction is
+averaged over groups (each group weight 1) and judged against the binomial band with
+``n = n_groups``. Flagged (excluded) syntheses form one pool per flag kind
+(:data:`~precml_widgets.fpga.estimator.FLAG_KINDS`).
 """
 
 from __future__ import annotations
@@ -43,11 +55,14 @@ from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.devices import get_device
 from precml_widgets.fpga.estimator import (
     COEFFICIENTS_FILE,
+    FLAG_KINDS,
     INTERVAL_LEVEL,
     PARTITION_LIMIT,
     QUANTITIES,
+    TOOL_FAMILY,
     Coefficients,
-    _evaluate,
+    classify_extrapolations,
+    evaluate_terms,
     with_output_softmax,
 )
 from precml_widgets.fpga.layers import (
@@ -59,6 +74,8 @@ from precml_widgets.fpga.layers import (
 )
 
 __all__ = [
+    "AIMS",
+    "GROUPINGS",
     "GROUPS",
     "CalibrationRow",
     "CoverageReport",
@@ -67,8 +84,10 @@ __all__ = [
     "conformal_bounds",
     "coverage_band",
     "cross_validate",
+    "design_components",
     "design_signature",
     "fit",
+    "group_quantile_bounds",
     "interval_coverage",
     "load_calibration_table",
     "naive_estimate",
@@ -92,6 +111,9 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "bram18k": (("c_bram",), ("bram18k",)),
 }
 _UPPER = {"f_sat": 1.0}
+GROUPINGS = ("component", "design", "repo")  # the first is the shipped (most pessimistic) one
+BASELINE_TARGET = 0.5  # target: held-out sMAPE <= 0.5 x the naive per-family baseline's
+AIMS = {"dsp": 0.15, "latency": 0.15, "lut": 0.25, "ff": 0.25}  # sMAPE aims of the issue
 
 
 @dataclass(frozen=True)
@@ -257,7 +279,9 @@ def scores(estimates: Sequence[float], truths: Sequence[float]) -> dict[str, Any
 
 def coverage_band(n: int, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
     """``[binom.ppf(0.001, n, level), binom.ppf(0.999, n, level)] / n``: where the covered
-    fraction of ``n`` independent held-out rows lies with probability ~0.998.
+    fraction of ``n`` independent held-out units (groups, not rows: rows of one design are
+    not independent) lies with probability ~0.998. ``(0, 1)``, i.e. no test at all, for
+    ``n < 7`` (``0.32^n > 0.001``).
 
     Example:
         >>> coverage_band(26)
@@ -270,27 +294,79 @@ def coverage_band(n: int, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
     return float(binom.ppf(0.001, n, level)) / n, float(binom.ppf(0.999, n, level)) / n
 
 
-def conformal_bounds(residuals: Sequence[float], level: float = INTERVAL_LEVEL) -> list[float]:
+def _weights(n: int, groups: Sequence[str] | None) -> np.ndarray:
+    """Per-residual weights: 1 each, or ``1 / (rows of its group)`` so every group totals 1."""
+    if groups is None:
+        return np.ones(n)
+    if len(groups) != n:
+        raise InvalidInputError(f"groups has {len(groups)} entries for {n} residuals.")
+    counts: dict[str, int] = {}
+    for g in groups:
+        counts[g] = counts.get(g, 0) + 1
+    return np.array([1.0 / counts[g] for g in groups])
+
+
+def _sorted_weighted(
+    residuals: Sequence[float], groups: Sequence[str] | None, level: float, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    r = np.asarray(residuals, float)
+    if r.size == 0 or not 0 < level < 1:
+        raise InvalidInputError(
+            f"{name} needs residuals and 0 < level < 1, got {r.size} and {level}."
+        )
+    w = _weights(r.size, groups)
+    order = np.argsort(r, kind="stable")
+    return r[order], np.cumsum(w[order])
+
+
+def conformal_bounds(
+    residuals: Sequence[float],
+    level: float = INTERVAL_LEVEL,
+    groups: Sequence[str] | None = None,
+) -> list[float]:
     """Split-conformal ``[q_lo, q_hi]`` of held-out residuals for a central ``level`` interval.
 
-    ``q_lo`` is the ``floor((n+1) a)``-th and ``q_hi`` the ``ceil((n+1)(1-a))``-th smallest
-    residual, ``a = (1 - level)/2`` (±inf when ``n`` is too small), so that a new
-    exchangeable residual falls inside with probability >= ``level``.
+    Unweighted (``groups=None``): ``q_lo`` is the ``floor((n+1) a)``-th and ``q_hi`` the
+    ``ceil((n+1)(1-a))``-th smallest residual, ``a = (1 - level)/2`` (±inf when ``n`` is too
+    small), so that a new exchangeable residual falls inside with probability >= ``level``.
+    With ``groups`` every group has total weight 1 and the new design counts as one more
+    group (weighted conformal, Tibshirani et al. arXiv:1904.06019): ``q_hi`` is the smallest
+    residual whose cumulative weight reaches ``(1-a)(n_g+1)``, ``q_lo`` the largest whose
+    cumulative weight stays <= ``a (n_g+1)``; exchangeable *groups*, not rows.
 
     Example:
         >>> conformal_bounds([float(i) for i in range(1, 10)], 0.6)
         [2.0, 8.0]
+        >>> conformal_bounds([1.0, 2.0, 3.0, 4.0], 0.6, groups=["a", "a", "a", "b"])
+        [1.0, inf]
     """
-    r = np.sort(np.asarray(residuals, float))
-    n = r.size
-    if n == 0 or not 0 < level < 1:
-        raise InvalidInputError(
-            f"conformal_bounds needs residuals and 0 < level < 1, got {n} and {level}."
-        )
-    a = (1.0 - level) / 2.0
-    k_lo, k_hi = math.floor((n + 1) * a), math.ceil((n + 1) * (1 - a))
-    lo = float(r[k_lo - 1]) if k_lo >= 1 else -math.inf
-    hi = float(r[k_hi - 1]) if k_hi <= n else math.inf
+    r, cum = _sorted_weighted(residuals, groups, level, "conformal_bounds")
+    total, a, eps = float(cum[-1]), (1.0 - level) / 2.0, 1e-9
+    hi_idx = np.nonzero(cum >= (1 - a) * (total + 1) - eps)[0]
+    lo_idx = np.nonzero(cum <= a * (total + 1) + eps)[0]
+    hi = float(r[hi_idx[0]]) if hi_idx.size else math.inf
+    lo = float(r[lo_idx[-1]]) if lo_idx.size else -math.inf
+    return [lo, hi]
+
+
+def group_quantile_bounds(
+    residuals: Sequence[float],
+    level: float = INTERVAL_LEVEL,
+    groups: Sequence[str] | None = None,
+) -> list[float]:
+    """The ``a`` and ``1 - a`` quantiles (``a = (1 - level)/2``) of the residuals with every
+    group of total weight 1: the smallest residual whose cumulative weight reaches ``a W``
+    (``1 - a`` for ``q_hi``), ``W`` the number of groups. No finite-sample correction (see
+    :func:`conformal_bounds`): the coverage these bounds give is measured, not guaranteed.
+
+    Example:
+        >>> group_quantile_bounds([1.0, 2.0, 3.0, 10.0], 0.5, groups=["a", "a", "a", "b"])
+        [2.0, 10.0]
+    """
+    r, cum = _sorted_weighted(residuals, groups, level, "group_quantile_bounds")
+    total, a, eps = float(cum[-1]), (1.0 - level) / 2.0, 1e-9
+    lo = float(r[np.nonzero(cum >= a * total - eps)[0][0]])
+    hi = float(r[np.nonzero(cum >= (1 - a) * total - eps)[0][0]])
     return [lo, hi]
 
 
@@ -375,7 +451,7 @@ def load_calibration_table(path: str | Path | None = None) -> tuple[CalibrationR
 # ---------------------------------------------------------------- fit
 def predict(row: CalibrationRow, c: Coefficients) -> dict[str, float]:
     """The estimator's totals for a table row with coefficients ``c``."""
-    totals, _ = _evaluate(
+    totals, _ = evaluate_terms(
         row.layers,
         device=get_device(row.part),
         clock_ns=row.clock_ns,
@@ -430,17 +506,71 @@ def _fit_group(
 _FIT_CACHE: dict[tuple[str, ...], Coefficients] = {}
 
 
+def _row_hash(row: CalibrationRow) -> str:
+    """A digest of everything :func:`fit` reads from a row (targets, layers, settings)."""
+    content = (
+        row.example_id,
+        row.tool_family,
+        row.part,
+        row.clock_ns,
+        row.io_type,
+        row.strategy,
+        row.mul_impl,
+        repr(row.layers),
+        sorted((k, float(v)) for k, v in row.targets.items()),
+        row.excluded,
+    )
+    return hashlib.sha256(repr(content).encode()).hexdigest()
+
+
 def _fit_cached(train: Sequence[CalibrationRow]) -> Coefficients:
-    """:func:`fit` memoised on the training rows' ids (nested CV refits the same subsets)."""
-    key = tuple(sorted(r.example_id for r in train))
+    """:func:`fit` memoised on the content of the training rows, in any order (nested CV
+    refits the same subsets; a row with other targets or layers is another key)."""
+    key = tuple(sorted(_row_hash(r) for r in train))
     if key not in _FIT_CACHE:
         _FIT_CACHE[key] = fit(train)
     return _FIT_CACHE[key]
 
 
-def _group_of(row: CalibrationRow, by: str) -> str:
-    if by not in ("design", "repo"):
-        raise InvalidInputError(f"by={by!r}: group cross-validation folds by 'design' or 'repo'.")
+def design_components(rows: Sequence[CalibrationRow]) -> dict[str, str]:
+    """``{example_id: component}``: the connected components of designs and repositories.
+
+    A row links its design (:func:`design_signature`) and its repository; rows end up in one
+    component when they share a design or a repository, directly or through other rows. A
+    component is named by its repositories joined with ``+``.
+
+    Example:
+        >>> comps = design_components(load_calibration_table())  # doctest: +SKIP
+        >>> sorted(set(comps.values()))[:2]  # doctest: +SKIP
+        ['ArgyKokk/hls4ml_MLP_estimator', 'Brainz22/L1JetTagger']
+    """
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(x: tuple[str, str]) -> tuple[str, str]:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for r in rows:
+        a, b = find(("design", r.design)), find(("repo", r.repo))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    repos: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        repos.setdefault(find(("repo", r.repo)), set()).add(r.repo)
+    names = {root: "+".join(sorted(v)) for root, v in repos.items()}
+    return {r.example_id: names[find(("repo", r.repo))] for r in rows}
+
+
+def _group_of(row: CalibrationRow, by: str, components: Mapping[str, str]) -> str:
+    if by not in GROUPINGS:
+        raise InvalidInputError(
+            f"by={by!r}: group cross-validation folds by one of {', '.join(GROUPINGS)}."
+        )
+    if by == "component":
+        return components[row.example_id]
     return row.design if by == "design" else row.repo
 
 
@@ -471,34 +601,38 @@ def _ratio(ours: Mapping[str, float | None], naive: Mapping[str, float | None]) 
     }
 
 
-def cross_validate(rows: Sequence[CalibrationRow], by: str = "design") -> ValidationReport:
+def cross_validate(rows: Sequence[CalibrationRow], by: str = "component") -> ValidationReport:
     """Leave-one-group-out validation of :func:`fit` on the rows not excluded.
 
     Args:
         rows: the calibration table (:func:`load_calibration_table`).
-        by: ``"design"`` (every row with the same :func:`design_signature` is one group,
-            whatever its repository) or ``"repo"`` (one source repository per group).
+        by: ``"component"`` (:func:`design_components`: no design and no repository is
+            shared between folds; the shipped scheme), ``"design"`` (every row with the same
+            :func:`design_signature` is one group, whatever its repository) or ``"repo"``
+            (one source repository per group).
 
     For each group the coefficients are fitted on the other groups' rows, frozen, then used
     to estimate every row of the held-out group; the naive per-family median is computed
     from the same training rows.
     """
+    comps = design_components(rows)
     used = [r for r in rows if r.excluded is None]
-    groups = sorted({_group_of(r, by) for r in used})
+    groups = sorted({_group_of(r, by, comps) for r in used})
     if len(groups) < 2:
         raise InvalidInputError(f"cross-validation needs rows from at least two {by} groups.")
     folds, residuals = [], []
     for group in groups:
-        train = [r for r in used if _group_of(r, by) != group]
-        c = fit(train) if by == "repo" else _fit_cached(train)
-        folds.append((group, tuple(sorted({_group_of(r, by) for r in train}))))
-        for row in (r for r in used if _group_of(r, by) == group):
+        train = [r for r in used if _group_of(r, by, comps) != group]
+        c = _fit_cached(train)
+        folds.append((group, tuple(sorted({_group_of(r, by, comps) for r in train}))))
+        for row in (r for r in used if _group_of(r, by, comps) == group):
             est = predict(row, c)
             residuals.append(
                 {
                     "example_id": row.example_id,
                     "repo": row.repo,
                     "design": row.design,
+                    "group": group,
                     "tool_family": row.tool_family,
                     "estimate": {q: est[q] for q in QUANTITIES},
                     "truth": {q: row.targets[q] for q in QUANTITIES},
@@ -512,6 +646,7 @@ def cross_validate(rows: Sequence[CalibrationRow], by: str = "design") -> Valida
         m, b = _metrics(subset, "estimate"), _metrics(subset, "naive")
         by_family[family] = {
             "n_rows": len(subset),
+            "n_groups": len({x["group"] for x in subset}),
             **m,
             "baseline_smape": b["smape"],
             "baseline_ratio": _ratio(m["smape"], b["smape"]),
@@ -545,127 +680,270 @@ def _widen(estimate: float, bounds: Sequence[float]) -> list[float]:
     ]
 
 
-def _union(a: Sequence[float], b: Sequence[float]) -> list[float]:
-    return [min(a[0], b[0]), max(a[1], b[1])]
+def _union(bounds: Sequence[Sequence[float]]) -> list[float]:
+    return [min(b[0] for b in bounds), max(b[1] for b in bounds)]
 
 
-def _loo_residuals(used: Sequence[CalibrationRow], groups: Sequence[str]) -> dict[str, list[float]]:
-    """Log residuals per quantity of the rows of ``groups``, each group predicted by a fit on
-    the other groups of ``groups`` only."""
-    out: dict[str, list[float]] = {q: [] for q in QUANTITIES}
-    for g in groups:
-        train = [r for r in used if r.design in groups and r.design != g]
-        c = _fit_cached(train)
-        for row in (r for r in used if r.design == g):
-            est = predict(row, c)
+def flag_kinds(row: CalibrationRow, domain: Mapping[str, Any]) -> tuple[str, ...]:
+    """The flag kinds :func:`~precml_widgets.fpga.estimator.estimate` raises for this row's
+    design and settings (those that widen an interval; part/clock flags do not), in
+    :data:`~precml_widgets.fpga.estimator.FLAG_KINDS` order."""
+    backend = {v: k for k, v in TOOL_FAMILY.items() if k != "VivadoAccelerator"}[row.tool_family]
+    classified = classify_extrapolations(
+        row.layers,
+        get_device(row.part),
+        row.clock_ns,
+        backend,
+        row.io_type,
+        row.mul_impl,
+        domain,
+    )
+    found = {kind for kind, _ in classified if kind}
+    return tuple(k for k in FLAG_KINDS if k in found)
+
+
+class _Residuals:
+    """Held-out predictions of the table's rows under the component grouping, memoised: a row
+    of component ``h`` predicted by the fit on the in-domain rows outside ``h`` and outside
+    the extra components ``also`` (the nested held-out component)."""
+
+    def __init__(self, rows: Sequence[CalibrationRow]) -> None:
+        self.rows = tuple(rows)
+        self.comp = design_components(rows)
+        self.used = [r for r in rows if r.excluded is None]
+        self.domain = _domain(self.used)
+        self.kinds = {
+            r.example_id: flag_kinds(r, self.domain) if r.excluded is not None else () for r in rows
+        }
+        self._est: dict[tuple[str, frozenset[str]], dict[str, float] | None] = {}
+
+    def estimate(
+        self, row: CalibrationRow, also: frozenset[str] = frozenset()
+    ) -> dict[str, float] | None:
+        key = (row.example_id, also)
+        if key not in self._est:
+            out = also | {self.comp[row.example_id]}
+            train = [r for r in self.used if self.comp[r.example_id] not in out]
+            self._est[key] = predict(row, _fit_cached(train)) if train else None
+        return self._est[key]
+
+    def pool_rows(self, pool: str) -> list[CalibrationRow]:
+        """``"calibrated"``: the in-domain rows; ``"flagged"``: every excluded row; a flag
+        kind: the excluded rows with that kind."""
+        if pool == "calibrated":
+            return list(self.used)
+        flagged = [r for r in self.rows if r.excluded is not None]
+        return (
+            flagged
+            if pool == "flagged"
+            else [r for r in flagged if pool in self.kinds[r.example_id]]
+        )
+
+    def bounds(
+        self, pool: str, level: float, also: frozenset[str] = frozenset(), conformal: bool = False
+    ) -> dict[str, list[float]] | None:
+        """Bounds per quantity from the pool's rows outside ``also`` (``None``: no residual)."""
+        res: dict[str, list[float]] = {q: [] for q in QUANTITIES}
+        groups = []
+        for row in self.pool_rows(pool):
+            if self.comp[row.example_id] in also:
+                continue
+            est = self.estimate(row, also)
+            if est is None:
+                continue
+            groups.append(self.comp[row.example_id])
             for q in QUANTITIES:
-                out[q].append(_log_residual(est[q], row.targets[q]))
-    return out
+                res[q].append(_log_residual(est[q], row.targets[q]))
+        if not groups:
+            return None
+        rule = conformal_bounds if conformal else group_quantile_bounds
+        return {q: rule(res[q], level, groups) for q in QUANTITIES}
+
+    def pool_info(self, pool: str) -> dict[str, Any]:
+        rows = self.pool_rows(pool)
+        return {
+            "n_rows": len(rows),
+            "n_groups": len({self.comp[r.example_id] for r in rows}),
+            "groups": sorted({self.comp[r.example_id] for r in rows}),
+        }
+
+
+POOLS = ("calibrated", *FLAG_KINDS)
 
 
 def interval_bounds(rows: Sequence[CalibrationRow], level: float = INTERVAL_LEVEL) -> dict:
-    """The shipped interval calibration: conformal log-residual bounds per quantity.
+    """The shipped interval calibration, per pool (:data:`POOLS`) and quantity.
 
-    ``"calibrated"``: from the leave-one-design-out residuals of the in-domain designs;
-    ``"extrapolated"``: from the residuals of the excluded (flagged) designs under the fit on
-    every in-domain row (none of them is in that fit). An estimate with any extrapolation
-    flag gets the union of both intervals.
+    ``"calibrated"``: the in-domain rows, each predicted by the fit that left its component
+    out; a flag kind (``"conv"``, ``"rnn"``, ``"stream"``, ``"partition"``): the excluded
+    rows with that kind, each predicted by the fit on the in-domain rows outside its
+    component; ``"flagged"``: every excluded row. Returns ``{"bounds": {pool: {quantity:
+    [q_lo, q_hi]} or None}, "conformal_bounds": (the same, finite-sample conformal),
+    "pools": {pool: {"n_rows", "n_groups", "groups"}}, "notes": [...]}``; a pool with no
+    row has bounds ``None`` and a note (its flag then does not widen an interval).
     """
-    used = [r for r in rows if r.excluded is None]
-    designs = sorted({r.design for r in used})
-    calibrated = _loo_residuals(used, designs)
-    c = _fit_cached(used)
-    flagged: dict[str, list[float]] = {q: [] for q in QUANTITIES}
-    for row in (r for r in rows if r.excluded is not None):
-        est = predict(row, c)
-        for q in QUANTITIES:
-            flagged[q].append(_log_residual(est[q], row.targets[q]))
-    return {
-        "calibrated": {q: conformal_bounds(calibrated[q], level) for q in QUANTITIES},
-        "extrapolated": {q: conformal_bounds(flagged[q], level) for q in QUANTITIES},
-    }
+    res = _Residuals(rows)
+    out: dict[str, Any] = {"bounds": {}, "conformal_bounds": {}, "pools": {}, "notes": []}
+    for pool in POOLS:
+        out["bounds"][pool] = res.bounds(pool, level)
+        out["conformal_bounds"][pool] = res.bounds(pool, level, conformal=True)
+        out["pools"][pool] = res.pool_info(pool)
+        if out["bounds"][pool] is None:
+            out["notes"].append(f"pool {pool!r} has no held-out synthesis: no interval")
+    return out
+
+
+def _verdict(value: float | None, band: Sequence[float] | None) -> str:
+    if value is None or band is None:
+        return "no rows"
+    if band[0] <= 0.0 and band[1] >= 1.0:
+        return "n too small to conclude"
+    return "within band" if band[0] <= value <= band[1] else "OUTSIDE band"
 
 
 def interval_coverage(
     rows: Sequence[CalibrationRow], level: float = INTERVAL_LEVEL
 ) -> CoverageReport:
-    """Held-out coverage of the ``level`` intervals, by nested leave-one-design-out CV.
+    """Held-out coverage of the ``level`` intervals, by nested leave-one-component-out CV.
 
-    In-domain designs: for each held-out design ``g`` the coefficients are fitted on the
-    other designs, and the interval bounds come from the residuals of those other designs,
-    each predicted by a fit that also left it out (never from ``g``). Flagged (excluded)
-    designs: the estimate comes from the fit on every in-domain row; its interval is the
-    union of the in-domain interval and the conformal interval of the *other* flagged
-    designs' residuals, as :func:`~precml_widgets.fpga.estimator.estimate` widens a
-    flagged estimate.
+    For each held-out component ``g`` every one of its rows is estimated by the fit on the
+    in-domain rows outside ``g``; its interval is the union of the ``"calibrated"`` bounds
+    and the bounds of each of its flag kinds, all computed as :func:`interval_bounds` does
+    but from the rows *outside* ``g``, each predicted by a fit that left out ``g`` and its
+    own component (never from ``g``). A pool's coverage is the mean over its groups of the
+    fraction of the group's rows covered (each group weight 1), judged against the binomial
+    band with ``n = n_groups`` (a group's fraction varies at most like one Bernoulli trial).
+    A row one of whose pools has no residual outside ``g`` gets no interval (``covered``
+    ``None``, counted in ``n_rows_without_interval``).
     """
-    used = [r for r in rows if r.excluded is None]
-    designs = sorted({r.design for r in used})
+    res = _Residuals(rows)
     out_rows: list[dict[str, Any]] = []
-
-    def record(row: CalibrationRow, est: Mapping[str, float], pool: str, bounds: Mapping) -> None:
-        interval = {q: _widen(est[q], bounds[q]) for q in QUANTITIES}
-        out_rows.append(
-            {
-                "example_id": row.example_id,
-                "design": row.design,
-                "pool": pool,
-                "estimate": {q: est[q] for q in QUANTITIES},
-                "truth": {q: row.targets[q] for q in QUANTITIES},
-                "interval": interval,
-                "covered": {
+    for g in sorted(set(res.comp.values())):
+        also = frozenset({g})
+        pool_bounds = {pool: res.bounds(pool, level, also) for pool in POOLS}
+        for row in (r for r in rows if res.comp[r.example_id] == g):
+            est = res.estimate(row)
+            kinds = res.kinds[row.example_id]
+            used_pools = ["calibrated", *kinds]
+            available = [pool_bounds[p] for p in used_pools if pool_bounds[p] is not None]
+            missing = [p for p in used_pools if pool_bounds[p] is None]
+            if est is None or missing:  # no residual to calibrate this row's interval
+                interval, covered = None, None
+            else:
+                interval = {
+                    q: _widen(est[q], _union([b[q] for b in available])) for q in QUANTITIES
+                }
+                covered = {
                     q: interval[q][0] <= row.targets[q] <= interval[q][1] for q in QUANTITIES
-                },
-            }
-        )
-
-    for g in designs:
-        others = [d for d in designs if d != g]
-        res = _loo_residuals(used, others)
-        bounds = {q: conformal_bounds(res[q], level) for q in QUANTITIES}
-        c = _fit_cached([r for r in used if r.design != g])
-        for row in (r for r in used if r.design == g):
-            record(row, predict(row, c), "calibrated", bounds)
-
-    in_domain = _loo_residuals(used, designs)
-    in_bounds = {q: conformal_bounds(in_domain[q], level) for q in QUANTITIES}
-    c_all = _fit_cached(used)
-    flagged = [r for r in rows if r.excluded is not None]
-    estimates = {r.example_id: predict(r, c_all) for r in flagged}
-    for g in sorted({r.design for r in flagged}):
-        pool = {
-            q: [
-                _log_residual(estimates[r.example_id][q], r.targets[q])
-                for r in flagged
-                if r.design != g
-            ]
-            for q in QUANTITIES
-        }
-        bounds = {q: _union(in_bounds[q], conformal_bounds(pool[q], level)) for q in QUANTITIES}
-        for row in (r for r in flagged if r.design == g):
-            record(row, estimates[row.example_id], "extrapolated", bounds)
-
-    pools = {}
-    for name in ("calibrated", "extrapolated"):
-        subset = [x for x in out_rows if x["pool"] == name]
-        n = len(subset)
-        band = coverage_band(n, level)
-        cov = {q: sum(x["covered"][q] for x in subset) / n for q in QUANTITIES}
-        width = {
-            q: float(
-                np.median([(x["interval"][q][1] + 1) / (x["interval"][q][0] + 1) for x in subset])
+                }
+            out_rows.append(
+                {
+                    "example_id": row.example_id,
+                    "design": row.design,
+                    "group": g,
+                    "pool": "calibrated" if row.excluded is None else "flagged",
+                    "kinds": list(kinds),
+                    "missing_pools": missing,
+                    "estimate": None if est is None else {q: est[q] for q in QUANTITIES},
+                    "truth": {q: row.targets[q] for q in QUANTITIES},
+                    "interval": interval,
+                    "covered": covered,
+                }
             )
-            for q in QUANTITIES
-        }
+    pools = {}
+    for name in POOLS:
+        if name == "calibrated":
+            subset = [x for x in out_rows if x["pool"] == "calibrated"]
+        elif name == "flagged":
+            subset = [x for x in out_rows if x["pool"] == "flagged"]
+        else:
+            subset = [x for x in out_rows if name in x["kinds"]]
+        scored = [x for x in subset if x["covered"] is not None]
+        groups = sorted({x["group"] for x in scored})
+        n = len(groups)
+        band = list(coverage_band(n, level)) if n else None
+        cov: dict[str, float | None] = {}
+        row_cov: dict[str, float | None] = {}
+        width: dict[str, float | None] = {}
+        per_group: dict[str, dict[str, float]] = {}
+        for q in QUANTITIES:
+            if not scored:
+                cov[q] = row_cov[q] = width[q] = None
+                continue
+            fractions = []
+            for grp in groups:
+                mine = [x["covered"][q] for x in scored if x["group"] == grp]
+                fractions.append(sum(mine) / len(mine))
+                per_group.setdefault(grp, {})[q] = fractions[-1]
+            cov[q] = float(np.mean(fractions))
+            row_cov[q] = sum(x["covered"][q] for x in scored) / len(scored)
+            width[q] = float(
+                np.median([(x["interval"][q][1] + 1) / (x["interval"][q][0] + 1) for x in scored])
+            )
         pools[name] = {
-            "n_rows": n,
-            "n_groups": len({x["design"] for x in subset}),
-            "band": list(band),
+            "n_rows": len(scored),
+            "n_rows_without_interval": len(subset) - len(scored),
+            "n_groups": n,
+            "groups": groups,
+            "band": band,
             "coverage": cov,
-            "within_band": {q: band[0] <= cov[q] <= band[1] for q in QUANTITIES},
+            "row_coverage": row_cov,
+            "per_group": per_group,
+            "verdict": {q: _verdict(cov[q], band) for q in QUANTITIES},
+            "within_band": {
+                q: None if band is None or cov[q] is None else band[0] <= cov[q] <= band[1]
+                for q in QUANTITIES
+            },
             "median_width": width,
         }
     return CoverageReport(level, pools, tuple(out_rows))
+
+
+def targets_missed(
+    validation: ValidationReport, coverage: CoverageReport | None = None
+) -> list[dict[str, Any]]:
+    """Every target the validation misses, per quantity and tool family: held-out sMAPE above
+    :data:`BASELINE_TARGET` times the naive baseline's (or no ratio: the baseline is 0, or no
+    non-zero truth), sMAPE above the aim (:data:`AIMS`), and pooled coverage outside its band.
+    """
+    out: list[dict[str, Any]] = []
+    for family, values in validation.by_family.items():
+        for q in QUANTITIES:
+            ratio, value = values["baseline_ratio"][q], values["smape"][q]
+            if ratio is None or ratio > BASELINE_TARGET:
+                out.append(
+                    {
+                        "target": f"sMAPE <= {BASELINE_TARGET} x naive baseline",
+                        "family": family,
+                        "quantity": q,
+                        "smape": value,
+                        "baseline_smape": values["baseline_smape"][q],
+                        "ratio": ratio,
+                    }
+                )
+            if q in AIMS and value is not None and value > AIMS[q]:
+                out.append(
+                    {
+                        "target": f"sMAPE <= aim {AIMS[q]:.0%}",
+                        "family": family,
+                        "quantity": q,
+                        "smape": value,
+                    }
+                )
+    for pool, v in (coverage.pools if coverage else {}).items():
+        for q in QUANTITIES:
+            if v["verdict"][q] == "OUTSIDE band":
+                out.append(
+                    {
+                        "target": f"coverage of the {coverage.level:.0%} interval in its band",
+                        "pool": pool,
+                        "quantity": q,
+                        "coverage": v["coverage"][q],
+                        "band": v["band"],
+                        "n_groups": v["n_groups"],
+                    }
+                )
+    return out
 
 
 # ---------------------------------------------------------------- the shipped JSON
@@ -708,13 +986,15 @@ def calibration_record(rows: Sequence[CalibrationRow], table: Path) -> dict[str,
     """Everything the JSON holds: coefficients, domain, provenance, validation, intervals."""
     used = [r for r in rows if r.excluded is None]
     c = _fit_cached(used)
-    by_design = cross_validate(rows, by="design")
-    by_repo = cross_validate(rows, by="repo")
+    reports = {by: cross_validate(rows, by=by) for by in GROUPINGS}
+    shipped = reports[GROUPINGS[0]]
     coverage = interval_coverage(rows)
+    bounds = interval_bounds(rows)
     try:
         relpath = str(table.resolve().relative_to(data_dir().resolve()))
     except ValueError:
         relpath = str(table)
+    comps = design_components(rows)
     fitted = [predict(r, c) for r in used]
     in_sample = {
         q: scores([e[q] for e in fitted], [r.targets[q] for r in used])["smape"] for q in QUANTITIES
@@ -731,9 +1011,13 @@ def calibration_record(rows: Sequence[CalibrationRow], table: Path) -> dict[str,
                 "truth": {q: row.targets[q] for q in QUANTITIES},
             }
         )
-    design_cv = _report_dict(by_design)
-    design_cv["residuals"] = by_design.residuals
-    design_cv["in_sample_smape"] = in_sample
+    main_cv = _report_dict(shipped)
+    main_cv["residuals"] = shipped.residuals
+    main_cv["in_sample_smape"] = in_sample
+    main_cv["components"] = {
+        g: sorted({r.design for r in rows if comps[r.example_id] == g})
+        for g in sorted(set(comps.values()))
+    }
     return {
         "model": "hls4ml dense-layer multiplier model (precml_widgets.fpga.estimator)",
         "coefficients": c.to_dict(),
@@ -750,17 +1034,29 @@ def calibration_record(rows: Sequence[CalibrationRow], table: Path) -> dict[str,
             "rows_used": [r.example_id for r in used],
             "rows_excluded": {r.example_id: r.excluded for r in rows if r.excluded is not None},
             "designs": {r.example_id: r.design for r in rows},
+            "components": comps,
         },
         "error_definition": "sMAPE = mean over rows with truth != 0 of 2|e-t|/(|e|+|t|); rows "
         "with truth 0 scored by mean absolute error (zero_mae)",
-        "cross_validation": design_cv,
-        "cross_validation_by_repo": _report_dict(by_repo),
+        "cross_validation": main_cv,
+        "cross_validation_by_design": _report_dict(reports["design"]),
+        "cross_validation_by_repo": _report_dict(reports["repo"]),
+        "targets": {"baseline_ratio": BASELINE_TARGET, "aims": AIMS},
+        "targets_missed": targets_missed(shipped, coverage),
         "intervals": {
             "level": INTERVAL_LEVEL,
-            "method": "split-conformal bounds on log(1+truth) - log(1+estimate); flagged "
-            "estimates get the union of the calibrated and extrapolated intervals",
-            "bounds": interval_bounds(rows),
-            "coverage": {"scheme": "nested leave-one-design-out", **coverage.pools},
+            "grouping": "component",
+            "method": "per pool, the (1-level)/2 and (1+level)/2 quantiles of held-out "
+            "log(1+truth) - log(1+estimate), every component of total weight 1 (no "
+            "finite-sample guarantee: the weighted conformal bounds, conformal_bounds, are "
+            "infinite with this few groups); an estimate takes the union of the calibrated "
+            "bounds and those of each of its flag kinds; part/clock flags do not widen",
+            **bounds,
+            "coverage": {
+                "scheme": "nested leave-one-component-out; coverage = mean over groups of the "
+                "covered fraction; band = binomial 99.8 % with n = n_groups",
+                **coverage.pools,
+            },
         },
         "out_of_domain": out_of_domain,
     }
@@ -785,13 +1081,15 @@ def main(argv: list[str] | None = None) -> int:
     table = Path(args.table) if args.table else locate(TABLE_NAME)
     rows = load_calibration_table(table)
     record = calibration_record(rows, table)
-    for key in ("cross_validation", "cross_validation_by_repo"):
+    for key in ("cross_validation", "cross_validation_by_design", "cross_validation_by_repo"):
         cv = record[key]
-        print(
-            f"{cv['scheme']}: sMAPE (naive per-family median, ratio)  " + "  ".join(cv["by_family"])
-        )
+        fams = list(cv["by_family"])
+        print(f"{cv['scheme']}: sMAPE (naive, ratio) overall, then per family: " + ", ".join(fams))
         for q in QUANTITIES:
-            fam = "  ".join(_pct(v["smape"][q]) for v in cv["by_family"].values())
+            fam = "  ".join(
+                f"{_pct(v['smape'][q])} ({_num(v['baseline_ratio'][q])})"
+                for v in cv["by_family"].values()
+            )
             print(
                 f"  {q:8s} {_pct(cv['smape'][q])} ({_pct(cv['baseline']['smape'][q])}, "
                 f"{_num(cv['baseline']['ratio'][q])})  {fam}  "
@@ -799,8 +1097,14 @@ def main(argv: list[str] | None = None) -> int:
             )
     for pool, v in record["intervals"]["coverage"].items():
         if isinstance(v, dict):
-            print(f"coverage of the 68% intervals, {pool} ({v['n_rows']} rows, band {v['band']}):")
-            print("  " + ", ".join(f"{q} {c:.2f}" for q, c in v["coverage"].items()))
+            band = "none" if v["band"] is None else f"[{v['band'][0]:.2f}, {v['band'][1]:.2f}]"
+            print(
+                f"coverage, {pool}: {v['n_rows']} rows, n = {v['n_groups']} groups, band {band}: "
+                + ", ".join(f"{q} {_num(c)} ({v['verdict'][q]})" for q, c in v["coverage"].items())
+            )
+    print("targets missed:")
+    for miss in record["targets_missed"]:
+        print("  ", miss)
     if args.write:
         record_results(COEFFICIENTS_FILE, record)
         print(f"wrote {COEFFICIENTS_FILE}")

@@ -42,11 +42,15 @@ Convolutions and recurrent layers are estimated as their per-position / per-step
 kernels and always flagged as extrapolations, as are the other places where the rules are
 known to fail (io_stream FIFOs and line buffers, recurrent layers without a sequence length,
 low-bit weights that HLS may still put on DSPs, Latency layers beyond hls4ml's partition
-limit). Every estimate carries, per quantity, the leave-one-design-out error of its tool
-family (sMAPE) and a 68 % interval: split-conformal bounds on the log residuals of held-out
-designs, widened with those of the flagged (conv, RNN, io_stream) designs whenever the
-estimate is flagged; their held-out coverage is measured by nested grouped
-cross-validation (:mod:`precml_widgets.fpga.calibrate`).
+limit). Every estimate carries, per quantity, the held-out error of its tool family
+(sMAPE, leaving out whole *components*: designs and repositories linked by a shared design
+or repository, the most pessimistic grouping of :mod:`precml_widgets.fpga.calibrate`) and a
+68 % interval: group-weighted quantiles of the held-out log residuals, widened, flag kind by
+flag kind, with the residuals measured on the flagged syntheses of that kind (``conv``,
+``rnn``, ``stream``, ``partition``; other structural flags with all flagged syntheses). A
+flag that only names an uncalibrated part or clock does not widen the interval (no
+synthesis measures it; the flag says so). The held-out coverage of these intervals is
+measured by nested grouped cross-validation (:mod:`precml_widgets.fpga.calibrate`).
 
 Output softmax: a table layer string lists the multiply layers only; the design it
 describes ends in hls4ml's softmax after the last dense layer (every dense synthesis of the
@@ -94,7 +98,9 @@ __all__ = [
     "ResourceEstimate",
     "ResourceOverflowError",
     "check_budget",
+    "classify_extrapolations",
     "estimate",
+    "evaluate_terms",
     "require_fits",
     "with_output_softmax",
 ]
@@ -104,6 +110,10 @@ DSP_MIN_WEIGHT_BITS = 9  # hls4ml's DSP-aware pruning rule: narrower weights use
 PARTITION_LIMIT = 4096  # hls4ml's build_prj.tcl: config_array_partition -maximum_size 4096
 SOFTMAX_TABLE_BITS = 18  # hls4ml's default softmax exp/inv table type, ap_fixed<18,8>
 QUANTITIES = ("dsp", "lut", "ff", "bram18k", "latency", "ii")
+# what widens an interval: each structural flag kind has its own measured residual pool
+# ("flagged": all flagged syntheses, for kinds the table has no syntheses of); None: a
+# flag (part, clock) that names an extrapolation no synthesis measures, not widened
+FLAG_KINDS = ("conv", "rnn", "stream", "partition", "flagged")
 INTERVAL_LEVEL = 0.68  # nominal coverage of the per-design intervals
 TOOL_FAMILY = {"Vivado": "Vivado HLS", "VivadoAccelerator": "Vivado HLS", "Vitis": "Vitis HLS"}
 
@@ -201,15 +211,18 @@ class ResourceEstimate:
         fractions: ``{"dsp", "lut", "ff", "bram18k"}`` used / device total.
         fits: every fraction <= 1.
         extrapolations: why the input lies outside the calibration domain (empty inside).
-        error: leave-one-design-out sMAPE of the calibration per quantity (``dsp``, ``lut``,
+        error: leave-one-component-out sMAPE of the calibration per quantity (``dsp``, ``lut``,
             ``ff``, ``bram18k``, ``latency``, ``ii``), e.g. 0.2 for 20 %, on the held-out
             rows of the backend's tool family whose true value is not 0. An average over
             designs, not this design's interval: see ``interval``.
         layers: per-layer breakdown.
         interval: per quantity, the nominal 68 % interval ``(lo, hi)`` of this estimate
-            (``latency`` in cycles); widened when ``extrapolations`` is not empty.
+            (``latency`` in cycles); widened by the measured pool of each structural flag
+            kind (see ``interval_notes``), not by part/clock flags.
         interval_level: the nominal coverage of ``interval`` (0.68).
         output_softmax: how the output softmax was treated (appended, listed or none).
+        interval_notes: which measured pools set ``interval`` (and which flags did not
+            widen it, and why).
     """
 
     dsp: float
@@ -231,6 +244,7 @@ class ResourceEstimate:
     interval: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     interval_level: float = INTERVAL_LEVEL
     output_softmax: str = ""
+    interval_notes: tuple[str, ...] = ()
 
     @property
     def ii_ns(self) -> float:
@@ -253,7 +267,7 @@ class ResourceEstimate:
         level = f"{self.interval_level:.0%}"
         lines = [
             f"{self.device.part} @ {self.clock_ns:g} ns ({self.backend}, {self.io_type}); "
-            f"{level} intervals{' (widened: flagged)' if self.extrapolations else ''}:",
+            f"{level} intervals:",
             f"  DSP   {self.dsp:10,.0f} {iv('dsp')}  ({self.fractions['dsp']:.1%})",
             f"  LUT   {self.lut:10,.0f} {iv('lut')}  ({self.fractions['lut']:.1%})",
             f"  FF    {self.ff:10,.0f} {iv('ff')}  ({self.fractions['ff']:.1%})",
@@ -263,6 +277,7 @@ class ResourceEstimate:
             f"  output softmax: {self.output_softmax}",
         ]
         lines += [f"  outside calibration: {x}" for x in self.extrapolations]
+        lines += [f"  interval: {x}" for x in self.interval_notes]
         return "\n".join(lines)
 
 
@@ -434,7 +449,7 @@ def _layer_estimate(
     )
 
 
-def _evaluate(
+def evaluate_terms(
     layers: Sequence[Layer],
     *,
     device: Device,
@@ -443,7 +458,12 @@ def _evaluate(
     mul_impl: str | None,
     c: Coefficients,
 ) -> tuple[dict[str, float], tuple[LayerEstimate, ...]]:
-    """Totals ``{"dsp", "lut", "ff", "bram18k", "latency", "ii"}`` and the per-layer terms."""
+    """Totals ``{"dsp", "lut", "ff", "bram18k", "latency", "ii"}`` and the per-layer terms.
+
+    The model itself with coefficients ``c`` (no flags, no intervals): what
+    :func:`estimate` and the calibration (:mod:`precml_widgets.fpga.calibrate`) evaluate.
+    Resources in device units, ``latency`` and ``ii`` in clock cycles.
+    """
     per = tuple(
         _layer_estimate(
             layer,
@@ -465,6 +485,9 @@ def _evaluate(
         "ii": max((p.ii_cycles for p in per), default=1.0),
     }
     return totals, per
+
+
+_evaluate = evaluate_terms  # the old private name
 
 
 # ---------------------------------------------------------------- calibration file
@@ -587,7 +610,7 @@ def estimate(
     softmax_note = _softmax_note(given, stack, output_softmax)
     calib = _calibration()
     c = coefficients or _shipped_coefficients()
-    totals, per = _evaluate(
+    totals, per = evaluate_terms(
         stack,
         device=dev,
         clock_ns=float(clock_ns),
@@ -596,7 +619,13 @@ def estimate(
         c=c,
     )
     fractions = {k: totals[k] / getattr(dev, k) for k in ("dsp", "lut", "ff", "bram18k")}
-    flags = _extrapolations(stack, dev, clock_ns, backend, io_type, mul_impl, calib["domain"])
+    classified = classify_extrapolations(
+        stack, dev, clock_ns, backend, io_type, mul_impl, calib["domain"]
+    )
+    flags = tuple(dict.fromkeys(text for _, text in classified))
+    interval, notes = _interval(
+        totals, calib.get("intervals"), {kind for kind, _ in classified if kind}
+    )
     return ResourceEstimate(
         dsp=totals["dsp"],
         lut=totals["lut"],
@@ -614,9 +643,10 @@ def estimate(
         extrapolations=flags,
         error=_measured_error(calib["cross_validation"], TOOL_FAMILY[backend]),
         layers=per,
-        interval=_interval(totals, calib.get("intervals"), flagged=bool(flags)),
+        interval=interval,
         interval_level=float(calib.get("intervals", {}).get("level", INTERVAL_LEVEL)),
         output_softmax=softmax_note,
+        interval_notes=notes,
     )
 
 
@@ -633,31 +663,49 @@ def _softmax_note(given: Sequence[Layer], stack: Sequence[Layer], requested: boo
 
 
 def _interval(
-    totals: Mapping[str, float], intervals: Mapping[str, Any] | None, *, flagged: bool
-) -> dict[str, tuple[float, float]]:
-    """``expm1(log1p(estimate) + [q_lo, q_hi])`` per quantity; a flagged estimate takes the
-    union of the calibrated and the extrapolated bounds."""
+    totals: Mapping[str, float], intervals: Mapping[str, Any] | None, kinds: set[str]
+) -> tuple[dict[str, tuple[float, float]], tuple[str, ...]]:
+    """``expm1(log1p(estimate) + [q_lo, q_hi])`` per quantity, ``[q_lo, q_hi]`` the union of
+    the calibrated bounds and the bounds of the pool of each flag kind in ``kinds``."""
     if not intervals:
-        return {}
-    bounds = intervals["bounds"]
+        return {}, ()
+    bounds, pools = intervals["bounds"], intervals.get("pools", {})
+    if bounds.get("calibrated") is None:
+        return {}, ("no interval: the calibration has no held-out residuals",)
+    used = ["calibrated"]
+    notes = []
+    for kind in FLAG_KINDS:
+        if kind not in kinds:
+            continue
+        if bounds.get(kind) is None:
+            notes.append(
+                f"no flagged synthesis of kind {kind!r} in the table: the interval does not "
+                "cover this extrapolation"
+            )
+        else:
+            used.append(kind)
     out = {}
     for q in QUANTITIES:
-        lo, hi = bounds["calibrated"][q]
-        if flagged:
-            xlo, xhi = bounds["extrapolated"][q]
-            lo, hi = min(lo, xlo), max(hi, xhi)
+        lo = min(bounds[k][q][0] for k in used)
+        hi = max(bounds[k][q][1] for k in used)
         base = math.log1p(max(totals[q], 0.0))
         out[q] = (max(math.expm1(base + lo), 0.0), math.expm1(base + hi))
-    return out
+    described = []
+    for k in used:
+        info = pools.get(k, {})
+        n = f" ({info['n_rows']} syntheses, {info['n_groups']} groups)" if info else ""
+        described.append(f"{k}{n}")
+    return out, (f"from the held-out residuals of: {', '.join(described)}", *notes)
 
 
 def _measured_error(validation: Mapping[str, Any], family: str) -> dict[str, float]:
-    """Leave-one-design-out sMAPE on the held-out rows of this tool family (all rows if none)."""
+    """Held-out sMAPE (the shipped, most pessimistic grouping) on the rows of this tool
+    family (all rows if none)."""
     per_family = validation.get("by_family", {}).get(family)
     return dict(per_family["smape"] if per_family else validation["smape"])
 
 
-def _extrapolations(
+def classify_extrapolations(
     layers: Sequence[Layer],
     device: Device,
     clock_ns: float,
@@ -665,26 +713,54 @@ def _extrapolations(
     io_type: str,
     mul_impl: str | None,
     domain: Mapping[str, Any],
-) -> tuple[str, ...]:
-    """Why this input lies outside the calibration domain, or where the rules are known to fail."""
-    out = []
+) -> tuple[tuple[str | None, str], ...]:
+    """Why this input lies outside the calibration domain, or where the rules are known to
+    fail, each with the flag kind whose measured pool widens the interval (``"conv"``,
+    ``"rnn"``, ``"stream"``, ``"partition"``, ``"flagged"``) or ``None`` (part, clock: no
+    synthesis measures it, the interval is not widened)."""
+    out: list[tuple[str | None, str]] = []
     family = TOOL_FAMILY[backend]
     if family not in domain["tool_families"]:
-        out.append(f"tool family {family} is not in the calibration ({domain['tool_families']})")
+        out.append(
+            (
+                "flagged",
+                f"tool family {family} is not in the calibration ({domain['tool_families']})",
+            )
+        )
     if device.part not in domain["parts"]:
         out.append(
-            f"device {device.part} is not among the calibration parts "
-            f"({', '.join(domain['parts'])})"
+            (
+                None,
+                f"device {device.part} is not among the calibration parts "
+                f"({', '.join(domain['parts'])}); the model prices the part only through its "
+                "DSP slice kind and totals, so the interval is not widened (no synthesis on "
+                "this part measures the extrapolation)",
+            )
         )
     lo, hi = domain["clock_ns"]
     if not lo <= clock_ns <= hi:
-        out.append(f"clock {clock_ns:g} ns is outside the calibrated {lo:g}-{hi:g} ns")
+        out.append(
+            (
+                None,
+                f"clock {clock_ns:g} ns is outside the calibrated {lo:g}-{hi:g} ns: latency "
+                "and FF (pipeline stages) are extrapolated in the clock; no synthesis at this "
+                "clock measures it, so the interval is not widened",
+            )
+        )
     if io_type not in domain["io_types"]:
-        out.append(f"{io_type}: the calibration designs are all {', '.join(domain['io_types'])}")
+        out.append(
+            (
+                "stream",
+                f"{io_type}: the calibration designs are all {', '.join(domain['io_types'])}",
+            )
+        )
     if io_type == "io_stream":
         out.append(
-            "io_stream: the FIFOs between layers (and the line buffers of convolutions) are "
-            "not modelled; BRAM and FF may be underestimated"
+            (
+                "stream",
+                "io_stream: the FIFOs between layers (and the line buffers of convolutions) are "
+                "not modelled; BRAM and FF may be underestimated",
+            )
         )
     bits_lo, bits_hi = domain["weight_bits"]
     for layer in layers:
@@ -692,23 +768,37 @@ def _extrapolations(
             continue
         if isinstance(layer, MergeLayer):
             out.append(
-                f"layer {layer.name}: element-wise {layer.op} is not in the calibration data "
-                "(priced with the dense model's adder/multiplier terms)"
+                (
+                    "flagged",
+                    f"layer {layer.name}: element-wise {layer.op} is not in the calibration data "
+                    "(priced with the dense model's adder/multiplier terms)",
+                )
             )
             continue
         name = layer.name or layer.kind
         if isinstance(layer, ConvLayer | RecurrentLayer):
-            out.append(f"layer {name}: {layer.kind} layers are not calibrated (dense-kernel model)")
+            out.append(
+                (
+                    "conv" if isinstance(layer, ConvLayer) else "rnn",
+                    f"layer {name}: {layer.kind} layers are not calibrated (dense-kernel model)",
+                )
+            )
         if isinstance(layer, ConvLayer) and io_type == "io_parallel":
             out.append(
-                f"layer {name}: the im2col buffers of an io_parallel convolution (FF, LUT) "
-                "are not modelled"
+                (
+                    "conv",
+                    f"layer {name}: the im2col buffers of an io_parallel convolution (FF, LUT) "
+                    "are not modelled",
+                )
             )
         if isinstance(layer, RecurrentLayer) and layer.n_timesteps is None:
             out.append(
-                f"layer {name}: no sequence length given, the {layer.rnn_kind} is priced for "
-                "ONE time step (give n_timesteps, or ':t<N>' in a table string): latency and "
-                "II are underestimated by the number of steps"
+                (
+                    "rnn",
+                    f"layer {name}: no sequence length given, the {layer.rnn_kind} is priced for "
+                    "ONE time step (give n_timesteps, or ':t<N>' in a table string): latency and "
+                    "II are underestimated by the number of steps",
+                )
             )
         if (
             mul_impl is None
@@ -716,30 +806,45 @@ def _extrapolations(
             and max(layer.weight.width, (layer.input or layer.weight).width) >= 8
         ):
             out.append(
-                f"layer {name}: {layer.weight.width}-bit weights are priced on LUTs "
-                f"(< {DSP_MIN_WEIGHT_BITS} bits); HLS still maps some low-bit (e.g. QKeras) "
-                "products onto DSPs, so DSP may be underestimated and LUT overestimated"
+                (
+                    "flagged",
+                    f"layer {name}: {layer.weight.width}-bit weights are priced on LUTs "
+                    f"(< {DSP_MIN_WEIGHT_BITS} bits); HLS still maps some low-bit (e.g. QKeras) "
+                    "products onto DSPs, so DSP may be underestimated and LUT overestimated",
+                )
             )
         if layer.strategy not in domain["strategies"]:
             out.append(
-                f"layer {name}: {layer.strategy.capitalize()} strategy is not calibrated "
-                f"(calibration: {', '.join(domain['strategies'])})"
+                (
+                    "flagged",
+                    f"layer {name}: {layer.strategy.capitalize()} strategy is not calibrated "
+                    f"(calibration: {', '.join(domain['strategies'])})",
+                )
             )
         n = layer.n_in * layer.n_out if not isinstance(layer, RecurrentLayer) else 0
         if n > domain["max_products"]:
             out.append(
-                f"layer {name}: {n} products exceed the largest calibrated layer "
-                f"({domain['max_products']})"
+                (
+                    "flagged",
+                    f"layer {name}: {n} products exceed the largest calibrated layer "
+                    f"({domain['max_products']})",
+                )
             )
         if layer.strategy == "latency" and n > PARTITION_LIMIT:
             out.append(
-                f"layer {name}: {n} > {PARTITION_LIMIT} products in the Latency strategy exceed "
-                "hls4ml's array-partition limit; HLS may not unroll it (assumed here)"
+                (
+                    "partition",
+                    f"layer {name}: {n} > {PARTITION_LIMIT} products in the Latency strategy "
+                    "exceed hls4ml's array-partition limit; HLS may not unroll it (assumed here)",
+                )
             )
         if not bits_lo <= layer.weight.width <= bits_hi:
             out.append(
-                f"layer {name}: {layer.weight.width}-bit weights are outside the calibrated "
-                f"{bits_lo}-{bits_hi} bits"
+                (
+                    "flagged",
+                    f"layer {name}: {layer.weight.width}-bit weights are outside the calibrated "
+                    f"{bits_lo}-{bits_hi} bits",
+                )
             )
     return tuple(dict.fromkeys(out))
 
