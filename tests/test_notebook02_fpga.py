@@ -25,7 +25,7 @@ def test_data_acquisition_fpga_numbers(run_notebook):
     rec = run_notebook("02_data_acquisition").record
     f = rec["fpga"]
     widths = [str(w) for w in P["fpga_widths"]]
-    assert f["widths"] == P["fpga_widths"]
+    assert f["widths"] == list(P["fpga_widths"])  # JSON has no tuples
     # the float firmware model is part 1's score times 5 (float32 rounding only) ...
     assert f["score_check_max_abs"] < 1e-4
     lo, hi = widths[0], widths[-1]
