@@ -44,7 +44,14 @@ class VegasConfig:
         adapt_iterations: warm-up iterations that only adapt the grid; their estimates are
             discarded, as the vegas documentation recommends.
         final_iterations: iterations whose weighted average is the result (the grid keeps
-            adapting, which is vegas's standard usage).
+            adapting, which is vegas's standard usage). Where an iteration's error grows with
+            its estimate (heavy-tailed weights: a rare hit of a thin structure raises both),
+            the inverse-variance weights favour low iterations and the average is biased low
+            with an underestimated error: on the entangled circles at 5 000 x (40 + 20) calls,
+            10 seeds gave VEGAS+ pulls of mean -0.70 and standard deviation 1.76, with a
+            correlation of +0.33 between iteration estimates and errors (the plain average of
+            the iterations: mean -0.68, sd 1.67). The flow's single fresh sample has no such
+            weighting (its pulls: mean +0.05, sd 0.97 over 130 fresh samples of 3 flows).
         variant: ``"VEGAS+"`` (adaptive stratification) or ``"VEGAS"`` (classic, ``beta=0``).
         seed: seeds vegas's random numbers.
 
