@@ -51,7 +51,7 @@ class VegasConfig:
             10 seeds gave VEGAS+ pulls of mean -0.70 and standard deviation 1.76, with a
             correlation of +0.33 between iteration estimates and errors (the plain average of
             the iterations: mean -0.68, sd 1.67). The flow's single fresh sample has no such
-            weighting (its pulls: mean +0.05, sd 0.97 over 130 fresh samples of 3 flows).
+            weighting (its pulls: mean -0.02, sd 0.97 over 130 fresh samples of 3 flows).
         variant: ``"VEGAS+"`` (adaptive stratification) or ``"VEGAS"`` (classic, ``beta=0``).
         seed: seeds vegas's random numbers.
 
