@@ -226,8 +226,8 @@ def test_trigger_checks_and_the_summary_that_follows_from_them(nb):
     assert rec["crosscheck_agree"] is (abs(cc["pull"]) <= 2)
 
     # The summary's verdict is the conjunction of the checks, each recomputed here from the
-    # numbers checked above (not its truth value at this seed: a faithful simulation fails
-    # at least one check in up to ~15 % of seeds, the family-wise rate asserted below).
+    # numbers checked above -- not its truth value at this seed: a faithful simulation fails
+    # at least one check in a fraction of seeds up to the family-wise rate asserted below.
     checks = rec["checks"]
     assert 1 / (1 + P["n_permutations"]) < 0.01  # the permutations can reject at 1 %
     expected = [
