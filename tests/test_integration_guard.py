@@ -227,9 +227,11 @@ def test_guard_passes_a_run_that_found_both_peaks():
 
 GUARD_STUDIES = {
     # the 16D Camel on notebook 01's CI budget: flows and VEGAS+ mostly find one hump
-    "camel-16d, 36 000 calls": (16, 2_000, 12, 6, "small"),
-    # the 12D Camel at the benchmark's budget (the issue's set-up)
-    "camel-12d, 300 000 calls": (12, 5_000, 40, 20, "medium"),
+    # (measured: 3 of 10 flows missed one, pull < -3, all 3 flagged; 9 of 10 runs flagged)
+    "camel-16d, 36 000 calls": (16, 2_000, 12, 6, "small", True),
+    # the 12D Camel at the benchmark's budget (the issue's set-up); in 2 seeds tried the flow
+    # found both humps, so misses are not required here
+    "camel-12d, 300 000 calls": (12, 5_000, 40, 20, "medium", False),
 }
 
 
@@ -239,7 +241,7 @@ def test_guard_flags_every_missed_peak_over_ten_seeds(study):
     """Over 10 seeds, every run whose flow missed a hump (pull < -3) is flagged."""
     from precml_widgets.integration.explorer import FLOW_SIZES
 
-    dim, cpi, train, final, size = GUARD_STUDIES[study]
+    dim, cpi, train, final, size, expect_misses = GUARD_STUDIES[study]
     flagged, missed = [], []
     for seed in range(10):
         budget = ComparisonConfig(
@@ -252,3 +254,5 @@ def test_guard_flags_every_missed_peak_over_ten_seeds(study):
               "pull", c.pull("flow"), "flagged", c.flagged, "p", c.guard.p_value)  # fmt: skip
     print(study, "missed", sum(missed), "flagged", sum(flagged), "of 10")
     assert all(f for f, m in zip(flagged, missed, strict=True) if m), (missed, flagged)
+    if expect_misses:  # otherwise the guard's power would be untested here
+        assert any(missed), missed
