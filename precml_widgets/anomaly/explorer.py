@@ -909,7 +909,9 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         caption = f"Samples: {flags}. {rate_caveat(self.rate().sample)}" + (
             f" {self.caveat}" if self.caveat else ""
         )
-        fig.text(0.01, 0.005, caption, fontsize=6, wrap=True, va="bottom", color="#8a5a00")
+        # the caption gets the bottom tenth of the figure, below the legends
+        fig.get_layout_engine().set(rect=(0.0, 0.1, 1.0, 0.9))
+        fig.text(0.01, 0.005, caption, fontsize=7, wrap=True, va="bottom", color="#8a5a00")
         return fig
 
     def _export_rows(self, op: OperatingPoint) -> list[dict[str, Any]]:

@@ -197,7 +197,7 @@ def operating_point_figure(
         ax_h.set_yscale("log")
     ax_h.set_xlabel(score_name)
     ax_h.set_ylabel("probability density")
-    ax_h.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    ax_h.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1)
 
     min_fpr = background.min_resolvable_fpr
     fpr_point = rate.fpr.value if rate.n_pass > 0 else min_fpr
@@ -232,7 +232,7 @@ def operating_point_figure(
     ax_r.set_ylim(0.0, 1.02)
     ax_r.set_xlabel(f"background FPR (measured on {background.n:,} events)")
     ax_r.set_ylabel("signal efficiency (TPR)")
-    ax_r.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    ax_r.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1)
     ax_r.grid(alpha=0.3)
     if title is None:
         title = (
