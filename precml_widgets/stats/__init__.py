@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from precml_widgets.stats.binomial import (
+    ONE_SIGMA_CL,
+    BinomialEstimate,
+    clopper_pearson,
+    zero_pass_upper_limit,
+)
 from precml_widgets.stats.classifier_check import (
     MIN_EVENTS_PER_HALF,
     MIN_MAP_COUNT,
@@ -20,10 +26,14 @@ __all__ = [
     "MAX_ENERGY_EVENTS",
     "MIN_EVENTS_PER_HALF",
     "MIN_MAP_COUNT",
+    "ONE_SIGMA_CL",
+    "BinomialEstimate",
     "ClassifierCheck",
     "RatioMap",
     "TwoSampleResult",
     "classifier_check",
+    "clopper_pearson",
     "energy_test",
     "ks_per_feature",
+    "zero_pass_upper_limit",
 ]
