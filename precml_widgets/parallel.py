@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from precml_widgets._checks import require_int
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 
@@ -24,37 +25,16 @@ T = TypeVar("T")
 def _as_seed_list(seeds: Sequence[int] | int) -> list[int]:
     """Turn ``seeds`` (a count or a sequence of integers) into a list of Python ints."""
     hint = "pass e.g. seeds=100 (meaning range(100)) or seeds=[3, 5, 8]."
-    if isinstance(seeds, bool):
-        raise InvalidInputError(
-            f"seeds must be an integer or a sequence of integers, got {seeds}; {hint}"
-        )
-    if isinstance(seeds, numbers.Integral):
-        if seeds < 0:
-            raise InvalidInputError(f"seeds as a count of toys must be >= 0, got {seeds}; {hint}")
-        return list(range(int(seeds)))
+    if isinstance(seeds, numbers.Integral):  # a count of toys (require_int refuses a bool)
+        return list(range(require_int("seeds", seeds, low=0, hint=hint)))
     if isinstance(seeds, str | bytes) or not isinstance(seeds, Iterable):
         raise InvalidInputError(
             "seeds must be an integer or a sequence of integers, "
             f"got {type(seeds).__name__}; {hint}"
         )
-    out: list[int] = []
-    for position, seed in enumerate(seeds):
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise InvalidInputError(
-                f"seeds[{position}] must be an integer, "
-                f"got {seed!r} ({type(seed).__name__}); {hint}"
-            )
-        out.append(int(seed))
-    return out
-
-
-def _check_positive_int(value: object, name: str) -> int:
-    """Return ``value`` as an int >= 1 or raise :class:`InvalidInputError` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InvalidInputError(
-            f"{name} must be an integer >= 1, got {value!r}; pass e.g. {name}=2."
-        )
-    return int(value)
+    return [
+        require_int(f"seeds[{position}]", seed, hint=hint) for position, seed in enumerate(seeds)
+    ]
 
 
 def _failure(seed: int, exc: BaseException) -> RuntimeError:
@@ -166,9 +146,11 @@ def run_ensemble(
             f"func must be a callable taking one integer seed, got {type(func).__name__}."
         )
     seed_list = _as_seed_list(seeds)
-    threads = _check_positive_int(threads_per_worker, "threads_per_worker")
+    threads = require_int(
+        "threads_per_worker", threads_per_worker, low=1, hint="pass e.g. threads_per_worker=1."
+    )
     if n_workers is not None:
-        n_workers = _check_positive_int(n_workers, "n_workers")
+        n_workers = require_int("n_workers", n_workers, low=1, hint="pass e.g. n_workers=2.")
     if serial:
         return _run_serial(func, seed_list, progress, description)
     if not seed_list:

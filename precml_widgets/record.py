@@ -16,18 +16,18 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import os
 import platform
 import sys
-import tempfile
 from collections.abc import Mapping
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from precml_widgets._io import atomic_open, writable_target
 from precml_widgets.errors import InvalidInputError
 
 __all__ = ["RECORDED_PACKAGES", "peak_rss_mb", "record_results", "to_plain"]
@@ -142,8 +142,9 @@ def record_results(
 ) -> dict[str, Any]:
     """Add versions, a UTC timestamp and peak memory to ``results`` and write them as JSON.
 
-    The file is written atomically: to a temporary file in the same folder, then renamed
-    over ``path`` (:func:`os.replace`), so a reader never sees a half-written record.
+    The file is written atomically through :func:`precml_widgets._io.atomic_open` (a
+    temporary file in the same folder, renamed over ``path`` once complete), so a reader
+    never sees a half-written record and a failed write leaves the old file in place.
 
     Args:
         path: where to write the JSON file; ``None`` writes nothing (the dict is still
@@ -170,8 +171,6 @@ def record_results(
         ...     json.loads(out.read_text())["rate_hz"]
         950.0
     """
-    import json
-
     if not isinstance(results, Mapping):
         raise InvalidInputError(
             f"results must be a mapping of name to value, got {type(results).__name__}; "
@@ -188,21 +187,11 @@ def record_results(
     record["peak_rss_mb"] = to_plain(peak_rss_mb())
     if path is None:
         return record
-    target = Path(path).expanduser()
-    if not target.parent.is_dir():
-        raise InvalidInputError(
-            f"cannot write {str(target)!r}: the folder {str(target.parent)!r} does not exist; "
-            "create it first or pass path=None to only return the record."
-        )
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        if hasattr(os, "fchmod"):  # mkstemp's 0600 would hide the record from other users
-            os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(record, f, indent=2, sort_keys=False, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        target = writable_target(path)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{exc} Or pass path=None to only return the record.") from exc
+    with atomic_open(target, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2, sort_keys=False, allow_nan=False)
+        handle.write("\n")
     return record

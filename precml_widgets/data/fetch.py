@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 
+from precml_widgets._io import atomic_open
 from precml_widgets.data.locate import data_dir
 from precml_widgets.data.registry import KNOWN_FILES, known_file
 from precml_widgets.errors import DataNotFoundError, PrecmlError
@@ -36,8 +36,9 @@ def fetch(
 ) -> Path:
     """Download the known file ``name`` into the data folder and verify its SHA-256.
 
-    The file is written to a temporary file first and renamed only once the checksum
-    matches, so no half-written file is ever left behind.
+    The file is written through :func:`precml_widgets._io.atomic_open`: to a temporary file
+    first, renamed over the target only once the checksum matches, so no half-written or
+    corrupt file is ever left behind.
 
     Args:
         name: registry name, e.g. ``"atlas2016_4lep_a"``.
@@ -46,6 +47,10 @@ def fetch(
 
     Returns:
         The path of the verified file.
+
+    Raises:
+        DataNotFoundError: ``name`` has no single download location.
+        PrecmlError: the download failed or its SHA-256 does not match the registry.
     """
     entry = known_file(name)
     target = Path(dest or data_dir()) / entry.relpath
@@ -57,29 +62,27 @@ def fetch(
         )
     if target.is_file() and _sha256(target) == entry.sha256:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=timeout_s) as r:
-            while chunk := r.read(1 << 16):
+        with (
+            atomic_open(target, "wb", make_parents=True, suffix=".part") as out,
+            urllib.request.urlopen(entry.url, timeout=timeout_s) as response,
+        ):
+            digest = hashlib.sha256()
+            while chunk := response.read(1 << 16):
                 digest.update(chunk)
                 out.write(chunk)
-        if digest.hexdigest() != entry.sha256:
-            raise PrecmlError(
-                f"download of {entry.name!r} from {entry.url} has SHA-256 {digest.hexdigest()}, "
-                f"expected {entry.sha256}; the file was discarded. The publisher may have changed "
-                "the file: get it from the source named in the data documentation."
-            )
-        os.replace(tmp, target)
+            if digest.hexdigest() != entry.sha256:
+                raise PrecmlError(
+                    f"download of {entry.name!r} from {entry.url} has SHA-256 "
+                    f"{digest.hexdigest()}, expected {entry.sha256}; the file was discarded. The "
+                    "publisher may have changed the file: get it from the source named in the "
+                    "data documentation."
+                )
     except OSError as exc:
         raise PrecmlError(
             f"could not download {entry.name!r} from {entry.url}: {exc}. Check the network, or "
             f"copy the file by hand to {target}."
         ) from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target
 
 

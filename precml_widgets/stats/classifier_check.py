@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from precml_widgets._checks import require_int, require_real
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.stats.two_sample import as_events
@@ -157,8 +158,7 @@ class ClassifierCheck:
                 f"dims must be two distinct feature indices in [0, {d}), got {dims!r}; "
                 "e.g. dims=(0, 1)."
             )
-        if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 1:
-            raise InvalidInputError(f"bins must be an integer >= 1, got {bins!r}; e.g. 20.")
+        bins = require_int("bins", bins, low=1, hint="e.g. 20.")
         i, j = int(dims[0]), int(dims[1])
         if range_ is None:
             lo = self.x_test[:, [i, j]].min(axis=0)
@@ -309,19 +309,18 @@ def classifier_check(
         )
     w_gen = _as_weights(generated_weights, gen.shape[0], "generated_weights")
     w_ref = _as_weights(reference_weights, ref.shape[0], "reference_weights")
-    if (
-        isinstance(test_fraction, bool)
-        or not isinstance(test_fraction, numbers.Real)
-        or not 0.0 < test_fraction < 1.0
-    ):
-        raise InvalidInputError(
-            f"test_fraction must be a number strictly between 0 and 1, got {test_fraction!r}; "
-            "e.g. 0.5."
-        )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}; e.g. 0.")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise InvalidInputError(f"max_iter must be an integer >= 1, got {max_iter!r}; e.g. 200.")
+    test_fraction = require_real(
+        "test_fraction",
+        test_fraction,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+        unit="i.e. strictly between 0 and 1",
+        hint="e.g. 0.5.",
+    )
+    seed = require_int("seed", seed, low=0, hint="e.g. 0.")
+    max_iter = require_int("max_iter", max_iter, low=1, hint="e.g. 200.")
 
     ensemble = require("sklearn.ensemble", "flows", "the classifier check")
     metrics = require("sklearn.metrics", "flows", "the classifier check")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 from scipy.spatial.distance import cdist
 
+from precml_widgets._checks import require_int
 from precml_widgets.errors import InvalidInputError
 
 __all__ = ["MAX_ENERGY_EVENTS", "TwoSampleResult", "as_events", "energy_test", "ks_per_feature"]
@@ -180,17 +180,13 @@ def energy_test(
         537 (2005) 626, arXiv:physics/0309165.
     """
     xs, ys = _as_pair(x, y)
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, numbers.Integral):
-        raise InvalidInputError(
-            f"n_permutations must be an integer >= 1, got {n_permutations!r}; e.g. 500."
-        )
-    if n_permutations < 1:
-        raise InvalidInputError(
-            f"n_permutations must be >= 1, got {n_permutations}; use e.g. 500 (the smallest "
-            "possible p-value is 1 / (1 + n_permutations))."
-        )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}; e.g. 0.")
+    n_permutations = require_int(
+        "n_permutations",
+        n_permutations,
+        low=1,
+        hint="use e.g. 500 (the smallest possible p-value is 1 / (1 + n_permutations)).",
+    )
+    seed = require_int("seed", seed, low=0, hint="e.g. 0.")
     n_x, n_y = xs.shape[0], ys.shape[0]
     n = n_x + n_y
     if n > MAX_ENERGY_EVENTS:
