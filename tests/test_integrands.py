@@ -285,7 +285,7 @@ def test_qed_limit_at_10_gev():
 
 def test_forward_backward_asymmetry():
     afb = E.forward_backward_asymmetry
-    v, a = E._V_L, E._A_L
+    v, a = E.V_LEPTON, E.A_LEPTON
     pole = 3 * v * v * a * a / (v * v + a * a) ** 2  # (3/4) A_e A_mu for pure Z
     photon_share = 1 - E.z_peak_sigma_pb() / E.sigma_total_pb(E.M_Z_GEV)
     assert afb(E.M_Z_GEV) == pytest.approx(pole * (1 - photon_share), rel=1e-12)
@@ -348,9 +348,9 @@ def test_ee_mumu_sqrt_s_marginal_vs_quad(ee):
 
 
 def test_ee_mumu_envelope_violation_raises():
-    w = E._window(40.0, 200.0)
+    w = E.sqrt_s_window(40.0, 200.0)
     with pytest.raises(E.EnvelopeError, match="exceeds the envelope"):
-        E._accept_reject(dataclasses.replace(w, env=0.5 * w.env), 1000, _rng())
+        E.accept_reject(dataclasses.replace(w, env=0.5 * w.env), 1000, _rng())
 
 
 def test_ee_mumu_other_window_without_the_z():

@@ -6,14 +6,17 @@ from precml_widgets.integration.counting import CountingIntegrand, IntegrandValu
 from precml_widgets.integration.factorisation import FactorisedSpread, factorised_spread
 from precml_widgets.integration.flow import FlowConfig, build_cube_flow
 from precml_widgets.integration.guard import Agreement, UnreliableResultError, agreement
-from precml_widgets.integration.integrands import Integrand, get, suite
+from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis import NeuralImportanceSampler, NISConfig, integrate_nis
 from precml_widgets.integration.result import IntegrationResult, IterationRecord, WeightedEvents
 from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
+from precml_widgets.integration.suite import SUITE, get, suite
+from precml_widgets.integration.toys import annulus, camel, entangled_circles, gauss, polynomial
 from precml_widgets.integration.unweighting import UnweightedEvents, unweight
 from precml_widgets.integration.vegas_baseline import VegasConfig, integrate_vegas
 
 __all__ = [
+    "SUITE",
     "Agreement",
     "Comparison",
     "ComparisonConfig",
@@ -31,12 +34,17 @@ __all__ = [
     "VegasConfig",
     "WeightedEvents",
     "agreement",
+    "annulus",
     "build_cube_flow",
+    "camel",
     "compare",
+    "entangled_circles",
     "factorised_spread",
+    "gauss",
     "get",
     "integrate_nis",
     "integrate_vegas",
+    "polynomial",
     "suite",
     "unweight",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from precml_widgets.integration.integrands import Integrand
+from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis import NISConfig, integrate_nis
 from precml_widgets.integration.vegas_baseline import VegasConfig, integrate_vegas
 from precml_widgets.parallel import run_ensemble

@@ -12,28 +12,37 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from scipy import integrate
 
+from precml_widgets._checks import require_choice, require_real
 from precml_widgets.errors import InvalidInputError, PrecmlError
-from precml_widgets.integration.integrands import Integrand
+from precml_widgets.integration.integrand import (
+    Integrand,
+    require_coordinate,
+    require_sample_count,
+)
 
 __all__ = [
     "ALPHA_EM_MZ",
+    "A_LEPTON",
     "GAMMA_Z_GEV",
     "G_FERMI_GEV2",
     "HBARC2_PB_GEV2",
     "M_Z_GEV",
     "SIN2_THETA_W",
+    "V_LEPTON",
     "EnvelopeError",
+    "SqrtSWindow",
+    "accept_reject",
     "dsigma_dcos_pb",
     "ee_mumu",
     "forward_backward_asymmetry",
     "sigma_total_pb",
+    "sqrt_s_window",
     "z_partial_width_gev",
     "z_peak_sigma_pb",
 ]
@@ -58,8 +67,12 @@ HBARC2_PB_GEV2: float = 0.3893794e9
 
 # Electron and muon: Q = -1, T3 = -1/2; V = T3 - 2 Q sin^2(theta_W), A = T3.
 _Q_F = -1.0
-_V_L = -0.5 + 2.0 * SIN2_THETA_W
-_A_L = -0.5
+#: Vector coupling of the electron and the muon to the Z, ``V = T3 - 2 Q sin^2(theta_W)``.
+V_LEPTON: float = -0.5 + 2.0 * SIN2_THETA_W
+#: Axial coupling of the electron and the muon to the Z, ``A = T3 = -1/2``.
+A_LEPTON: float = -0.5
+_V_L = V_LEPTON
+_A_L = A_LEPTON
 _KAPPA = math.sqrt(2.0) * G_FERMI_GEV2 * M_Z_GEV**2 / (4.0 * math.pi * ALPHA_EM_MZ)
 _MZ2 = M_Z_GEV**2
 _MG = M_Z_GEV * GAMMA_Z_GEV
@@ -203,8 +216,11 @@ def z_peak_sigma_pb() -> float:
 
 
 @dataclass(frozen=True)
-class _Window:
-    """Cached numbers of a sqrt(s) window [a, b]: integrals, CDF table, sampling envelope."""
+class SqrtSWindow:
+    """Cached numbers of a sqrt(s) window [a, b]: integrals, CDF table, sampling envelope.
+
+    Built (and cached) by :func:`sqrt_s_window`; energies in GeV, cross sections in pb.
+    """
 
     a: float
     b: float
@@ -247,7 +263,12 @@ def _f_bw(u: Array, a: float, b: float, y_lo: float, y_hi: float) -> Array:
 
 
 @functools.lru_cache(maxsize=16)
-def _window(a: float, b: float) -> _Window:
+def sqrt_s_window(a: float, b: float) -> SqrtSWindow:
+    """The cached :class:`SqrtSWindow` of the sqrt(s) window ``[a, b]`` in GeV (quadratures).
+
+    Raises:
+        PrecmlError: when the quadrature of sigma misses its 1e-6 relative accuracy.
+    """
     y_lo, y_hi = (math.atan((v * v - _MZ2) / _MG) for v in (a, b))
     opts = {"epsabs": 0.0, "epsrel": 1e-12, "limit": 500}
     peak = [M_Z_GEV] if a < M_Z_GEV < b else None
@@ -268,7 +289,7 @@ def _window(a: float, b: float) -> _Window:
     panels = 0.5 * h * (_density_y(nodes, a, b) @ _GL_W)
     cum = np.concatenate([[0.0], np.cumsum(panels)])
     # envelope: max over cos(theta) is at cos = +-1 (convex in cos); max over u1 per bin from a
-    # grid with the bin edges, times a margin; _accept_reject checks every proposal against it.
+    # grid with the bin edges, times a margin; accept_reject checks every proposal against it.
     u1 = np.linspace(0.0, 1.0, 16 * _N_ENV + 1)
     g = np.maximum(
         _f_bw(np.column_stack([u1, np.zeros_like(u1)]), a, b, y_lo, y_hi),
@@ -280,10 +301,10 @@ def _window(a: float, b: float) -> _Window:
     for arr in (edges, cum, env):
         arr.setflags(write=False)
     mean, afb = i_y / (b - a), d_t / i_t
-    return _Window(a, b, y_lo, y_hi, mean, error / (b - a), afb, edges, cum, total, env)
+    return SqrtSWindow(a, b, y_lo, y_hi, mean, error / (b - a), afb, edges, cum, total, env)
 
 
-def _cdf_y(y: Array, w: _Window) -> Array:
+def _cdf_y(y: Array, w: SqrtSWindow) -> Array:
     """CDF of the BW variable y from the Gauss-Legendre table, to ~1e-12."""
     h = w.cdf_edges[1] - w.cdf_edges[0]
     yy = np.clip(y, w.y_lo, w.y_hi)
@@ -295,8 +316,13 @@ def _cdf_y(y: Array, w: _Window) -> Array:
     return np.clip(w.cdf_cum[k] + partial / w.cdf_total, 0.0, 1.0)
 
 
-def _accept_reject(w: _Window, n: int, rng: np.random.Generator) -> Array:
-    """Exact draws from the BW integrand: piecewise-constant envelope in u1, flat in u2."""
+def accept_reject(w: SqrtSWindow, n: int, rng: np.random.Generator) -> Array:
+    """``(n, 2)`` exact draws from the BW integrand: piecewise-constant envelope in u1, flat in u2.
+
+    Raises:
+        EnvelopeError: when a proposal exceeds the envelope ``w.env`` (the draws would be
+            biased).
+    """
     probs = w.env / w.env.sum()
     accept_rate = w.mean_sigma / float(np.mean(w.env))
     out: list[Array] = [np.empty((0, 2))]
@@ -357,17 +383,16 @@ def ee_mumu(
         >>> flat.exact == bw.exact, round(flat.exact, 2)
         (True, 60.11)
     """
-    for label, v in (("sqrt_s_min", sqrt_s_min), ("sqrt_s_max", sqrt_s_max)):
-        if isinstance(v, bool) or not isinstance(v, Real) or not 0.0 < float(v) < math.inf:
-            raise InvalidInputError(f"{label} must be a finite energy > 0 in GeV, got {v!r}.")
-    a, b = float(sqrt_s_min), float(sqrt_s_max)
+    a, b = (
+        require_real(label, v, low=0.0, low_open=True, unit="GeV", hint="e.g. 40 and 200 GeV.")
+        for label, v in (("sqrt_s_min", sqrt_s_min), ("sqrt_s_max", sqrt_s_max))
+    )
     if not a < b:
         raise InvalidInputError(
             f"sqrt_s_min must be below sqrt_s_max, got [{a}, {b}] GeV; e.g. 40 and 200 GeV."
         )
-    if mapping not in ("flat", "breit_wigner"):
-        raise InvalidInputError(f"mapping must be 'flat' or 'breit_wigner', got {mapping!r}.")
-    w = _window(a, b)
+    require_choice("mapping", mapping, ("flat", "breit_wigner"))
+    w = sqrt_s_window(a, b)
     bw = mapping == "breit_wigner"
 
     def to_y(x1: Array) -> Array:
@@ -381,9 +406,7 @@ def ee_mumu(
         return 2.0 * np.asarray(dsigma_dcos_pb(a + (b - a) * x[:, 0], 2.0 * x[:, 1] - 1.0))
 
     def sampler(n: int, rng: np.random.Generator) -> Array:
-        if isinstance(n, bool) or not isinstance(n, Integral) or n < 0:
-            raise InvalidInputError(f"n (number of samples) must be an integer >= 0, got {n!r}.")
-        u = _accept_reject(w, int(n), rng)
+        u = accept_reject(w, require_sample_count(n), rng)
         if not bw:
             s, _ = _s_of_y(w.y_lo + (w.y_hi - w.y_lo) * u[:, 0], a, b)
             u[:, 0] = np.clip((np.sqrt(s) - a) / (b - a), 0.0, 1.0)
@@ -391,12 +414,10 @@ def ee_mumu(
 
     def marginal_cdf(x: Array, i: int) -> Array:
         xx = np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
-        if i == 0:
+        if require_coordinate(name, i, 2) == 0:
             return _cdf_y(to_y(xx), w)
-        if i == 1:
-            c = 2.0 * xx - 1.0
-            return 0.375 * (c + c**3 / 3.0 + 4.0 / 3.0) + 0.5 * w.afb * (c * c - 1.0)
-        raise InvalidInputError(f"coordinate index i of ee_mumu must be 0 or 1, got {i!r}.")
+        c = 2.0 * xx - 1.0
+        return 0.375 * (c + c**3 / 3.0 + 4.0 / 3.0) + 0.5 * w.afb * (c * c - 1.0)
 
     default = (a, b) == (40.0, 200.0)
     name = "ee-mumu" + ("" if default else f"[{a:g}-{b:g}GeV]") + ("-bw" if bw else "")

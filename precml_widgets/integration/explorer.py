@@ -16,10 +16,11 @@ from typing import Any
 from precml_widgets._optional import require
 from precml_widgets.errors import PrecmlError
 from precml_widgets.integration.flow import FlowConfig
-from precml_widgets.integration.integrands import Integrand, get
+from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis import NISConfig
 from precml_widgets.integration.plots import convergence_plot, projection_plot, weight_histogram
 from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
+from precml_widgets.integration.suite import get
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
 
 pn = require("panel", "widgets", "the integration explorer")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from precml_widgets.errors import InvalidInputError
-from precml_widgets.integration.integrands import Integrand
+from precml_widgets.integration.integrand import Integrand
 
 __all__ = ["FactorisedSpread", "factorised_spread"]
 
@@ -59,7 +59,7 @@ def factorised_spread(
         InvalidInputError: when the integrand lacks an exact value, sampler or marginal CDFs.
 
     Example:
-        >>> from precml_widgets.integration.integrands import gauss
+        >>> from precml_widgets.integration.toys import gauss
         >>> factorised_spread(gauss(3), draws=20_000).relative_std < 0.01  # it factorises
         True
     """

@@ -27,7 +27,7 @@ from precml_widgets.device import default_device
 from precml_widgets.errors import InvalidInputError, PrecmlError
 from precml_widgets.integration.counting import CountingIntegrand, require_nonzero
 from precml_widgets.integration.flow import FlowConfig, build_cube_flow
-from precml_widgets.integration.integrands import Integrand
+from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.result import (
     IntegrationResult,
     IterationRecord,
@@ -191,7 +191,7 @@ class NeuralImportanceSampler:
         device: torch device; CUDA when available, else CPU.
 
     Example:
-        >>> from precml_widgets.integration.integrands import gauss
+        >>> from precml_widgets.integration.toys import gauss
         >>> cfg = NISConfig(training_calls=4_000, calls_per_iteration=1_000, final_calls=4_000,
         ...                 flow=FlowConfig(transforms=2, bins=8, hidden=(16,)))
         >>> nis = NeuralImportanceSampler(2, cfg)
@@ -431,7 +431,7 @@ def integrate_nis(
         ``(result, sampler)``; ``result.events`` are the fresh events of the estimate.
 
     Example:
-        >>> from precml_widgets.integration.integrands import gauss
+        >>> from precml_widgets.integration.toys import gauss
         >>> cfg = NISConfig(training_calls=8_000, calls_per_iteration=1_000, final_calls=8_000,
         ...                 flow=FlowConfig(transforms=2, bins=8, hidden=(16,)))
         >>> r, _ = integrate_nis(gauss(2), cfg, progress=False)

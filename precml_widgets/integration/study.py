@@ -23,7 +23,7 @@ from precml_widgets.integration.guard import (
     agreement,
     mixture_estimate,
 )
-from precml_widgets.integration.integrands import Integrand
+from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis import (
     DIAGNOSTIC,
     GUARD,

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.integration.counting import CountingIntegrand, require_nonzero
-from precml_widgets.integration.integrands import Integrand
+from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.result import (
     IntegrationResult,
     IterationRecord,
@@ -155,7 +155,7 @@ def integrate_vegas(
         ``(result, sampler)``; ``result.history`` holds every iteration, adaptation first.
 
     Example:
-        >>> from precml_widgets.integration.integrands import gauss
+        >>> from precml_widgets.integration.toys import gauss
         >>> r, _ = integrate_vegas(gauss(2), VegasConfig(1000, 3, 3))
         >>> abs(r.pull(gauss(2).exact)) < 5, r.calls > 0
         (True, True)
