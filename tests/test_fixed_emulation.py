@@ -15,7 +15,6 @@ pytest.importorskip("hls4ml")
 from precml_widgets.anomaly.model import load_autoencoder  # noqa: E402
 from precml_widgets.errors import InvalidInputError  # noqa: E402
 from precml_widgets.fpga import emulate as emulate_module  # noqa: E402
-from precml_widgets.fpga import fixed_emulation as fx  # noqa: E402
 from precml_widgets.fpga.convert import (  # noqa: E402
     DeployConfig,
     convert,
@@ -29,12 +28,18 @@ from precml_widgets.fpga.fixed_emulation import (  # noqa: E402
     supports,
 )
 from precml_widgets.fpga.models import load_jet_tagger, scored_autoencoder  # noqa: E402
-from precml_widgets.fpga.precision import _ROUNDING, FixedType  # noqa: E402
+from precml_widgets.fpga.precision import (  # noqa: E402
+    ROUNDING_MODES,
+    FixedType,
+    IntRange,
+    cast,
+    from_float,
+)
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="the reference needs g++")
 N_EVENTS = 100_000
 PROFILED_WIDTHS = (6, 10, 14, 18)
-ROUNDING = _ROUNDING  # every quantisation mode of ap_fixed
+ROUNDING = ROUNDING_MODES  # every quantisation mode of ap_fixed
 # every quantisation and overflow mode, saturating results, three saturating accumulators
 SATURATING_TAGGER = {
     "input_1": {"result": "ap_fixed<12,4,AP_RND_CONV,AP_SAT>"},
@@ -129,8 +134,8 @@ def test_integer_and_double_casts_agree(rounding, overflow, width, integer, sign
     raw = rng.integers(-(2**20), 2**20, 20_000) >> rng.integers(0, 20, 20_000)
     raw = np.concatenate([raw, np.arange(-600, 600)])  # every tie near zero
     t = FixedType(width, integer, signed, rounding, overflow)
-    cast = fx._cast(raw, fx._Range(7, int(raw.min()), int(raw.max())), t)
-    np.testing.assert_array_equal(cast, fx._from_float(np.ldexp(raw.astype(float), -7), t))
+    exact = cast(raw, IntRange(7, int(raw.min()), int(raw.max())), t)
+    np.testing.assert_array_equal(exact, from_float(np.ldexp(raw.astype(float), -7), t))
 
 
 @pytest.mark.parametrize(

@@ -222,7 +222,7 @@ def test_project_folder_is_removed_and_write_exports(tagger_inputs, tmp_path):
 @needs_gxx
 def test_missing_compiler_is_a_clear_error(monkeypatch):
     emulate_mod.compiler_version.cache_clear()
-    monkeypatch.setattr(emulate_mod.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     try:
         with pytest.raises(FirmwareBuildError, match=r"g\+\+ was not found.*apt-get install g\+\+"):
             FirmwareEmulator(load_jet_tagger(), (16,), DeployConfig())
@@ -234,7 +234,7 @@ def test_missing_compiler_is_a_clear_error(monkeypatch):
 @pytest.mark.slow
 def test_compile_failure_quotes_errors_not_a_dump(monkeypatch):
     missing = "/nonexistent/precml_missing_header.h"
-    monkeypatch.setattr(emulate_mod, "_cxx_flags", lambda: ("-O0", "-shared", "-include", missing))
+    monkeypatch.setattr(emulate_mod, "cxx_flags", lambda: ("-O0", "-shared", "-include", missing))
     with pytest.raises(FirmwareBuildError) as info:
         FirmwareEmulator(torch.nn.Sequential(torch.nn.Linear(2, 2)), (2,), DeployConfig())
     message = str(info.value)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,13 +18,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from precml_widgets._io import atomic_open
+from precml_widgets.fpga.toolchain import compiler_version
+
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CACHE_ENV_VAR", "cache_dir", "cache_key", "load_entry", "save_entry", "tool_versions"]
+__all__ = [
+    "CACHE_ENV_VAR",
+    "EMULATOR_SOURCES",
+    "cache_dir",
+    "cache_key",
+    "load_entry",
+    "save_entry",
+    "tool_versions",
+]
 
 CACHE_ENV_VAR = "PRECML_CACHE"
 _FORMAT = "precml-emulation/1"
+#: The modules (file names beside this one) whose code decides every emulated number.
+EMULATOR_SOURCES = ("emulate.py", "fixed_emulation.py", "precision.py")
 
 
 def cache_dir() -> Path:
@@ -40,12 +52,9 @@ def tool_versions() -> dict[str, str]:
     import hls4ml
     import torch
 
-    from precml_widgets.fpga import emulate, fixed_emulation
-    from precml_widgets.fpga.emulate import compiler_version
-
     own = hashlib.sha256()
-    for module in (emulate, fixed_emulation):  # a fix to the emulators invalidates old entries
-        own.update(Path(module.__file__).read_bytes())
+    for source in EMULATOR_SOURCES:  # a fix to the emulators invalidates old entries
+        own.update((Path(__file__).with_name(source)).read_bytes())
     return {
         "format": _FORMAT,
         "precml emulators": own.hexdigest()[:16],
@@ -99,15 +108,8 @@ def save_entry(
     key: str, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any], folder: Path | None = None
 ) -> Path:
     """Store ``arrays`` and JSON ``meta`` under ``key`` atomically; returns the file."""
-    folder = folder or cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    target = (folder or cache_dir()) / f"{key}.npz"
     payload = {**meta, "format": _FORMAT, "key": key}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key[:16]}.", suffix=".npz.part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            np.savez(out, meta=np.array(json.dumps(payload, sort_keys=True)), **arrays)
-        os.replace(tmp, folder / f"{key}.npz")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return folder / f"{key}.npz"
+    with atomic_open(target, "wb", make_parents=True, suffix=".npz.part") as out:
+        np.savez(out, meta=np.array(json.dumps(payload, sort_keys=True)), **arrays)
+    return target

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from precml_widgets._checks import require_int
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.precision import FixedType, parse_precision
@@ -92,10 +93,7 @@ class DeployConfig:
                     )
                 parse_precision(text, name=f"layer_precision[{layer!r}][{kind!r}]")
         for name, rf in [("reuse_factor", self.reuse_factor), *self.layer_reuse.items()]:
-            if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
-                raise InvalidInputError(
-                    f"reuse factor of {name!r} must be an integer >= 1, got {rf!r}"
-                )
+            require_int(f"reuse factor of {name!r}", rf, low=1)
         if not 0.5 <= self.clock_period_ns <= 100:
             raise InvalidInputError(
                 f"clock_period_ns must be between 0.5 and 100 ns, got {self.clock_period_ns}"
@@ -233,8 +231,7 @@ def profiled_precisions(
     value, never a wrapped one. ``margin_bits`` extra integer bits cover values beyond the
     profiled sample.
     """
-    if isinstance(width, bool) or not isinstance(width, int) or not 2 <= width <= 64:
-        raise InvalidInputError(f"width must be an integer between 2 and 64 bits, got {width!r}")
+    require_int("width", width, low=2, high=64, hint="the total bits of each ap_fixed type.")
     out: dict[str, dict[str, str]] = {}
     for layer, entry in ranges.items():
         types: dict[str, str] = {}

@@ -13,10 +13,8 @@ configurations.
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -28,8 +26,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from precml_widgets._optional import require
-from precml_widgets.errors import InvalidInputError, PrecmlError
+from precml_widgets.errors import InvalidInputError
+from precml_widgets.fpga import cache as cache_mod
 from precml_widgets.fpga.convert import DeployConfig, convert
+from precml_widgets.fpga.fixed_emulation import FixedPointModel, UnsupportedFirmwareError
+from precml_widgets.fpga.toolchain import FirmwareBuildError, compiler_version, cxx_flags
 
 if TYPE_CHECKING:
     import torch
@@ -56,46 +57,8 @@ extern "C" void precml_predict_batch(float *x, float *y, long n, long n_in, long
 """
 
 
-class FirmwareBuildError(PrecmlError, RuntimeError):
-    """g++ could not compile the generated firmware; the message quotes the first errors."""
-
-
-@functools.lru_cache(maxsize=1)
-def compiler_version() -> str:
-    """First line of ``g++ --version`` (part of every emulation cache key)."""
-    gxx = shutil.which("g++")
-    if gxx is None:
-        raise FirmwareBuildError(
-            "g++ was not found: bit-accurate emulation compiles hls4ml's C++ with it. Install "
-            "it (Debian/Ubuntu: apt-get install g++; conda: conda install gxx_linux-64)."
-        )
-    out = subprocess.run([gxx, "--version"], capture_output=True, text=True, check=False)
-    return out.stdout.splitlines()[0] if out.stdout else "g++ (unknown version)"
-
-
-@functools.lru_cache(maxsize=1)
-def _cxx_flags() -> tuple[str, ...]:
-    """The flags of hls4ml's build_lib.sh (-O3, newest supported C++ standard) plus OpenMP."""
-    flags = ["-O3", "-fPIC", "-shared", "-fopenmp", "-w"]
-    for extra, fallback in (("-std=c++23", "-std=c++11"), ("-fno-gnu-unique", None)):
-        probe = subprocess.run(
-            ["g++", "-Werror", "-fsyntax-only", extra, "-xc++", "-", "-o", os.devnull],
-            input="",
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0:
-            flags.append(extra)
-        elif fallback:
-            flags.append(fallback)
-    return tuple(flags)
-
-
 def _vectorised_twin(hls_model: Any) -> tuple[Any, str]:
     """The bit-exact NumPy twin of ``hls_model``, or ``(None, why not)``."""
-    from precml_widgets.fpga.fixed_emulation import FixedPointModel, UnsupportedFirmwareError
-
     try:
         return FixedPointModel.from_hls_model(hls_model), ""
     except UnsupportedFirmwareError as exc:
@@ -169,7 +132,7 @@ class FirmwareEmulator:
         weights = self.project_dir / "firmware" / "weights"
         command = [
             "g++",
-            *_cxx_flags(),
+            *cxx_flags(),
             f"-I{self.project_dir / 'firmware' / 'ap_types'}",
             f'-DWEIGHTS_DIR="{weights}"',
             str(self.project_dir / "firmware" / f"{project}.cpp"),
@@ -363,8 +326,6 @@ def emulate(
             which the fast vectorised twin must equal hls4ml's compiled C++ bit for bit before
             it emulates the rest (else the C++ does all events).
     """
-    from precml_widgets.fpga import cache as cache_mod
-
     arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
     if arr.ndim != 2 or len(arr) == 0:
         raise InvalidInputError(

@@ -17,13 +17,23 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from precml_widgets.errors import InvalidInputError
-from precml_widgets.fpga.precision import FixedType, parse_precision
+from precml_widgets.fpga.precision import (
+    FixedType,
+    IntermediateWidthError,
+    IntRange,
+    apply_overflow,
+    cast,
+    from_float,
+    parse_precision,
+    requantize,
+    requantized_bounds,
+    to_float32,
+)
 
 __all__ = ["SUPPORTED", "FixedPointModel", "UnsupportedFirmwareError", "supports"]
 
@@ -41,21 +51,6 @@ _TYPEDEF = re.compile(r"typedef\s+(.+?)\s+(\w+);")
 
 class UnsupportedFirmwareError(InvalidInputError):
     """The ModelGraph uses a layer, type or mode the NumPy emulation does not reproduce."""
-
-
-@dataclass(frozen=True)
-class _Range:
-    """Exact bounds (in LSBs) of an integer array holding values with ``frac`` fractional bits."""
-
-    frac: int
-    lo: int
-    hi: int
-
-    @classmethod
-    def of(cls, t: FixedType) -> _Range:
-        lo = -(1 << (t.width - 1)) if t.signed else 0
-        hi = (1 << (t.width - 1)) - 1 if t.signed else (1 << t.width) - 1
-        return cls(t.fractional, lo, hi)
 
 
 def _fixed(precision: Any, what: str) -> FixedType:
@@ -83,104 +78,6 @@ def _fixed(precision: Any, what: str) -> FixedType:
     return t
 
 
-def _increment(rounding: str, q: np.ndarray, qb: Any, r: Any, neg: Any) -> Any:
-    """ap_fixed's ``quantization_adjust``: whether to add 1 to the floor ``q``.
-
-    ``qb`` is the first dropped bit, ``r`` the OR of the bits below it, ``neg`` the source sign.
-    """
-    if rounding == "AP_RND":
-        return qb
-    if rounding == "AP_RND_ZERO":
-        return qb & (neg | r)
-    if rounding == "AP_RND_MIN_INF":
-        return qb & r
-    if rounding == "AP_RND_INF":
-        return qb & (~neg | r)
-    if rounding == "AP_RND_CONV":
-        return qb & ((np.mod(q, 2) == 1) | r)
-    if rounding == "AP_TRN_ZERO":
-        return neg & (qb | r)
-    return None  # AP_TRN: floor
-
-
-def _requantize(v: np.ndarray, shift: int, rounding: str) -> np.ndarray:
-    """Drop ``shift`` fractional bits of the integers ``v`` (or append ``-shift`` zero bits).
-
-    Each rounding mode is one offset added before the flooring shift: ``half`` (AP_RND),
-    ``half - 1`` (AP_RND_MIN_INF), ``half - 1 + odd(floor)`` (AP_RND_CONV), ``half - 1`` or
-    ``half`` by sign (AP_RND_ZERO, AP_RND_INF), ``2^shift - 1`` below zero (AP_TRN_ZERO).
-    """
-    if shift <= 0:
-        return v << -shift if shift else v
-    if rounding == "AP_TRN":
-        return v >> shift
-    half = 1 << (shift - 1)
-    negative = v >> (8 * v.dtype.itemsize - 1)  # -1 below zero, else 0
-    if rounding == "AP_RND":
-        offset: Any = half
-    elif rounding == "AP_RND_MIN_INF":
-        offset = half - 1
-    elif rounding == "AP_RND_CONV":
-        offset = ((v >> shift) & 1) + (half - 1)
-    elif rounding == "AP_RND_ZERO":
-        offset = (half - 1) - negative
-    elif rounding == "AP_RND_INF":
-        offset = half + negative
-    else:  # AP_TRN_ZERO
-        offset = negative & ((1 << shift) - 1)
-    return (v + offset) >> shift
-
-
-def _overflow(v: np.ndarray, t: FixedType, span: _Range) -> np.ndarray:
-    """Apply ``t``'s overflow mode to integers ``v`` known to lie in ``span`` (same LSB)."""
-    full = _Range.of(t)
-    lo = full.lo + (t.overflow == "AP_SAT_SYM" and t.signed)
-    if lo <= span.lo and span.hi <= full.hi:
-        return v
-    if t.overflow == "AP_WRAP":
-        return ((v - full.lo) & ((1 << t.width) - 1)) + full.lo
-    if t.overflow == "AP_SAT_ZERO":
-        return np.where((v < lo) | (v > full.hi), 0, v)
-    return np.clip(v, lo, full.hi)
-
-
-def _cast(v: np.ndarray, src: _Range, t: FixedType) -> np.ndarray:
-    """C++ ``t x = v;`` for an exact fixed-point value ``v`` with bounds ``src``."""
-    shift = src.frac - t.fractional
-    span = _Range(t.fractional, *_requantized_bounds(src, shift, t.rounding))
-    return _overflow(_requantize(v, shift, t.rounding), t, span)
-
-
-def _requantized_bounds(src: _Range, shift: int, rounding: str) -> tuple[int, int]:
-    """Bounds after :func:`_requantize`; raises if an intermediate could leave int64."""
-    if max(-src.lo, src.hi) >= 1 << (62 + min(shift, 0)):
-        raise UnsupportedFirmwareError(
-            f"an intermediate value needs more than 62 bits; {SUPPORTED}"
-        )
-    if shift <= 0:
-        return src.lo << -shift, src.hi << -shift
-    return src.lo >> shift, (src.hi >> shift) + (rounding != "AP_TRN")
-
-
-def _from_float(x: np.ndarray, t: FixedType) -> np.ndarray:
-    """C++ ``t(double)``: quantise and overflow the exact binary value of each double."""
-    y = np.ldexp(np.asarray(x, dtype=np.float64), t.fractional)
-    q = np.floor(y)
-    with np.errstate(invalid="ignore"):  # 1/0 = inf in the inverse table
-        rem = y - q
-        inc = _increment(t.rounding, q, rem >= 0.5, (rem != 0) & (rem != 0.5), y < 0)
-        q = q if inc is None else q + inc
-        if t.overflow == "AP_WRAP":  # the low bits of the integer (none for infinity)
-            q = np.where(np.isfinite(q), np.fmod(q, 2.0**t.width), 0.0)
-    q = np.clip(q, -(2.0**62), 2.0**62).astype(np.int64)  # out of range either way
-    return _overflow(q, t, _Range(t.fractional, -(1 << 62), 1 << 62))
-
-
-def _to_float32(v: np.ndarray, t: FixedType) -> np.ndarray:
-    """ap_fixed's ``to_float()`` (round half to even): exact via float64 for widths <= 53."""
-    return np.ldexp(v.astype(np.float64), -t.fractional).astype(np.float32)
-
-
 @functools.lru_cache(maxsize=1)
 def _expf() -> Callable[[float], float]:
     """The C library's ``expf`` (what ``std::exp(float)`` calls); float64 exp as a fallback."""
@@ -203,7 +100,7 @@ def _table_inputs(t: FixedType, size: int) -> np.ndarray:
     raw = np.arange(size, dtype=np.int64) << (t.width - bits)
     if t.signed:
         raw = np.where(raw >= 1 << (t.width - 1), raw - (1 << t.width), raw)
-    return _to_float32(raw, t)
+    return to_float32(raw, t)
 
 
 def _table_index(v: np.ndarray, t: FixedType, size: int) -> np.ndarray:
@@ -243,11 +140,11 @@ def _call(layer: Any) -> tuple[str, list[str], dict[str, str], str]:
 
 def _weights(var: Any, t: FixedType) -> np.ndarray:
     """Weights as the C++ loads them: hls4ml's decimal text of each value, then ``t(double)``."""
-    return _from_float(np.array([float(text) for text in var], dtype=np.float64), t)
+    return from_float(np.array([float(text) for text in var], dtype=np.float64), t)
 
 
 def _dense(
-    layer: Any, graph: _Graph, args: list[str], typedefs: dict[str, str], config: str, src: _Range
+    layer: Any, graph: _Graph, args: list[str], typedefs: dict[str, str], config: str, src: IntRange
 ) -> Callable[..., np.ndarray]:
     """``nnet::dense_latency``: products, bias and every ``acc +=`` cast to accum_t; then res_T."""
     kernel = re.search(r"using kernel = nnet::(\w+)", config)
@@ -263,18 +160,18 @@ def _dense(
     n_in, n_out = int(layer.get_attr("n_in")), int(layer.get_attr("n_out"))
     w = _weights(w_var, t_w).reshape(n_in, n_out)  # C++ index ii * n_out + jj
     b = _weights(b_var, t_b)
-    bias = _cast(b, _Range(t_b.fractional, int(b.min()), int(b.max())), t_acc)
+    bias = cast(b, IntRange(t_b.fractional, int(b.min()), int(b.max())), t_acc)
     shift = src.frac + t_w.fractional - t_acc.fractional  # bits each product cast drops
     x_max = max(-src.lo, src.hi)
     if x_max * int(np.abs(w).max()) >= 1 << 62:
         raise UnsupportedFirmwareError(f"dense {layer.name!r}: products exceed 62 bits")
     p_lo, p_hi = np.minimum(w * src.lo, w * src.hi), np.maximum(w * src.lo, w * src.hi)
-    products = _Range(src.frac + t_w.fractional, int(p_lo.min()), int(p_hi.max()))
-    _requantized_bounds(products, shift, t_acc.rounding)  # raises beyond 62 bits
-    q_lo = _requantize(p_lo, shift, "AP_TRN")
-    q_hi = _requantize(p_hi, shift, "AP_TRN") + int(shift > 0 and t_acc.rounding != "AP_TRN")
-    full = _Range.of(t_acc)
-    span = _Range(
+    products = IntRange(src.frac + t_w.fractional, int(p_lo.min()), int(p_hi.max()))
+    requantized_bounds(products, shift, t_acc.rounding)  # raises beyond 62 bits
+    q_lo = requantize(p_lo, shift, "AP_TRN")
+    q_hi = requantize(p_hi, shift, "AP_TRN") + int(shift > 0 and t_acc.rounding != "AP_TRN")
+    full = IntRange.of(t_acc)
+    span = IntRange(
         full.frac,
         int((bias + np.minimum(q_lo, 0).sum(axis=0)).min()),
         int((bias + np.maximum(q_hi, 0).sum(axis=0)).max()),
@@ -283,20 +180,20 @@ def _dense(
     acc_range = span if in_range else full
 
     if t_acc.overflow != "AP_WRAP" and not in_range:  # saturate after every addition, in order
-        pair = _Range(full.frac, 2 * full.lo, 2 * full.hi)
+        pair = IntRange(full.frac, 2 * full.lo, 2 * full.hi)
 
         def dense(x: np.ndarray) -> np.ndarray:
             acc = np.broadcast_to(bias[:, None], (n_out, x.shape[1]))
             for i in range(n_in):
-                acc = _overflow(acc + _cast(w[i, :, None] * x[i], products, t_acc), t_acc, pair)
-            return _cast(acc, full, t_res)
+                acc = apply_overflow(acc + cast(w[i, :, None] * x[i], products, t_acc), t_acc, pair)
+            return cast(acc, full, t_res)
 
     elif shift <= 0 and x_max * int(np.abs(w << -shift).sum(axis=0).max()) < 2**53 - 2**40:
         w_float = np.ldexp(w.T.astype(np.float64), -shift)  # BLAS is exact: sums below 2^53
 
         def dense(x: np.ndarray) -> np.ndarray:
             acc = (w_float @ x.astype(np.float64)).astype(np.int64) + bias[:, None]
-            return _cast(_overflow(acc, t_acc, span), acc_range, t_res)
+            return cast(apply_overflow(acc, t_acc, span), acc_range, t_res)
 
     else:  # round each product, sum modulo 2^64 (2^32 when narrow), then wrap to accum_t
         narrow = (x_max * int(np.abs(w).max()) << max(-shift, 0)) + (1 << max(shift, 0)) < 2**31
@@ -313,38 +210,38 @@ def _dense(
                     np.right_shift(tmp, shift, out=tmp)
                     acc += tmp
                 else:
-                    acc += _requantize(tmp, shift, t_acc.rounding)
+                    acc += requantize(tmp, shift, t_acc.rounding)
             acc = acc.astype(np.int64) + bias[:, None]
-            return _cast(_overflow(acc, t_acc, span), acc_range, t_res)
+            return cast(apply_overflow(acc, t_acc, span), acc_range, t_res)
 
     return dense
 
 
 def _activation(name: str, t_in: FixedType, t_res: FixedType) -> Callable[..., np.ndarray]:
     """``nnet::relu`` (``res = x > 0 ? x : 0``) and ``nnet::linear`` (``res = x``)."""
-    src = _Range.of(t_in)
+    src = IntRange.of(t_in)
     if name == "linear":
-        return lambda x: _cast(x, src, t_res)
+        return lambda x: cast(x, src, t_res)
     if t_in == t_res:
         return lambda x: np.maximum(x, 0)
-    return lambda x: np.where(x > 0, _cast(x, src, t_res), 0)
+    return lambda x: np.where(x > 0, cast(x, src, t_res), 0)
 
 
 def _merge(
     name: str, t_a: FixedType, t_b: FixedType, t_res: FixedType, n_a: int, n_b: int
 ) -> Callable[..., np.ndarray]:
     """``nnet::add/subtract/multiply``: the exact result of ``data1[i % n1] op data2[i % n2]``."""
-    a, b = _Range.of(t_a), _Range.of(t_b)
+    a, b = IntRange.of(t_a), IntRange.of(t_b)
     n = max(n_a, n_b)
     index_a, index_b = np.arange(n) % n_a, np.arange(n) % n_b
     if name == "multiply":
         corners = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
-        exact = _Range(a.frac + b.frac, min(corners), max(corners))
+        exact = IntRange(a.frac + b.frac, min(corners), max(corners))
     else:
         frac = max(a.frac, b.frac)
         sa, sb = frac - a.frac, frac - b.frac
         lo_b, hi_b = (b.lo, b.hi) if name == "add" else (-b.hi, -b.lo)
-        exact = _Range(frac, (a.lo << sa) + (lo_b << sb), (a.hi << sa) + (hi_b << sb))
+        exact = IntRange(frac, (a.lo << sa) + (lo_b << sb), (a.hi << sa) + (hi_b << sb))
 
     def merge(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         x = x if n_a == n else x[index_a]
@@ -355,7 +252,7 @@ def _merge(
             value = (x << sa) + (y << sb)
         else:
             value = (x << sa) - (y << sb)
-        return _cast(value, exact, t_res)
+        return cast(value, exact, t_res)
 
     return merge
 
@@ -376,7 +273,7 @@ def _softmax(
         )
     t_in, t_res = graph.type(args[0]), graph.type(args[1])
     if implementation == "argmax":
-        one = _cast(np.ones(1, dtype=np.int64), _Range(0, 1, 1), t_res)[0]
+        one = cast(np.ones(1, dtype=np.int64), IntRange(0, 1, 1), t_res)[0]
 
         def argmax(x: np.ndarray) -> np.ndarray:
             out = np.zeros_like(x)
@@ -392,30 +289,30 @@ def _softmax(
     inputs = _table_inputs(t_norm, exp_size) * np.float32(float(found["exp_scale"].rstrip("f")))
     if implementation == "stable":
         inputs = -inputs
-    exp_table = _from_float(np.array([expf(v) for v in inputs.tolist()], np.float32), t_exp)
-    exp_table = _cast(exp_table, _Range.of(t_exp), t_acc)  # exp_res[i] = exp_table[x]
+    exp_table = from_float(np.array([expf(v) for v in inputs.tolist()], np.float32), t_exp)
+    exp_table = cast(exp_table, IntRange.of(t_exp), t_acc)  # exp_res[i] = exp_table[x]
     with np.errstate(divide="ignore"):
-        inv_table = _from_float(np.float32(1) / _table_inputs(t_inv_inp, inv_size), t_inv)
-    acc, data, inv = _Range.of(t_acc), _Range.of(t_in), _Range.of(t_inv)
-    pair = _Range(acc.frac, 2 * acc.lo, 2 * acc.hi)
+        inv_table = from_float(np.float32(1) / _table_inputs(t_inv_inp, inv_size), t_inv)
+    acc, data, inv = IntRange.of(t_acc), IntRange.of(t_in), IntRange.of(t_inv)
+    pair = IntRange(acc.frac, 2 * acc.lo, 2 * acc.hi)
     corners = [acc.lo * inv.lo, acc.lo * inv.hi, acc.hi * inv.lo, acc.hi * inv.hi]
-    product = _Range(acc.frac + inv.frac, min(corners), max(corners))
+    product = IntRange(acc.frac + inv.frac, min(corners), max(corners))
 
     def tree(cols: Sequence[np.ndarray]) -> np.ndarray:  # nnet::reduce with Op_add<accum_t>
         if len(cols) == 1:
             return cols[0]
         left = 1 << ((len(cols) - 1).bit_length() - 1)  # pow2(floorlog2(N - 1))
-        return _overflow(tree(cols[:left]) + tree(cols[left:]), t_acc, pair)
+        return apply_overflow(tree(cols[:left]) + tree(cols[left:]), t_acc, pair)
 
     def softmax(x: np.ndarray) -> np.ndarray:
         if implementation == "stable":
             diff = x.max(axis=0) - x
-            x = _cast(diff, _Range(data.frac, 0, data.hi - data.lo), t_norm)
+            x = cast(diff, IntRange(data.frac, 0, data.hi - data.lo), t_norm)
         exp_res = exp_table[_table_index(x, t_norm, exp_size)]
         total = tree(list(exp_res))
-        total = _cast(total, acc, t_inv_inp)
+        total = cast(total, acc, t_inv_inp)
         inverse = inv_table[_table_index(total, t_inv_inp, inv_size)]
-        return _cast(exp_res * inverse, product, t_res)
+        return cast(exp_res * inverse, product, t_res)
 
     return softmax
 
@@ -463,6 +360,14 @@ class FixedPointModel:
             UnsupportedFirmwareError: naming the first layer, type or mode that is not
                 reproduced, and listing what is.
         """
+        try:
+            return cls._build(hls_model)
+        except IntermediateWidthError as exc:
+            raise UnsupportedFirmwareError(f"{exc}; {SUPPORTED}") from None
+
+    @classmethod
+    def _build(cls, hls_model: Any) -> FixedPointModel:
+        """:meth:`from_hls_model` without the translation of the 62-bit limit."""
         backend = str(hls_model.config.get_config_value("Backend"))
         io_type = hls_model.config.get_config_value("IOType")
         ins, outs = hls_model.get_input_variables(), hls_model.get_output_variables()
@@ -489,7 +394,7 @@ class FixedPointModel:
                 raise UnsupportedFirmwareError(f"layer {layer.name!r}: inconsistent input types")
             t_out = graph.type(args[len(in_types)])
             if function == "dense":
-                fn = _dense(layer, graph, args, typedefs, cpp, _Range.of(in_types[0]))
+                fn = _dense(layer, graph, args, typedefs, cpp, IntRange.of(in_types[0]))
             elif function in ("relu", "linear"):
                 fn = _activation(function, in_types[0], t_out)
             elif function == "softmax":
@@ -516,10 +421,10 @@ class FixedPointModel:
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         """One chunk ``(n, n_in)`` -> ``(n, n_out)``; inside, arrays are ``(features, n)``."""
-        values = {self._input: _from_float(np.ascontiguousarray(x.T), self.input_type)}
+        values = {self._input: from_float(np.ascontiguousarray(x.T), self.input_type)}
         for fn, inputs, output in self._steps:
             values[output] = fn(*(values[name] for name in inputs))
-        return _to_float32(values[self._output], self.output_type).T
+        return to_float32(values[self._output], self.output_type).T
 
     def predict(
         self, x: np.ndarray, *, threads: int | None = None, chunk_size: int = 4096

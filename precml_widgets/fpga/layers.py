@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from precml_widgets._checks import require_int
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.precision import FixedType, parse_precision
@@ -81,10 +82,7 @@ class _MacLayer:
 
 
 def _check_int(layer: str, what: str, value: Any, lowest: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-        raise InvalidInputError(
-            f"layer {layer!r}: {what} must be an integer >= {lowest}, got {value!r}."
-        )
+    require_int(f"layer {layer!r}: {what}", value, low=lowest)
 
 
 @dataclass(frozen=True)

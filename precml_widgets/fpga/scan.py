@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from precml_widgets._checks import require_int
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.convert import DeployConfig, profile_ranges, profiled_precisions
 from precml_widgets.fpga.emulate import EmulationResult, emulate
@@ -119,13 +120,10 @@ def precision_scan(
         serial: run in this process without Dask (debugging).
         progress: tqdm progress bar.
     """
-    if isinstance(widths, str) or not all(
-        isinstance(w, int | np.integer) and not isinstance(w, bool) for w in widths
-    ):
-        raise InvalidInputError(
-            f"widths must be a sequence of integers, e.g. (8, 16), got {widths!r}"
-        )
-    widths = tuple(int(w) for w in widths)
+    hint = f"widths must be a sequence of integers, e.g. (8, 16), got {widths!r}"
+    if isinstance(widths, str):
+        raise InvalidInputError(hint)
+    widths = tuple(require_int("each width", w, hint=hint) for w in widths)
     if not widths or len(set(widths)) != len(widths):
         raise InvalidInputError(f"widths must be distinct integers, got {widths}")
     arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))

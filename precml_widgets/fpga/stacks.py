@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from precml_widgets._checks import require_int
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.convert import accumulator_type, profiled_precisions
@@ -207,8 +208,7 @@ def nearest_valid_reuse(n_in: int, n_out: int, reuse_factor: int, backend: str =
         >>> nearest_valid_reuse(5, 1, 9)  # above the largest valid one (5)
         5
     """
-    if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, int) or reuse_factor < 1:
-        raise InvalidInputError(f"reuse_factor must be an integer >= 1, got {reuse_factor!r}.")
+    require_int("reuse_factor", reuse_factor, low=1)
     valid = valid_reuse_factors(n_in, n_out, backend)
     pos = bisect.bisect_left(valid, reuse_factor)
     if pos < len(valid) and valid[pos] == reuse_factor:
@@ -233,16 +233,12 @@ def _integer_bits_of(integer_bits: int | Mapping[str, int], names: list[str]) ->
     else:
         out = dict.fromkeys(names, integer_bits)
     for name, bits in out.items():
-        if isinstance(bits, bool) or not isinstance(bits, int) or not -64 <= bits <= 64:
-            raise InvalidInputError(
-                f"integer_bits of layer {name!r} must be an integer (-64..64), got {bits!r}."
-            )
+        require_int(f"integer_bits of layer {name!r}", bits, low=-64, high=64)
     return out
 
 
 def _check(width: int, strategy: str, invalid_reuse: str) -> str:
-    if isinstance(width, bool) or not isinstance(width, int) or not 2 <= width <= 64:
-        raise InvalidInputError(f"width must be an integer between 2 and 64 bits, got {width!r}.")
+    require_int("width", width, low=2, high=64, hint="the total bits of each ap_fixed type.")
     lowered = str(strategy).lower()
     if lowered not in ("latency", "resource"):
         raise InvalidInputError(
@@ -280,8 +276,7 @@ def estimator_stack(
     lowered = _check(width, strategy, invalid_reuse)
     graph = _graph(model)
     bits = _integer_bits_of(integer_bits, [n.name for n in graph.nodes])
-    if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, int) or reuse_factor < 1:
-        raise InvalidInputError(f"reuse_factor must be an integer >= 1, got {reuse_factor!r}.")
+    require_int("reuse_factor", reuse_factor, low=1)
     versions = tuple(
         (id(n.weight), getattr(n.weight, "_version", 0)) for n in graph.nodes if n.kind == "dense"
     )
