@@ -177,8 +177,8 @@ def test_score_switch_uses_baseline_samples(study):
 
 
 def test_no_retraining_or_rescoring(study, monkeypatch):
-    import precml_widgets.anomaly.explorer as explorer_mod
     import precml_widgets.anomaly.model as model
+    import precml_widgets.anomaly.score_set as score_set_mod
     import precml_widgets.anomaly.study as study_mod
 
     ex = AnomalyScoreExplorer.from_study(study)
@@ -190,7 +190,7 @@ def test_no_retraining_or_rescoring(study, monkeypatch):
     for mod in (model, study_mod):
         for name in ("anomaly_scores", "train_autoencoder", "load_autoencoder"):
             monkeypatch.setattr(mod, name, forbidden)
-    monkeypatch.setattr(explorer_mod, "roc_curve", forbidden)  # ROC curves are cached
+    monkeypatch.setattr(score_set_mod, "roc_curve", forbidden)  # ROC curves are cached
     ex.roc()
     ex.mode = "threshold"
     for t in np.linspace(0.1, 3.0, 7):
@@ -475,7 +475,7 @@ def test_caveat_systematic_and_real_flag_travel_with_every_export(study, tmp_pat
     fig = ex.figure()
     assert any(BACKGROUND_CAVEAT in t.get_text() for t in fig.texts)
     # the PNG: title with the systematic, real/simulated flags in the caption and legends
-    title = fig._suptitle.get_text().replace("\n", " ")
+    title = fig.get_suptitle().replace("\n", " ")
     assert title == ex.rate_description().replace("\n", " ") and "(syst, kernel width" in title
     (caption,) = [t.get_text() for t in fig.texts if BACKGROUND_CAVEAT in t.get_text()]
     for key in ("background", *study.signals):

@@ -15,23 +15,17 @@ import numpy as np
 import numpy.typing as npt
 
 from precml_widgets._optional import require
-from precml_widgets.anomaly.rates import (
-    DEFAULT_INPUT_RATE_HZ,
-    RocCurve,
-    ScoreSample,
-    efficiency_at_threshold,
-    rate_at_threshold,
-    roc_curve,
-    roc_points_for_plot,
-)
+from precml_widgets.anomaly.efficiency import efficiency_at_threshold
+from precml_widgets.anomaly.rates import DEFAULT_INPUT_RATE_HZ, rate_at_threshold
+from precml_widgets.anomaly.roc import RocCurve, roc_curve, roc_points_for_plot
+from precml_widgets.anomaly.scores import ScoreSample
 from precml_widgets.errors import InvalidInputError
+from precml_widgets.stats.binomial import ONE_SIGMA_CL
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["density_histogram", "operating_point_figure", "score_bins"]
-
-_ONE_SIGMA_CL = 0.6827
+__all__ = ["add_caption", "density_histogram", "operating_point_figure", "score_bins"]
 
 
 def score_bins(
@@ -117,7 +111,7 @@ def operating_point_figure(
     log: bool = True,
     bins: npt.ArrayLike | None = None,
     input_rate_hz: float = DEFAULT_INPUT_RATE_HZ,
-    cl: float = _ONE_SIGMA_CL,
+    cl: float = ONE_SIGMA_CL,
     score_name: str = "anomaly score",
     title: str | None = None,
     systematic_hz: tuple[float, float] | None = None,
@@ -242,6 +236,17 @@ def operating_point_figure(
         )
     fig.suptitle("\n".join(textwrap.wrap(title, 130)), fontsize="medium")
     return fig
+
+
+def add_caption(fig: Figure, caption: str) -> None:
+    """Put ``caption`` in the bottom tenth of ``fig``, below the legends (small, wrapped).
+
+    Args:
+        fig: a figure with a layout engine (as :func:`operating_point_figure` makes).
+        caption: plain text, e.g. the samples' real/simulated flags and the rate caveat.
+    """
+    fig.get_layout_engine().set(rect=(0.0, 0.1, 1.0, 0.9))
+    fig.text(0.01, 0.005, caption, fontsize=7, wrap=True, va="bottom", color="#8a5a00")
 
 
 _KIND = {True: "real data", False: "simulated", None: "origin not stated"}
