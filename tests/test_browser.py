@@ -297,6 +297,7 @@ def _dsp(page) -> tuple[str, str]:
 
 def test_fpga_estimator_page(fpga_server, chromium):
     """The page shows the core's DSP estimate; moving the W slider shows the new one."""
+    from precml_widgets.fpga.dashboard import DEFAULT_DEVICE
     from precml_widgets.fpga.estimator import estimate
     from precml_widgets.fpga.estimator_view import default_models
     from precml_widgets.fpga.stacks import estimator_stack
@@ -306,7 +307,7 @@ def test_fpga_estimator_page(fpga_server, chromium):
 
     def core(width: int) -> tuple[str, str]:
         stack = estimator_stack(model, width=width, reuse_factor=1, invalid_reuse="nearest")
-        dsp = estimate(stack, device="xcvu9p", clock_ns=5.0, backend="Vitis").dsp
+        dsp = estimate(stack, device=DEFAULT_DEVICE, clock_ns=5.0, backend="Vitis").dsp
         return repr(dsp), f"{dsp:,.0f}"
 
     expected = {16: core(16), 8: core(8)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import itertools
 import re
 import statistics
@@ -21,6 +20,7 @@ import torch
 from bokeh.document import Document
 
 from precml_widgets.errors import InvalidInputError
+from precml_widgets.fpga.dashboard import DEFAULT_DEVICE
 from precml_widgets.fpga.devices import Device
 from precml_widgets.fpga.estimator import estimate
 from precml_widgets.fpga.estimator_view import (
@@ -63,14 +63,46 @@ def _mlp(*widths: int) -> torch.nn.Module:
     return torch.nn.Sequential(*layers[:-1])
 
 
+def _panes(widget: FPGAEstimator) -> dict[str, pn.pane.Markdown]:
+    """The Markdown (and Alert) panes of the rendered page, by their CSS class."""
+    layout = widget.__panel__()
+    return {css: p for p in layout.select(pn.pane.Markdown) for css in p.css_classes}
+
+
+def _pane(widget: FPGAEstimator, css: str) -> str:
+    """The text of the page's ``css`` pane ("" while the pane is hidden)."""
+    pane = _panes(widget)[css]
+    return pane.object if pane.visible else ""
+
+
+def _report(widget: FPGAEstimator) -> str:
+    """Everything the estimate column says: status, alerts, resources, timing, notes."""
+    return "\n".join(
+        _pane(widget, css)
+        for css in (
+            "precml-fpga-status",
+            "precml-extrapolations",
+            "precml-fpga-report",
+            "precml-reuse-note",
+            "precml-unmodelled-note",
+        )
+    )
+
+
+def _card(widget: FPGAEstimator, title: str) -> pn.Card:
+    (card,) = [c for c in widget.__panel__().select(pn.Card) if c.title.startswith(title)]
+    return card
+
+
 def _shown(widget: FPGAEstimator, key: str) -> tuple[float, str]:
     """(exact value, displayed text) of the ``precml-<key>`` number in the report pane."""
-    match = re.search(rf'class="precml-{key}" data-value="([^"]+)">([^<]*)<', widget._report.object)
+    report = _pane(widget, "precml-fpga-report")
+    match = re.search(rf'\[([^\]]*)\]\{{\.precml-{key} data-value="([^"]+)"\}}', report)
     assert match, f"no precml-{key} number in the report"
-    return float(match[1]), match[2]
+    return float(match[2]), match[1]
 
 
-def _core(models, *, model=AE, device="xcvu9p", backend="Vitis", strategy="Latency", width=16,
+def _core(models, *, model=AE, device=DEFAULT_DEVICE, backend="Vitis", strategy="Latency", width=16,
           reuse_factor=1, clock_ns=5.0):  # fmt: skip
     stack = estimator_stack(
         models[model],
@@ -263,16 +295,17 @@ def test_panes_show_the_core_numbers(models, widget, settings):
         exact, text = _shown(widget, key)
         assert exact == getattr(est, key) and text == f"{getattr(est, key):,.0f}", key
         total = getattr(est.device, key)
-        assert f'class="precml-{key}-total">{total:,}<' in widget._report.object
-        assert f"± {est.error[key]:.0%} of" in widget._report.object
-        assert f"({est.fractions[key]:.1%}" in widget._report.object
+        report = _pane(widget, "precml-fpga-report")
+        assert f"[{total:,}]{{.precml-{key}-total}}" in report
+        assert f"± {est.error[key]:.0%} of" in report
+        assert f"({est.fractions[key]:.1%}" in report
         lo, hi = est.interval[key]
-        assert f'class="precml-{key}-interval">68%: {lo:,.0f}–{hi:,.0f}<' in widget._report.object
+        assert f"[68%: {lo:,.0f}–{hi:,.0f}]{{.precml-{key}-interval}}" in report
     exact, text = _shown(widget, "latency-ns")
     assert exact == est.latency_ns and text == f"{est.latency_ns:,.1f}"
     exact, text = _shown(widget, "ii-ns")
     assert exact == est.ii_ns and text == f"{est.ii_ns:,.1f}"
-    assert html.escape(calibration_label()) in widget._calibration.object
+    assert calibration_label() in _pane(widget, "precml-estimate-label")
     assert est.summary() in widget.summary()
 
 
@@ -294,26 +327,29 @@ def test_does_not_fit_a_tiny_custom_device(models):
     w = FPGAEstimator(models, devices=[TINY], device="tiny", model=JET)
     est = w.current_estimate()
     assert est.device == TINY and not est.fits
-    assert '<div class="precml-fit no-fit" style="color:#b00020' in w._report.object
-    assert "DOES NOT FIT" in w._report.object and "DSP needs" in w._report.object
-    assert f"({est.fractions['dsp']:.1%} — over the total)" in w._report.object
+    status = _panes(w)["precml-fpga-status"]
+    assert "[✘ DOES NOT FIT]{.precml-fit .no-fit}" in status.object  # red, by the stylesheet:
+    assert any(re.search(r"\.no-fit[^{]*\{\s*color:\s*#b00020", css) for css in status.stylesheets)
+    assert "DOES NOT FIT" in _report(w) and "DSP needs" in _report(w)
+    assert f"({est.fractions['dsp']:.1%} — over the total)" in _report(w)
     assert "fits xc7z010: NO" in w.summary()
     w.device = "xcvu13p"
     assert w.current_estimate().fits
-    assert "✔ Fits xcvu13p" in w._report.object and "DOES NOT FIT" not in w._report.object
+    assert "✔ Fits xcvu13p" in _report(w) and "DOES NOT FIT" not in _report(w)
 
 
 def test_extrapolation_alert_for_the_resource_strategy(widget):
-    widget.param.update(model=JET, width=16, strategy="Latency")
+    # a calibrated part (the default part, xcvu13p, is itself outside the calibration parts)
+    widget.param.update(model=JET, width=16, strategy="Latency", device="xcvu9p")
     assert widget.current_estimate().extrapolations == ()
-    assert "precml-extrapolations" not in widget._report.object
+    assert _pane(widget, "precml-extrapolations") == ""  # hidden
     widget.strategy = "Resource"
-    alert = re.search(r'<div class="precml-extrapolations".*?</div>', widget._report.object)
+    alert = _pane(widget, "precml-extrapolations")
     assert alert, "Resource strategy must raise a visible alert"
-    assert "Resource strategy is not calibrated" in alert[0]
-    assert "layers _0, _2, _4, _6" in alert[0]
+    assert "Resource strategy is not calibrated" in alert
+    assert "layers _0, _2, _4, _6" in alert
     widget.param.update(strategy="Latency", width=20)  # wider weights than the calibration
-    assert "20-bit weights are outside the calibrated 8-16 bits" in widget._report.object
+    assert "20-bit weights are outside the calibrated 8-16 bits" in _report(widget)
 
 
 def test_invalid_reuse_factor_is_shown_not_hidden(widget):
@@ -324,61 +360,76 @@ def test_invalid_reuse_factor_is_shown_not_hidden(widget):
         "_4": (32, 32, 2),
         "_6": (32, 5, 2),
     }
-    assert "Reuse factor 3 is not valid for every layer" in widget._report.object
-    assert "<b>_0</b> (16×64) uses 2" in widget._report.object
+    assert "Reuse factor 3 is not valid for every layer" in _pane(widget, "precml-reuse-note")
+    assert "**_0** (16×64) uses 2" in _pane(widget, "precml-reuse-note")
     widget.reuse_factor = 4
     assert widget.reuse_substitutions() == {}
-    assert "precml-reuse-note" not in widget._report.object
+    assert _pane(widget, "precml-reuse-note") == ""  # hidden
 
 
 def test_latency_budget_and_bunch_crossings(widget):
     widget.param.update(model=JET, reuse_factor=8, clock_ns=5.0)  # II = 8 cycles = 40 ns
     assert not widget.budget().ii_ok
-    assert "cannot take an event every bunch crossing" in widget._report.object
+    assert "cannot take an event every bunch crossing" in _report(widget)
     widget.require_every_bunch = False
-    assert "cannot take an event" not in widget._report.object
-    assert "(not required)" in widget._report.object
+    assert "cannot take an event" not in _report(widget)
+    assert "(not required)" in _report(widget)
     widget.param.update(require_every_bunch=True, reuse_factor=1)
-    assert "Fails the trigger: latency over the 50 ns budget" in widget._report.object
+    assert "Fails the trigger: latency over the 50 ns budget" in _report(widget)
     layout = widget.__panel__()
     (button,) = [b for b in layout.select(pn.widgets.Button) if "12.5 µs" in str(b.name)]
     button.clicks += 1
     assert widget.latency_budget_ns == LATENCY_PRESETS["Phase-2 L1: 12.5 µs"] == 12_500.0
     assert widget.budget().ok
-    assert "Meets the trigger budget." in widget._report.object
-    assert 'class="precml-budget-ns">12,500.0<' in widget._report.object
+    assert "Meets the trigger budget." in _report(widget)
+    assert "[12,500.0]{.precml-budget-ns}" in _report(widget)
 
 
 def test_metrics_shown_when_present_and_missing_otherwise(models):
     metrics = {JET: {8: {"accuracy": 0.70, "argmax agreement": 0.91}, 16: {"accuracy": 0.76}}}
+    import holoviews as hv
+
+    def plots():
+        (pane,) = [
+            p
+            for p in w.__panel__().select(pn.pane.HoloViews)
+            if "precml-metric-plots" in p.css_classes
+        ]
+        return pane.object if pane.visible else None
+
+    def current_w(plot) -> list[float]:  # the dashed current-W marker of each metric plot
+        return [float(el.data) for el in plot.traverse(lambda x: x, [hv.VLine])]
+
     w = FPGAEstimator(models, metrics=metrics, model=JET, width=8)
-    physics = w._physics_pane.object
-    assert 'data-metric="accuracy">0.7<' in physics
-    assert 'data-metric="argmax agreement">0.91<' in physics
+    physics = _pane(w, "precml-fpga-physics")
+    assert '[0.7]{.precml-metric data-metric="accuracy"}' in physics
+    assert '[0.91]{.precml-metric data-metric="argmax agreement"}' in physics
     assert "emulated at W=8" in physics and "at W=16" in physics
-    assert physics.count('<svg class="precml-metric-plot"') == 2
-    x8 = re.search(r'class="precml-current-w" x1="([\d.]+)"', physics)[1]
+    assert len(plots()) == 2  # one plot per metric
+    x8 = current_w(plots())
+    assert x8 == [8.0, 8.0]
     assert w.physics() == {"accuracy": 0.70, "argmax agreement": 0.91}
     assert "accuracy at W=8: 0.7" in w.summary()
     w.width = 12
-    physics = w._physics_pane.object
+    physics = _pane(w, "precml-fpga-physics")
     assert "no emulation result for W=12" in physics and "emulated widths: 8, 16" in physics
-    assert re.search(r'class="precml-current-w" x1="([\d.]+)"', physics)[1] != x8
+    assert current_w(plots()) != x8
     assert w.physics() is None and "no emulation result for W=12" in w.summary()
     w.model = AE
-    assert "no emulation result for W=12" in w._physics_pane.object
-    assert "svg" not in w._physics_pane.object
+    assert "no emulation result for W=12" in _pane(w, "precml-fpga-physics")
+    assert plots() is None
 
 
 def test_layers_card_fills_when_expanded(widget):
     widget.param.update(model=JET, reuse_factor=3)
-    assert widget._layers.object == ""  # collapsed: nothing computed
-    widget._layers_card.collapsed = False
-    table = widget._layers.object
-    assert table.count("<tr>") == 1 + 5  # header, 4 dense layers, softmax
-    assert "<td>_0</td><td>dense</td><td>16×64</td><td>2</td>" in table
+    assert _pane(widget, "precml-fpga-layers") == ""  # collapsed: nothing computed
+    _card(widget, "Per layer").collapsed = False
+    table = _pane(widget, "precml-fpga-layers")
+    rows = [line for line in table.splitlines() if line.startswith("|") and "---" not in line]
+    assert len(rows) == 1 + 5  # header, 4 dense layers, softmax
+    assert "| _0 | dense | 16×64 | 2 |" in table
     widget.width = 10
-    assert "ap_fixed&lt;10," in widget._layers.object
+    assert "ap_fixed<10," in _pane(widget, "precml-fpga-layers")
 
 
 def test_own_part_form_adds_and_selects(widget):
@@ -393,10 +444,13 @@ def test_own_part_form_adds_and_selects(widget):
     assert widget.device == "half VU9P"
     assert widget.current_device() == Device("half VU9P", "xcvu9p", "UltraScale+", 100, 50_000,
                                              100_000, 200)  # fmt: skip
-    assert f'class="precml-dsp-total">{100:,}<' in widget._report.object
+    assert f"[{100:,}]{{.precml-dsp-total}}" in _pane(widget, "precml-fpga-report")
     name.value, dsp.value = "broken", 0
     button.clicks += 1
-    assert "resource totals must be positive" in widget._form_message.object
+    (message,) = [
+        p for p in card.select(pn.pane.Markdown) if "precml-form-message" in p.css_classes
+    ]
+    assert "resource totals must be positive" in message.object
     assert widget.device == "half VU9P"
 
 
@@ -469,11 +523,13 @@ def test_the_plot_draws_the_intervals_of_the_estimate(models, widget):
     """The HoloViews pane holds error bars whose ends are the estimate's 68 % interval."""
     import holoviews as hv
 
-    assert widget._interval_pane.object is None  # drawn only while its card is open
-    widget._interval_card.collapsed = False
+    card = _card(widget, "68 % intervals")
+    (pane,) = card.select(pn.pane.HoloViews)
+    assert pane.object is None  # drawn only while its card is open
+    card.collapsed = False
     widget.reuse_factor = widget.reuse_factor  # no change: the plot is already current
     est = widget.current_estimate()
-    plot = widget._interval_pane.object
+    plot = pane.object
     bars = [el for el in plot.traverse(lambda x: x, [hv.ErrorBars])]
     resources, latency = bars
     for i, key in enumerate(("dsp", "lut", "ff", "bram18k")):

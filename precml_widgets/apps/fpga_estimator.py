@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import panel as pn
 
-from precml_widgets.fpga.estimator_view import FPGAEstimator, default_models
+from precml_widgets.fpga.estimator_view import FPGAEstimator
+from precml_widgets.fpga.models import default_models
 
 __all__ = ["INTRO"]
 

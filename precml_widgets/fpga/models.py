@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from precml_widgets._checks import require_int
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "JET_TAGGER_CLASSES",
     "JET_TAGGER_LAYERS",
+    "default_models",
     "jet_tagger",
     "load_jet_tagger",
     "scored_autoencoder",
@@ -99,8 +101,9 @@ def scored_autoencoder(autoencoder: torch.nn.Module, n_features: int) -> torch.n
     emulated one.
     """
     torch = require("torch", "fpga", "the autoencoder score")
-    if n_features < 1:
-        raise InvalidInputError(f"n_features must be >= 1, got {n_features}")
+    n_features = require_int(
+        "n_features", n_features, low=1, hint="pass the number of autoencoder inputs, e.g. 5."
+    )
 
     class ScoredAutoencoder(torch.nn.Module):
         def __init__(self) -> None:
@@ -128,3 +131,25 @@ def standardised_inputs(trained: Any, features: np.ndarray) -> np.ndarray:
     if x.ndim != 2 or x.shape[1] != len(trained.mean):
         raise InvalidInputError(f"features must have shape (n, {len(trained.mean)}), got {x.shape}")
     return ((x - trained.mean) / trained.std).astype(np.float32)
+
+
+def default_models() -> dict[str, torch.nn.Module]:
+    """The two networks precml deploys, by display name (weights loaded, nothing emulated).
+
+    Uses the anomaly package's public model API
+    (:func:`precml_widgets.anomaly.model.load_autoencoder`) for the trained autoencoder.
+
+    Returns:
+        ``{"trigger autoencoder": <score network>, "jet tagger": <16-64-32-32-5 MLP>}``: the
+        anomaly autoencoder wrapped so that its output is the score, input ``(n, 5)``
+        standardised features, output ``(n, 1)`` (:func:`scored_autoencoder`), and hls4ml's
+        jet tagger with its published weights, ``(n, 16) -> (n, 5)``
+        (:func:`load_jet_tagger`).
+    """
+    from precml_widgets.anomaly.model import load_autoencoder
+
+    trained = load_autoencoder()
+    return {
+        "trigger autoencoder": scored_autoencoder(trained.model, len(trained.mean)),
+        "jet tagger": load_jet_tagger(),
+    }
