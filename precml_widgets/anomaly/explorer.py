@@ -39,14 +39,14 @@ from precml_widgets.anomaly.exports import (
     figure_png,
     write_export,
 )
-from precml_widgets.anomaly.formatting import NO_SYSTEMATIC, format_khz, kind_text, rate_caveat
-from precml_widgets.anomaly.operating_point import OperatingPoint, operating_point
-from precml_widgets.anomaly.rates import DEFAULT_INPUT_RATE_HZ, RateResult, rate_at_threshold
+from precml_widgets.anomaly.formatting import format_khz, rate_caveat
+from precml_widgets.anomaly.operating_point import OperatingPoint
+from precml_widgets.anomaly.rates import DEFAULT_INPUT_RATE_HZ, RateResult
 from precml_widgets.anomaly.roc import RocCurve
 from precml_widgets.anomaly.score_set import AUTOENCODER, ScoreSet, read_score_branch
 from precml_widgets.anomaly.scores import ScoreSample
-from precml_widgets.anomaly.status import StatusReport, efficiency_rows
-from precml_widgets.errors import InvalidInputError
+from precml_widgets.anomaly.status import StatusReport
+from precml_widgets.anomaly.trigger_state import TriggerState
 
 pn = require("panel", "widgets", "the anomaly-score explorer")
 param = require("param", "widgets", "the anomaly-score explorer")
@@ -181,30 +181,16 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         super().__init__(**params)
         self.score_set = data
         self._target_error: str | None = None
-        for name, value, choices in (
-            ("signal", signal, data.signal_names),
-            ("score", score, data.scores),
-        ):
-            if value not in choices:
-                raise InvalidInputError(
-                    f"{name}={value!r} is not one of the available {name}s: {list(choices)}."
-                )
+        data.check_selection(signal, score, None if threshold is None else float(threshold))
         self.param.signal.objects = data.signal_names
         self.param.score.objects = data.scores
         self.signal = signal
-        with param.parameterized.discard_events(self):
-            self.score = score
         start, end, _ = data.threshold_range(score)
         self.param.threshold.bounds = (start, end)
-        if threshold is not None:
-            t = float(threshold)
-            if not start <= t <= end:
-                raise InvalidInputError(
-                    f"threshold={t!r} lies outside the range of the {score!r} scores, "
-                    f"[{start:.6g}, {end:.6g}]."
-                )
-            with param.parameterized.discard_events(self):
-                self.threshold = t
+        with param.parameterized.discard_events(self):
+            self.score = score
+            if threshold is not None:
+                self.threshold = float(threshold)
         if self.mode == "target rate" or threshold is None:
             self._apply_target(fallback=end)
         self.param.watch(self._on_score, "score")
@@ -300,7 +286,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         t, self._target_error = self.score_set.target_threshold(
             self.score, self.target_rate_khz * 1e3, self.input_rate_hz
         )
-        self.threshold = t if t is not None else (fallback or self.threshold)
+        self.threshold = t if t is not None else (self.threshold if fallback is None else fallback)
 
     @param.depends("mode", "target_rate_khz", "input_rate_mhz", watch=True)
     def _follow_target(self) -> None:
@@ -317,20 +303,27 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
                 event.old, event.new, self.threshold, self.input_rate_hz
             )
 
+    def state(self) -> TriggerState:
+        """The trigger at the current settings: a core snapshot that computes everything shown."""
+        return TriggerState(
+            self.score_set,
+            self.score,
+            float(self.threshold),
+            self.input_rate_hz,
+            float(self.cl),
+            self.mode,
+            float(self.target_rate_khz),
+            self.target_error,
+        )
+
     def operating_point(self) -> OperatingPoint:
         """Rate and every signal's efficiency at the current threshold, input rate and CL."""
-        return operating_point(
-            self.background,
-            self.signals,
-            self.threshold,
-            input_rate_hz=self.input_rate_hz,
-            cl=self.cl,
-        )
+        return self.state().operating_point()
 
     def rate_systematic_hz(self) -> tuple[float, float] | None:
         """Systematic (down <= 0, up >= 0) of the rate in Hz from the background variants;
         ``None`` when no variants were given for the selected score."""
-        return self.score_set.rate_systematic_hz(self.score, self.threshold, self.input_rate_hz)
+        return self.state().rate_systematic_hz()
 
     @property
     def systematic_label(self) -> str | None:
@@ -340,16 +333,11 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
     def rate_description(self) -> str:
         """:meth:`RateResult.describe` of the current rate with its systematic (or a note
         that the interval is statistical only)."""
-        syst = self.rate_systematic_hz()
-        if syst is None:
-            return f"{self.rate().describe()}; {NO_SYSTEMATIC}"
-        return self.rate().describe(syst, self.systematic_label or "syst")
+        return self.state().rate_description()
 
     def rate(self) -> RateResult:
         """The trigger rate at the current threshold (:func:`rate_at_threshold`)."""
-        return rate_at_threshold(
-            self.background, self.threshold, input_rate_hz=self.input_rate_hz, cl=self.cl
-        )
+        return self.state().rate()
 
     def roc(self, signal: str | None = None, score: str | None = None) -> RocCurve:
         """ROC curve of a signal (default: the selected one) against the background of a
@@ -390,25 +378,13 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
 
     @param.depends("score", "threshold", "cl")
     def efficiency_frame(self) -> pd.DataFrame:
-        """Every signal's efficiency at the threshold (:func:`status.efficiency_rows`)."""
+        """Every signal's efficiency at the threshold (:meth:`TriggerState.efficiency_rows`)."""
         pd = require("pandas", "widgets", "the efficiency table")
-        flags = {k: s.is_real for k, s in self.signals.items()}
-        return pd.DataFrame(efficiency_rows(self.operating_point(), flags))
+        return pd.DataFrame(self.state().efficiency_rows())
 
     def status_report(self) -> StatusReport:
         """The numbers and texts of the status pane (:class:`StatusReport`)."""
-        return StatusReport(
-            score=self.score,
-            rate=self.rate(),
-            mode=self.mode,
-            target_rate_khz=self.target_rate_khz,
-            target_error=self.target_error,
-            systematic_hz=self.rate_systematic_hz(),
-            systematic_label=self.systematic_label or "",
-            background_kind=kind_text(self.background.is_real),
-            caveat=self.caveat,
-            description=self.rate_description(),
-        )
+        return self.state().status_report()
 
     @param.depends("score", "threshold", "cl", "input_rate_mhz", "mode", "target_rate_khz")
     def status_html(self) -> str:
@@ -419,30 +395,12 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
     # ------------------------------------------------------------------ exports
 
     def figure(self, *, dpi: int = 100) -> Figure:
-        """Static matplotlib figure of the current state (:meth:`ScoreSet.figure`)."""
-        return self.score_set.figure(
-            self.score,
-            self.threshold,
-            log=self.log_scale,
-            input_rate_hz=self.input_rate_hz,
-            cl=self.cl,
-            title=self.rate_description(),
-            dpi=dpi,
-        )
+        """Static matplotlib figure of the current state (:meth:`TriggerState.figure`)."""
+        return self.state().figure(log=self.log_scale, dpi=dpi)
 
     def export_record(self) -> OperatingPointRecord:
         """The current operating point with its context, as exported."""
-        return OperatingPointRecord(
-            score=self.score,
-            mode=self.mode,
-            target_rate_hz=self.target_rate_khz * 1e3 if self.mode == "target rate" else None,
-            point=self.operating_point(),
-            systematic_hz=self.rate_systematic_hz(),
-            description=self.rate_description(),
-            caveat=self.score_set.full_caveat(self.score),
-            background_is_real=self.background.is_real,
-            signal_is_real={k: s.is_real for k, s in self.signals.items()},
-        )
+        return self.state().export_record()
 
     def csv_bytes(self) -> bytes:
         """:meth:`OperatingPointRecord.to_csv_bytes` of the current state."""

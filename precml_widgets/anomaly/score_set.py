@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,21 +21,13 @@ from numpy.typing import ArrayLike
 
 from precml_widgets._checks import require_instance
 from precml_widgets.anomaly.efficiency import efficiency_at_threshold
-from precml_widgets.anomaly.figures import (
-    add_caption,
-    density_histogram,
-    operating_point_figure,
-    score_bins,
-)
-from precml_widgets.anomaly.formatting import kind_text, rate_caveat
+from precml_widgets.anomaly.figures import density_histogram, score_bins
+from precml_widgets.anomaly.formatting import rate_caveat
 from precml_widgets.anomaly.rates import rate_at_threshold, threshold_for_rate
 from precml_widgets.anomaly.roc import RocCurve, roc_curve
 from precml_widgets.anomaly.scores import ScoreSample
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.stats.binomial import BinomialEstimate
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 __all__ = ["AUTOENCODER", "ScoreSet", "read_score_branch", "threshold_range"]
 
@@ -291,6 +283,28 @@ class ScoreSet:
         """The signal samples of ``score`` (a copy of the mapping)."""
         return dict(self._samples[score][1])
 
+    def check_selection(self, signal: str, score: str, threshold: float | None = None) -> None:
+        """Refuse a ``signal`` or ``score`` not in the set, or a ``threshold`` outside the
+        slider range of ``score``.
+
+        Raises:
+            InvalidInputError: naming the bad value and what is available.
+        """
+        for name, value, choices in (
+            ("signal", signal, self.signal_names),
+            ("score", score, self.scores),
+        ):
+            if value not in choices:
+                raise InvalidInputError(
+                    f"{name}={value!r} is not one of the available {name}s: {list(choices)}."
+                )
+        start, end, _ = self._ranges[score]
+        if threshold is not None and not start <= threshold <= end:
+            raise InvalidInputError(
+                f"threshold={threshold!r} lies outside the range of the {score!r} scores, "
+                f"[{start:.6g}, {end:.6g}]."
+            )
+
     def threshold_range(self, score: str) -> tuple[float, float, float]:
         """``(start, end, step)`` of the threshold slider of ``score`` (:func:`threshold_range`)."""
         return self._ranges[score]
@@ -400,41 +414,3 @@ class ScoreSet:
             sample = bkg if key == "" else sigs[key]
             self._densities[(score, key)] = density_histogram(sample, self.binning(score)[0])
         return self._densities[(score, key)]
-
-    def figure(
-        self,
-        score: str,
-        threshold: float,
-        *,
-        log: bool,
-        input_rate_hz: float,
-        cl: float,
-        title: str,
-        dpi: int = 100,
-    ) -> Figure:
-        """Static figure of every signal of ``score`` at ``threshold``, with a caption.
-
-        :func:`~precml_widgets.anomaly.figures.operating_point_figure` (cached ROC curves and
-        binning) titled ``title``; the caption gives each sample's real/simulated flag and
-        :meth:`full_caveat`.
-        """
-        bkg, sigs = self._samples[score]
-        fig = operating_point_figure(
-            bkg,
-            sigs,
-            threshold,
-            {k: self.roc(score, k) for k in sigs},
-            log=log,
-            bins=self.binning(score)[0],
-            input_rate_hz=input_rate_hz,
-            cl=cl,
-            score_name=f"{score} score",
-            title=title,
-        )
-        fig.set_dpi(dpi)
-        flags = "; ".join(
-            f"{label} = {kind_text(sample.is_real)}"
-            for label, sample in (("background", bkg), *sigs.items())
-        )
-        add_caption(fig, f"Samples: {flags}. {self.full_caveat(score)}")
-        return fig

@@ -17,7 +17,8 @@ import os
 
 import panel as pn
 
-from precml_widgets.anomaly.explorer import AnomalyScoreExplorer, rate_caveat
+from precml_widgets.anomaly.explorer import AnomalyScoreExplorer
+from precml_widgets.anomaly.formatting import rate_caveat
 from precml_widgets.anomaly.study import (
     BACKGROUND,
     BACKGROUND_CAVEAT,
