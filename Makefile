@@ -7,7 +7,9 @@
 #   make validate  toy ensembles and published-table reproductions (marker `validation`)
 #   make docs      Sphinx site into docs/_build/html (warnings are errors)
 #   make bench     run benchmarks/bench_*.py; JSON results land in benchmarks/results/
-#   make lint      ruff check + ruff format --check
+#   make lint      ruff check + ruff format --check + lint-imports (the layer contracts)
+#   make sync-notebooks       pair each notebook with its py:percent twin (jupytext --sync)
+#   make normalise-notebooks  store the notebooks in canonical form (no Lab metadata noise)
 #   make clean     remove build outputs and caches (keeps .venv; `make distclean` removes it)
 #
 # Every target installs what it needs first, into .venv, with the exact pins of
@@ -37,10 +39,11 @@ GALLERY_ARGS ?=
 APPS         = $(sort $(wildcard precml_widgets/apps/[!_]*.py))
 BENCH_RESULTS := benchmarks/results
 
-.PHONY: help lab gallery test test-teaching validate docs bench lint clean distclean chromium
+.PHONY: help lab gallery test test-teaching validate docs bench lint clean distclean chromium \
+        sync-notebooks normalise-notebooks
 
 help:
-	@sed -n '3,10s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,12s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 # --- environment ------------------------------------------------------------------------------
 
@@ -56,10 +59,13 @@ $(VENV)/.stamp-%: pyproject.toml $(CONSTRAINTS) | $(PY)
 
 # The server's root is the repository (not notebooks/), so the file browser, terminals and
 # panel-preview/render/precml_widgets/apps/<app>.py all see the whole project.
+# ci/jupyter_server_config.py makes every save write the canonical form (no kernel or UI
+# metadata), and jupytext (pyproject.toml [tool.jupytext]) saves each notebook's .py twin.
 lab: $(VENV)/.stamp-all
 	@root_flag=""; \
 	if [ "$$(id -u)" = 0 ]; then root_flag="--allow-root"; fi; \
-	exec $(VENV)/bin/jupyter lab $(NOTEBOOK) --ServerApp.root_dir="$(CURDIR)" $$root_flag $(LAB_ARGS)
+	exec $(VENV)/bin/jupyter lab $(NOTEBOOK) --config="$(CURDIR)/ci/jupyter_server_config.py" \
+	  --ServerApp.root_dir="$(CURDIR)" $$root_flag $(LAB_ARGS)
 
 gallery: $(VENV)/.stamp-all
 	@if [ -z "$(strip $(APPS))" ]; then \
@@ -118,6 +124,17 @@ bench: $(VENV)/.stamp-all
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+
+# Notebooks as reviewable text: notebooks/NAME.py (jupytext py:percent) next to each
+# notebooks/NAME.ipynb; whichever of the two was edited last wins. Then the canonical form.
+# tests/test_notebook_files.py fails while a pair is out of sync or a notebook not canonical.
+sync-notebooks: $(VENV)/.stamp-test
+	$(VENV)/bin/jupytext --sync notebooks/*.ipynb
+	$(PY) ci/normalise_notebooks.py notebooks/*.ipynb
+
+normalise-notebooks: $(VENV)/.stamp-test
+	$(PY) ci/normalise_notebooks.py notebooks/*.ipynb
 
 clean:
 	rm -rf docs/_build docs/notebooks docs/api/generated build dist .pytest_cache .ruff_cache
