@@ -14,14 +14,29 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from precml_widgets._checks import require_int
+from precml_widgets._checks import require_choice, require_int, require_real
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
+from precml_widgets.fpga.defaults import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    DEFAULT_CLOCK_NS,
+    DEFAULT_IO_TYPE,
+    DEFAULT_PART_NUMBER,
+    DEFAULT_PRECISION,
+    IO_TYPES,
+    STRATEGIES,
+    Backend,
+    HLSStrategy,
+    IOType,
+    hls4ml_strategy,
+)
 from precml_widgets.fpga.precision import FixedType, parse_precision
+from precml_widgets.fpga.reuse import check_reuse_factor
 
 if TYPE_CHECKING:
     import torch
@@ -62,28 +77,30 @@ class DeployConfig:
         layer_reuse: per layer name, a reuse factor override.
     """
 
-    backend: Literal["Vitis", "Vivado"] = "Vitis"
-    strategy: Literal["Latency", "Resource"] = "Latency"
-    io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
-    precision: str = "ap_fixed<16,6>"
+    backend: Backend = DEFAULT_BACKEND
+    strategy: HLSStrategy = "Latency"
+    io_type: IOType = DEFAULT_IO_TYPE
+    precision: str = DEFAULT_PRECISION
     reuse_factor: int = 1
-    part: str = "xcvu13p-flga2577-2-e"
-    clock_period_ns: float = 5.0
+    part: str = DEFAULT_PART_NUMBER
+    clock_period_ns: float = DEFAULT_CLOCK_NS
     layer_precision: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     layer_reuse: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # either spelling of the strategy ("latency" or "Latency"): hls4ml's from here on
+        if str(self.strategy).lower() in STRATEGIES:
+            object.__setattr__(self, "strategy", hls4ml_strategy(self.strategy))
 
     def validate(self) -> None:
         """Raise :class:`InvalidInputError` naming the first bad setting."""
         choices = {
-            "backend": ("Vitis", "Vivado"),
-            "strategy": ("Latency", "Resource"),
-            "io_type": ("io_parallel", "io_stream"),
+            "backend": BACKENDS,
+            "strategy": tuple(hls4ml_strategy(s) for s in STRATEGIES),
+            "io_type": IO_TYPES,
         }
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise InvalidInputError(
-                    f"{name}={getattr(self, name)!r} is not supported; use one of {allowed}"
-                )
+            require_choice(name, getattr(self, name), allowed)
         parse_precision(self.precision, name="precision")
         for layer, kinds in self.layer_precision.items():
             for kind, text in kinds.items():
@@ -94,10 +111,7 @@ class DeployConfig:
                 parse_precision(text, name=f"layer_precision[{layer!r}][{kind!r}]")
         for name, rf in [("reuse_factor", self.reuse_factor), *self.layer_reuse.items()]:
             require_int(f"reuse factor of {name!r}", rf, low=1)
-        if not 0.5 <= self.clock_period_ns <= 100:
-            raise InvalidInputError(
-                f"clock_period_ns must be between 0.5 and 100 ns, got {self.clock_period_ns}"
-            )
+        require_real("clock_period_ns", self.clock_period_ns, low=0.5, high=100, unit="ns")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the cache key of emulation results uses it)."""
@@ -281,7 +295,6 @@ def _set_precisions(hls_config: dict[str, Any], config: DeployConfig) -> None:
 def _check_reuse(model: torch.nn.Module, config: DeployConfig) -> None:
     """Raise an error suggesting valid reuse factors before hls4ml silently changes one."""
     torch = require("torch", "fpga", "checking reuse factors")
-    from precml_widgets.fpga.layers import check_reuse_factor
 
     traced = _fx_nodes(model)
     modules = dict(traced.named_modules())

@@ -76,6 +76,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from precml_widgets.errors import InvalidInputError
+from precml_widgets.fpga.defaults import (
+    DEFAULT_BACKEND,
+    DEFAULT_CLOCK_NS,
+    DEFAULT_IO_TYPE,
+    DEFAULT_PART,
+    IOType,
+)
 from precml_widgets.fpga.devices import Device, get_device
 from precml_widgets.fpga.layers import (
     SUPPORTED_KINDS,
@@ -551,10 +558,10 @@ def _as_layers(source: LayerSource) -> tuple[Layer, ...]:
 def estimate(
     layers: LayerSource,
     *,
-    device: str | Device = "xcvu13p",
-    clock_ns: float = 5.0,
-    backend: Literal["Vitis", "Vivado", "VivadoAccelerator"] = "Vitis",
-    io_type: Literal["io_parallel", "io_stream"] = "io_parallel",
+    device: str | Device = DEFAULT_PART,
+    clock_ns: float = DEFAULT_CLOCK_NS,
+    backend: Literal["Vitis", "Vivado", "VivadoAccelerator"] = DEFAULT_BACKEND,
+    io_type: IOType = DEFAULT_IO_TYPE,
     mul_impl: Literal["dsp", "fabric"] | None = None,
     coefficients: Coefficients | None = None,
     output_softmax: bool | None = None,

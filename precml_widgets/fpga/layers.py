@@ -11,14 +11,20 @@ import math
 import os
 import re
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from precml_widgets._checks import require_int
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
+from precml_widgets.fpga.defaults import (
+    DEFAULT_PRECISION,
+    DEFAULT_STRATEGY,
+    Strategy,
+    normalize_strategy,
+)
 from precml_widgets.fpga.precision import FixedType, parse_precision
+from precml_widgets.fpga.reuse import check_reuse_factor, valid_reuse_factors
 
 __all__ = [
     "SUPPORTED_KINDS",
@@ -36,7 +42,7 @@ __all__ = [
 ]
 
 SUPPORTED_KINDS = ("dense", "conv1d", "conv2d", "gru", "lstm", "softmax", "merge")
-_AP_16_6 = FixedType(16, 6)
+_AP_16_6 = parse_precision(DEFAULT_PRECISION)
 _TABLE_FORMAT = (
     "'dense:<n_in>x<n_out>:rf<reuse>:<lat|res>:w=<type>:acc=<type>:in=<type>:out=<type>:z=<zeros>'"
     " (layers joined by ' | ', types like fx16_6)"
@@ -48,7 +54,7 @@ class _MacLayer:
     """Fields shared by the layers that multiply-accumulate with a weight matrix."""
 
     reuse_factor: int = field(default=1, kw_only=True)
-    strategy: Literal["latency", "resource"] = field(default="latency", kw_only=True)
+    strategy: Strategy = field(default=DEFAULT_STRATEGY, kw_only=True)
     weight: FixedType = field(default=_AP_16_6, kw_only=True)
     accum: FixedType = field(default=_AP_16_6, kw_only=True)
     input: FixedType | None = field(default=None, kw_only=True)
@@ -61,15 +67,7 @@ class _MacLayer:
             value = getattr(self, f.name)
             if f.name in ("weight", "accum", "input", "result") and isinstance(value, str):
                 object.__setattr__(self, f.name, parse_precision(value, name=f.name))
-        strategy = str(self.strategy).lower()
-        strategy = {"lat": "latency", "res": "resource", "resource_unrolled": "resource"}.get(
-            strategy, strategy
-        )
-        if strategy not in ("latency", "resource"):
-            raise InvalidInputError(
-                f"layer {self.name!r}: strategy={self.strategy!r}, expected 'latency' or "
-                "'resource' (hls4ml's Strategy setting)."
-            )
+        strategy = normalize_strategy(self.strategy, name=f"layer {self.name!r}: strategy")
         object.__setattr__(self, "strategy", strategy)
         _check_int(self.name, "reuse_factor", self.reuse_factor, 1)
         _check_int(self.name, "n_zeros", self.n_zeros, 0)
@@ -618,40 +616,3 @@ def _resolve_type(text: str, typedefs: dict[str, str], depth: int = 0) -> FixedT
         return parse_precision(text)
     except InvalidInputError:
         return None
-
-
-# ---------------------------------------------------------------- reuse factors
-@lru_cache(maxsize=4096)
-def _valid_rfs(n_in: int, n_out: int, backend: str) -> tuple[int, ...]:
-    hls4ml = require("hls4ml", "fpga", "the valid reuse factors of hls4ml's backends")
-    return tuple(hls4ml.backends.get_backend(backend).get_valid_reuse_factors(n_in, n_out))
-
-
-def valid_reuse_factors(n_in: int, n_out: int, backend: str = "Vivado") -> tuple[int, ...]:
-    """Reuse factors hls4ml's backend accepts for an ``n_in x n_out`` dense layer (cached).
-
-    Calls ``hls4ml.backends.get_backend(backend).get_valid_reuse_factors``; for 16x64 these
-    are the divisors of 16 and the multiples of 16 that divide 1024.
-    """
-    for what, value in (("n_in", n_in), ("n_out", n_out)):
-        _check_int("dense", what, value, 1)
-    return _valid_rfs(int(n_in), int(n_out), backend)
-
-
-def check_reuse_factor(n_in: int, n_out: int, reuse_factor: int, backend: str = "Vivado") -> int:
-    """Return ``reuse_factor`` if hls4ml accepts it, else raise naming the nearest valid ones.
-
-    Raises:
-        InvalidInputError: listing the nearest valid reuse factors below and above.
-    """
-    _check_int("dense", "reuse_factor", reuse_factor, 1)
-    valid = valid_reuse_factors(n_in, n_out, backend)
-    if reuse_factor in valid:
-        return reuse_factor
-    below = [rf for rf in valid if rf < reuse_factor][-1:]
-    above = [rf for rf in valid if rf > reuse_factor][:1]
-    raise InvalidInputError(
-        f"reuse_factor={reuse_factor} is not valid for a {n_in}x{n_out} dense layer in hls4ml's "
-        f"{backend} backend; nearest valid: {', '.join(map(str, below + above))} "
-        f"(all valid: {', '.join(map(str, valid[:24]))}{' ...' if len(valid) > 24 else ''})."
-    )

@@ -33,26 +33,32 @@ Example:
 
 from __future__ import annotations
 
-import bisect
 import math
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from precml_widgets._checks import require_int
+from precml_widgets._checks import require_choice, require_int
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.convert import accumulator_type, profiled_precisions
+from precml_widgets.fpga.defaults import (
+    DEFAULT_BACKEND,
+    DEFAULT_STRATEGY,
+    Backend,
+    Strategy,
+    StrategySpelling,
+    normalize_strategy,
+)
 from precml_widgets.fpga.layers import (
     DenseLayer,
     Layer,
     MergeLayer,
     SoftmaxLayer,
-    check_reuse_factor,
-    valid_reuse_factors,
 )
 from precml_widgets.fpga.precision import FixedType, parse_precision
+from precml_widgets.fpga.reuse import check_reuse_factor, nearest_valid_reuse
 
 if TYPE_CHECKING:
     import torch
@@ -188,39 +194,6 @@ def _graph(model: torch.nn.Module) -> _Graph:
     return graph
 
 
-def nearest_valid_reuse(n_in: int, n_out: int, reuse_factor: int, backend: str = "Vitis") -> int:
-    """The valid reuse factor hls4ml substitutes for ``reuse_factor`` in an ``n_in x n_out`` layer.
-
-    hls4ml's ``set_closest_reuse_factor`` does this (with a printed warning) when a layer's
-    reuse factor is invalid: the closest valid one, the smaller on a tie.
-
-    Args:
-        n_in, n_out: the dense layer's shape.
-        reuse_factor: the requested reuse factor (>= 1).
-        backend: hls4ml backend whose rule applies (``"Vitis"`` or ``"Vivado"``).
-
-    Returns:
-        ``reuse_factor`` itself if valid, else the nearest valid one.
-
-    Example:
-        >>> [nearest_valid_reuse(16, 64, rf) for rf in (3, 5, 6, 7)]  # valid: 1, 2, 4, 8, 16...
-        [2, 4, 4, 8]
-        >>> nearest_valid_reuse(5, 1, 9)  # above the largest valid one (5)
-        5
-    """
-    require_int("reuse_factor", reuse_factor, low=1)
-    valid = valid_reuse_factors(n_in, n_out, backend)
-    pos = bisect.bisect_left(valid, reuse_factor)
-    if pos < len(valid) and valid[pos] == reuse_factor:
-        return reuse_factor
-    if pos == 0:
-        return valid[0]
-    if pos == len(valid):
-        return valid[-1]
-    below, above = valid[pos - 1], valid[pos]
-    return above if above - reuse_factor < reuse_factor - below else below
-
-
 def _integer_bits_of(integer_bits: int | Mapping[str, int], names: list[str]) -> dict[str, int]:
     if isinstance(integer_bits, Mapping):
         unknown = sorted(set(integer_bits) - set(names))
@@ -237,15 +210,10 @@ def _integer_bits_of(integer_bits: int | Mapping[str, int], names: list[str]) ->
     return out
 
 
-def _check(width: int, strategy: str, invalid_reuse: str) -> str:
+def _check(width: int, strategy: str, invalid_reuse: str) -> Strategy:
     require_int("width", width, low=2, high=64, hint="the total bits of each ap_fixed type.")
-    lowered = str(strategy).lower()
-    if lowered not in ("latency", "resource"):
-        raise InvalidInputError(
-            f"strategy={strategy!r}: expected 'latency' or 'resource' (hls4ml's Strategy)."
-        )
-    if invalid_reuse not in ("raise", "nearest"):
-        raise InvalidInputError(f"invalid_reuse={invalid_reuse!r}: expected 'raise' or 'nearest'.")
+    lowered = normalize_strategy(strategy)
+    require_choice("invalid_reuse", invalid_reuse, ("raise", "nearest"))
     return lowered
 
 
@@ -255,8 +223,8 @@ def estimator_stack(
     width: int,
     integer_bits: int | Mapping[str, int] = DEFAULT_INTEGER_BITS,
     reuse_factor: int = 1,
-    strategy: Literal["latency", "resource", "Latency", "Resource"] = "latency",
-    backend: Literal["Vitis", "Vivado"] = "Vitis",
+    strategy: StrategySpelling = DEFAULT_STRATEGY,
+    backend: Backend = DEFAULT_BACKEND,
     invalid_reuse: Literal["raise", "nearest"] = "raise",
 ) -> tuple[Layer, ...]:
     """Every layer of ``model`` the estimator prices, in graph order: dense, softmax, merges.
@@ -354,8 +322,8 @@ def dense_stack(
     width: int,
     integer_bits: int | Mapping[str, int] = DEFAULT_INTEGER_BITS,
     reuse_factor: int = 1,
-    strategy: Literal["latency", "resource", "Latency", "Resource"] = "latency",
-    backend: Literal["Vitis", "Vivado"] = "Vitis",
+    strategy: StrategySpelling = DEFAULT_STRATEGY,
+    backend: Backend = DEFAULT_BACKEND,
     invalid_reuse: Literal["raise", "nearest"] = "raise",
 ) -> tuple[DenseLayer, ...]:
     """The dense layers of ``model`` as the estimator sees them, at total width ``width``.

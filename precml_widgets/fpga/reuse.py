@@ -1,0 +1,96 @@
+"""hls4ml's reuse-factor rule: the one place that says which reuse factors a dense layer takes.
+
+A dense ``n_in x n_out`` layer with reuse factor ``R`` shares each multiplier ``R`` times;
+hls4ml's backends accept only some ``R`` (:func:`valid_reuse_factors`, asked of hls4ml
+itself). :func:`check_reuse_factor` refuses any other, naming the nearest valid ones;
+:func:`nearest_valid_reuse` substitutes one, as hls4ml's ``set_closest_reuse_factor`` does.
+The Vivado and Vitis backends share the rule.
+"""
+
+from __future__ import annotations
+
+import bisect
+from functools import lru_cache
+
+from precml_widgets._checks import require_int
+from precml_widgets._optional import require
+from precml_widgets.errors import InvalidInputError
+from precml_widgets.fpga.defaults import DEFAULT_BACKEND
+
+__all__ = ["check_reuse_factor", "nearest_valid_reuse", "valid_reuse_factors"]
+
+
+@lru_cache(maxsize=4096)
+def _valid_rfs(n_in: int, n_out: int, backend: str) -> tuple[int, ...]:
+    hls4ml = require("hls4ml", "fpga", "the valid reuse factors of hls4ml's backends")
+    return tuple(hls4ml.backends.get_backend(backend).get_valid_reuse_factors(n_in, n_out))
+
+
+def valid_reuse_factors(n_in: int, n_out: int, backend: str = DEFAULT_BACKEND) -> tuple[int, ...]:
+    """Reuse factors hls4ml's backend accepts for an ``n_in x n_out`` dense layer (cached).
+
+    Calls ``hls4ml.backends.get_backend(backend).get_valid_reuse_factors``; for 16x64 these
+    are the divisors of 16 and the multiples of 16 that divide 1024.
+
+    Returns:
+        The valid reuse factors, ascending.
+    """
+    for what, value in (("n_in", n_in), ("n_out", n_out)):
+        require_int(f"layer 'dense': {what}", value, low=1)
+    return _valid_rfs(int(n_in), int(n_out), backend)
+
+
+def check_reuse_factor(
+    n_in: int, n_out: int, reuse_factor: int, backend: str = DEFAULT_BACKEND
+) -> int:
+    """Return ``reuse_factor`` if hls4ml accepts it, else raise naming the nearest valid ones.
+
+    Raises:
+        InvalidInputError: listing the nearest valid reuse factors below and above.
+    """
+    require_int("layer 'dense': reuse_factor", reuse_factor, low=1)
+    valid = valid_reuse_factors(n_in, n_out, backend)
+    if reuse_factor in valid:
+        return reuse_factor
+    below = [rf for rf in valid if rf < reuse_factor][-1:]
+    above = [rf for rf in valid if rf > reuse_factor][:1]
+    raise InvalidInputError(
+        f"reuse_factor={reuse_factor} is not valid for a {n_in}x{n_out} dense layer in hls4ml's "
+        f"{backend} backend; nearest valid: {', '.join(map(str, below + above))} "
+        f"(all valid: {', '.join(map(str, valid[:24]))}{' ...' if len(valid) > 24 else ''})."
+    )
+
+
+def nearest_valid_reuse(
+    n_in: int, n_out: int, reuse_factor: int, backend: str = DEFAULT_BACKEND
+) -> int:
+    """The valid reuse factor hls4ml substitutes for ``reuse_factor`` in an ``n_in x n_out`` layer.
+
+    hls4ml's ``set_closest_reuse_factor`` does this (with a printed warning) when a layer's
+    reuse factor is invalid: the closest valid one, the smaller on a tie.
+
+    Args:
+        n_in, n_out: the dense layer's shape.
+        reuse_factor: the requested reuse factor (>= 1).
+        backend: hls4ml backend whose rule applies (``"Vitis"`` or ``"Vivado"``).
+
+    Returns:
+        ``reuse_factor`` itself if valid, else the nearest valid one.
+
+    Example:
+        >>> [nearest_valid_reuse(16, 64, rf) for rf in (3, 5, 6, 7)]  # valid: 1, 2, 4, 8, 16...
+        [2, 4, 4, 8]
+        >>> nearest_valid_reuse(5, 1, 9)  # above the largest valid one (5)
+        5
+    """
+    require_int("reuse_factor", reuse_factor, low=1)
+    valid = valid_reuse_factors(n_in, n_out, backend)
+    pos = bisect.bisect_left(valid, reuse_factor)
+    if pos < len(valid) and valid[pos] == reuse_factor:
+        return reuse_factor
+    if pos == 0:
+        return valid[0]
+    if pos == len(valid):
+        return valid[-1]
+    below, above = valid[pos - 1], valid[pos]
+    return above if above - reuse_factor < reuse_factor - below else below
