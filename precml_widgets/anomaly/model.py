@@ -10,13 +10,14 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from precml_widgets._checks import require_int, require_real
+from precml_widgets._io import atomic_path
 from precml_widgets._optional import require
 from precml_widgets.anomaly.events import FEATURE_NAMES
 from precml_widgets.errors import InvalidInputError
@@ -60,15 +61,13 @@ class AutoencoderConfig:
 
     def validate(self) -> None:
         """Raise :class:`InvalidInputError` for impossible settings."""
-        if self.latent < 1 or any(h < 1 for h in self.hidden):
-            raise InvalidInputError(
-                f"layer widths must be >= 1, got hidden={self.hidden}, latent={self.latent}"
-            )
-        if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
-            raise InvalidInputError(
-                f"epochs, batch_size must be >= 1 and learning_rate > 0, got {self.epochs}, "
-                f"{self.batch_size}, {self.learning_rate}"
-            )
+        hint = "layer widths, epochs and batch_size are whole numbers >= 1."
+        require_int("latent", self.latent, low=1, hint=hint)
+        for width in self.hidden:
+            require_int("hidden layer width", width, low=1, hint=hint)
+        require_int("epochs", self.epochs, low=1, hint=hint)
+        require_int("batch_size", self.batch_size, low=1, hint=hint)
+        require_real("learning_rate", self.learning_rate, low=0.0, low_open=True, hint="try 3e-3.")
 
 
 @dataclass
@@ -199,7 +198,10 @@ def anomaly_scores(
 
 
 def save_autoencoder(result: TrainResult, path: str | os.PathLike[str]) -> Path:
-    """Write weights and metadata to a safetensors file (atomically: temp file, then rename)."""
+    """Write weights and metadata to a safetensors file atomically (:func:`_io.atomic_path`).
+
+    Missing folders are created.
+    """
     save_file = require("safetensors.torch", "anomaly", "saving models").save_file
     path = Path(path)
     meta = {
@@ -218,15 +220,8 @@ def save_autoencoder(result: TrainResult, path: str | os.PathLike[str]) -> Path:
         )
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path, make_parents=True) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 

@@ -6,6 +6,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from precml_widgets._checks import require_int
 from precml_widgets.anomaly.events import DimuonEvents
 from precml_widgets.anomaly.fastsim import BANDWIDTH_GRID, DimuonKDE, simulate_resonance
 from precml_widgets.anomaly.model import (
@@ -15,15 +16,10 @@ from precml_widgets.anomaly.model import (
     load_autoencoder,
     train_autoencoder,
 )
-from precml_widgets.anomaly.rates import (
-    DEFAULT_INPUT_RATE_HZ,
-    RateResult,
-    RocCurve,
-    ScoreSample,
-    rate_at_threshold,
-    roc_curve,
-)
+from precml_widgets.anomaly.rates import DEFAULT_INPUT_RATE_HZ, RateResult, rate_at_threshold
+from precml_widgets.anomaly.roc import RocCurve, roc_curve
 from precml_widgets.anomaly.samples import load_sample, split_tune_validate
+from precml_widgets.anomaly.scores import ScoreSample
 from precml_widgets.errors import DataNotFoundError, InvalidInputError
 from precml_widgets.stats.two_sample import TwoSampleResult, energy_test
 
@@ -77,10 +73,7 @@ class StudyConfig:
     def validate(self) -> None:
         """Raise :class:`InvalidInputError` for sizes that cannot work."""
         for name in ("n_background", "n_signal", "n_train", "n_permutations"):
-            if getattr(self, name) < 10:
-                raise InvalidInputError(
-                    f"StudyConfig.{name} must be >= 10, got {getattr(self, name)}"
-                )
+            require_int(f"StudyConfig.{name}", getattr(self, name), low=10)
 
 
 @dataclass
@@ -283,8 +276,8 @@ def variant_scores(
     scores = ("autoencoder", "HT", "leading-muon pT")
     if score not in scores:
         raise InvalidInputError(f"score must be one of {scores}, got {score!r}")
-    if n_events is not None and (not isinstance(n_events, int) or n_events <= 0):
-        raise InvalidInputError(f"n_events must be a positive integer or None, got {n_events!r}")
+    if n_events is not None:
+        require_int("n_events", n_events, low=1, hint="pass None for the study's size.")
     if isinstance(bandwidths, int | float) or not len(bandwidths):
         raise InvalidInputError(
             f"bandwidths must be a non-empty tuple such as (0.8, 1.25), got {bandwidths!r}"
