@@ -59,14 +59,14 @@ def test_hand_computed_16_to_64_layer():
 def test_tree_registers_follow_the_pipeline_depth():
     """FF of a dense layer are the partial sums alive at its register stages (fails on the
     old model, where FF were proportional to every product times 5 ns / T)."""
-    from precml_widgets.fpga.estimator import _live_fraction
+    from precml_widgets.fpga.resource_model import live_fraction
 
     # integer stage counts against the explicit sum over stages
     for depth, n_in in ((1, 64), (2, 16), (6, 16), (9, 274)):
         explicit = sum(n_in ** (-k / (depth + 1)) for k in range(1, depth + 1))
-        assert _live_fraction(float(depth), n_in) == pytest.approx(explicit, rel=1e-12)
-    assert _live_fraction(1.0, 64) == pytest.approx(1 / 8)  # one stage halfway: sqrt(64)
-    assert _live_fraction(0.0, 64) == 0.0  # a combinational layer has no tree registers
+        assert live_fraction(float(depth), n_in) == pytest.approx(explicit, rel=1e-12)
+    assert live_fraction(1.0, 64) == pytest.approx(1 / 8)  # one stage halfway: sqrt(64)
+    assert live_fraction(0.0, 64) == 0.0  # a combinational layer has no tree registers
     # csynth report (instance table), Vitis HLS 2021.1 at 3.33 ns, 16x64 layer of 859
     # non-zero 16-bit products, 6 cycles = output register + 5 tree stages:
     # 22630 FF / (859 x 16) = 1.65 registers per product, the sum at D_t = 5 is 1.53. One
@@ -74,7 +74,7 @@ def test_tree_registers_follow_the_pipeline_depth():
     # shipped 68 % bounds of the held-out FF log residuals (a report outside them would be
     # worse than the 16th/84th percentile of the held-out designs)
     ff_lo, ff_hi = SHIPPED["intervals"]["bounds"]["calibrated"]["ff"]
-    assert ff_lo <= math.log(22630 / (859 * 16) / _live_fraction(5.0, 16)) <= ff_hi
+    assert ff_lo <= math.log(22630 / (859 * 16) / live_fraction(5.0, 16)) <= ff_hi
     vivado = estimate([DenseLayer(16, 64)], **IN_DOMAIN, output_softmax=False)
     vitis = estimate([DenseLayer(16, 64)], **{**IN_DOMAIN, "backend": "Vitis"})
     assert vitis.latency_cycles > vivado.latency_cycles and vitis.ff > vivado.ff
