@@ -22,11 +22,12 @@ from dataclasses import replace
 
 from _common import write
 
+from precml_widgets.integration.budget import CallBudget
 from precml_widgets.integration.counting import CountingIntegrand
-from precml_widgets.integration.explorer import FLOW_SIZES
-from precml_widgets.integration.integrands import get, suite
+from precml_widgets.integration.flow import FLOW_SIZES
 from precml_widgets.integration.nis import NISConfig
 from precml_widgets.integration.study import ComparisonConfig, compare
+from precml_widgets.integration.suite import get, suite
 
 #: Issue targets: (integrand, quantity, comparison, value).
 TARGETS = [
@@ -40,7 +41,8 @@ TARGETS = [
 
 
 def default_config() -> ComparisonConfig:
-    """The benchmark's budget: ``compare()``'s default (5 000 calls x 60 iterations)."""
+    """The benchmark's budget: ``compare()``'s default, ``CallBudget()`` (5 000 calls x 60
+    iterations)."""
     return ComparisonConfig()
 
 
@@ -85,9 +87,13 @@ def main() -> None:
     parser.add_argument("--integrands", default=",".join(suite()))
     parser.add_argument("--seeds", type=int, default=3)
     default = default_config()
-    parser.add_argument("--calls-per-iteration", type=int, default=default.calls_per_iteration)
-    parser.add_argument("--training-iterations", type=int, default=default.training_iterations)
-    parser.add_argument("--final-iterations", type=int, default=default.final_iterations)
+    parser.add_argument(
+        "--calls-per-iteration", type=int, default=default.budget.calls_per_iteration
+    )
+    parser.add_argument(
+        "--training-iterations", type=int, default=default.budget.training_iterations
+    )
+    parser.add_argument("--final-iterations", type=int, default=default.budget.final_iterations)
     parser.add_argument("--guard-flows", type=int, default=default.guard_flows)
     parser.add_argument("--flow-size", default="medium", choices=list(FLOW_SIZES))
     parser.add_argument(
@@ -97,10 +103,13 @@ def main() -> None:
     import torch
 
     print(f"flow on {args.device}; torch uses {torch.get_num_threads()} CPU threads")
-    config = ComparisonConfig(
+    budget = CallBudget(
         calls_per_iteration=args.calls_per_iteration,
         training_iterations=args.training_iterations,
         final_iterations=args.final_iterations,
+    )
+    config = ComparisonConfig(
+        budget=budget,
         nis=NISConfig(flow=FLOW_SIZES[args.flow_size]),
         diagnostic_events=default.diagnostic_events,
         guard_flows=args.guard_flows,
@@ -145,9 +154,9 @@ def main() -> None:
         "bench_integration",
         {
             "config": {
-                "calls_per_iteration": args.calls_per_iteration,
-                "training_iterations": args.training_iterations,
-                "final_iterations": args.final_iterations,
+                "calls_per_iteration": budget.calls_per_iteration,
+                "training_iterations": budget.training_iterations,
+                "final_iterations": budget.final_iterations,
                 "flow_size": args.flow_size,
                 "guard_flows": args.guard_flows,
                 "seeds": args.seeds,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from precml_widgets.integration.budget import CallBudget
 from precml_widgets.integration.counting import CountingIntegrand, IntegrandValueError
 from precml_widgets.integration.factorisation import FactorisedSpread, factorised_spread
-from precml_widgets.integration.flow import FlowConfig, build_cube_flow
+from precml_widgets.integration.flow import FLOW_SIZES, FlowConfig, build_cube_flow
 from precml_widgets.integration.guard import Agreement, UnreliableResultError, agreement
 from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis import NeuralImportanceSampler, NISConfig, integrate_nis
@@ -16,8 +17,10 @@ from precml_widgets.integration.unweighting import UnweightedEvents, unweight
 from precml_widgets.integration.vegas_baseline import VegasConfig, integrate_vegas
 
 __all__ = [
+    "FLOW_SIZES",
     "SUITE",
     "Agreement",
+    "CallBudget",
     "Comparison",
     "ComparisonConfig",
     "CountingIntegrand",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from precml_widgets._checks import require_int
 from precml_widgets.errors import InvalidInputError
 
 __all__ = ["CountingIntegrand", "IntegrandValueError", "require_nonzero"]
@@ -42,10 +43,8 @@ class CountingIntegrand:
     """
 
     def __init__(self, fn: Callable[[Array], Array], dim: int, name: str = "integrand") -> None:
-        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
-            raise InvalidInputError(f"dim of '{name}' must be an integer >= 1, got {dim!r}.")
         self.fn = fn
-        self.dim = int(dim)
+        self.dim = require_int(f"dim of '{name}'", dim, low=1)
         self.name = name
         self.calls = 0
         self.batches = 0

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import html
-from dataclasses import replace
 from typing import Any
 
 from precml_widgets._optional import require
 from precml_widgets.errors import PrecmlError
-from precml_widgets.integration.flow import FlowConfig
+from precml_widgets.integration.budget import CallBudget
+from precml_widgets.integration.flow import FLOW_SIZES
 from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis import NISConfig
 from precml_widgets.integration.plots import convergence_plot, projection_plot, weight_histogram
@@ -27,13 +27,6 @@ pn = require("panel", "widgets", "the integration explorer")
 param = require("param", "widgets", "the integration explorer")
 
 __all__ = ["FLOW_SIZES", "INTEGRANDS", "IntegrationExplorer"]
-
-#: Flow architectures offered by the explorer.
-FLOW_SIZES: dict[str, FlowConfig] = {
-    "small": FlowConfig(transforms=3, bins=8, hidden=(32, 32)),
-    "medium": FlowConfig(transforms=4, bins=16, hidden=(64, 64)),
-    "large": FlowConfig(transforms=6, bins=16, hidden=(128, 128)),
-}
 
 #: Integrand families; those with a dimension knob take ``-{dim}d``.
 INTEGRANDS = [
@@ -129,22 +122,14 @@ class IntegrationExplorer(pn.viewable.Viewer):
         return get(name)
 
     def config(self) -> ComparisonConfig:
-        """The comparison the knobs select."""
+        """The comparison the knobs select (a VEGAS pre-map gets the budget's default share)."""
         return ComparisonConfig(
-            calls_per_iteration=self.calls_per_iteration,
-            training_iterations=self.training_iterations,
-            final_iterations=self.final_iterations,
-            nis=replace(
-                NISConfig(),
-                loss=self.loss,
-                premap=self.premap,
-                premap_calls=(
-                    self.calls_per_iteration * max(1, self.training_iterations // 5)
-                    if self.premap == "vegas"
-                    else 0
-                ),
-                flow=FLOW_SIZES[self.flow_size],
+            budget=CallBudget(
+                calls_per_iteration=self.calls_per_iteration,
+                training_iterations=self.training_iterations,
+                final_iterations=self.final_iterations,
             ),
+            nis=NISConfig(loss=self.loss, premap=self.premap, flow=FLOW_SIZES[self.flow_size]),
             diagnostic_events=self.diagnostic_events,
             guard_flows=self.guard_flows,
             seed=self.seed,

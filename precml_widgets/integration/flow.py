@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from precml_widgets._checks import require_int
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["FlowConfig", "build_cube_flow"]
+__all__ = ["FLOW_SIZES", "FlowConfig", "build_cube_flow"]
 
 #: Half-width of the spline domain: the flow works on ``[-B, B]^dim`` and shifts by ``B``.
 _BOUND = 0.5
@@ -46,20 +47,25 @@ class FlowConfig:
 
     def validate(self) -> FlowConfig:
         """Return ``self`` or raise :class:`InvalidInputError` naming the bad field."""
-        for name, low in (("transforms", 1), ("bins", 2)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InvalidInputError(
-                    f"FlowConfig.{name} must be an integer >= {low}, got {value!r}."
-                )
-        if not self.hidden or any(
-            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden
-        ):
+        require_int("FlowConfig.transforms", self.transforms, low=1)
+        require_int("FlowConfig.bins", self.bins, low=2)
+        if not isinstance(self.hidden, tuple | list) or not self.hidden:
             raise InvalidInputError(
                 "FlowConfig.hidden must be a non-empty tuple of positive layer widths, "
                 f"e.g. (64, 64); got {self.hidden!r}."
             )
+        for width in self.hidden:
+            require_int("each width in FlowConfig.hidden", width, low=1, hint="e.g. (64, 64).")
         return self
+
+
+#: Named flow architectures (the explorer's, notebook 01's and the benchmark's sizes); "medium"
+#: is ``FlowConfig()``.
+FLOW_SIZES: dict[str, FlowConfig] = {
+    "small": FlowConfig(transforms=3, bins=8, hidden=(32, 32)),
+    "medium": FlowConfig(transforms=4, bins=16, hidden=(64, 64)),
+    "large": FlowConfig(transforms=6, bins=16, hidden=(128, 128)),
+}
 
 
 def build_cube_flow(
@@ -92,8 +98,7 @@ def build_cube_flow(
     """
     torch = require("torch", "flows", "normalizing flows")
     zuko = require("zuko", "flows", "normalizing flows")
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-        raise InvalidInputError(f"dim must be an integer >= 1, got {dim!r}.")
+    dim = require_int("dim", dim, low=1, hint="pass the number of dimensions, e.g. 4.")
     config = (config or FlowConfig()).validate()
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)

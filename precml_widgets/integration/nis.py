@@ -16,15 +16,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from precml_widgets._checks import require_choice, require_instance, require_int, require_real
 from precml_widgets._optional import require
 from precml_widgets.device import default_device
 from precml_widgets.errors import InvalidInputError, PrecmlError
+from precml_widgets.integration.budget import CallBudget
 from precml_widgets.integration.counting import CountingIntegrand, require_nonzero
 from precml_widgets.integration.flow import FlowConfig, build_cube_flow
 from precml_widgets.integration.integrand import Integrand
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "DEFAULT_NIS_BUDGET",
     "DIAGNOSTIC",
     "FINAL",
     "GUARD",
@@ -87,14 +90,21 @@ def stream_seed(seed: int, *keys: int) -> int:
 Array = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True)
+#: The budget of ``NISConfig()``: 5 000 calls x (20 training + 20 final) iterations.
+DEFAULT_NIS_BUDGET = CallBudget(
+    calls_per_iteration=5_000, training_iterations=20, final_iterations=20
+)
+
+
+@dataclass(frozen=True, init=False)
 class NISConfig:
     """Budget and training settings of neural importance sampling.
 
     Attributes:
-        training_calls: integrand calls spent on training (VEGAS pre-mapping included).
-        calls_per_iteration: points drawn (and integrand calls) per training iteration.
-        final_calls: fresh integrand calls for the final estimate.
+        budget: the integrand calls (:class:`~precml_widgets.integration.budget.CallBudget`):
+            ``training_iterations`` of ``calls_per_iteration`` train the flow (a VEGAS
+            pre-map's calls included), ``final_calls`` fresh calls give the estimate. Default:
+            5 000 calls x (20 + 20) iterations.
         loss: ``"variance"`` (minimise Var_q[f/q], the chi-square divergence) or ``"kl"``
             (minimise KL(f/I || q)).
         learning_rate: Adam's initial learning rate (cosine-annealed to a tenth).
@@ -103,82 +113,128 @@ class NISConfig:
             in MadNIS), which buys more training per call.
         minibatch: points per gradient step (a batch gives ``ceil(calls/minibatch)`` steps
             per pass).
-        premap: ``"vegas"`` first adapts a VEGAS grid with ``premap_calls`` and lets the flow
-            learn what the grid leaves over; ``"none"`` trains the flow on the plain cube.
-        premap_calls: part of ``training_calls`` given to the VEGAS grid when ``premap="vegas"``.
+        premap: ``"vegas"`` first adapts a VEGAS grid with ``budget.premap_calls_used`` of the
+            training calls and lets the flow learn what the grid leaves over; ``"none"`` trains
+            the flow on the plain cube.
         flow: the flow's architecture.
         seed: seeds the flow's weights and every draw.
 
+    The budget may also be given by its old names, in integrand calls: ``training_calls``,
+    ``calls_per_iteration``, ``final_calls`` and ``premap_calls`` (keywords only; they replace
+    those numbers of ``budget``, and must be whole iterations). They remain readable as
+    properties.
+
     Example:
-        >>> NISConfig(training_calls=10_000, calls_per_iteration=1_000).iterations
+        >>> NISConfig(CallBudget(1_000, training_iterations=10, final_iterations=10)).iterations
+        10
+        >>> NISConfig(training_calls=10_000, calls_per_iteration=1_000).budget.training_iterations
         10
     """
 
-    training_calls: int = 100_000
-    calls_per_iteration: int = 5_000
-    final_calls: int = 100_000
-    loss: Literal["variance", "kl"] = "variance"
-    learning_rate: float = 1e-2
-    epochs_per_batch: int = 4
-    minibatch: int = 1_000
-    premap: Literal["none", "vegas"] = "none"
-    premap_calls: int = 0
-    flow: FlowConfig = field(default_factory=FlowConfig)
-    seed: int = 0
+    budget: CallBudget
+    loss: Literal["variance", "kl"]
+    learning_rate: float
+    epochs_per_batch: int
+    minibatch: int
+    premap: Literal["none", "vegas"]
+    flow: FlowConfig
+    seed: int
+
+    def __init__(
+        self,
+        budget: CallBudget | None = None,
+        *,
+        loss: Literal["variance", "kl"] = "variance",
+        learning_rate: float = 1e-2,
+        epochs_per_batch: int = 4,
+        minibatch: int = 1_000,
+        premap: Literal["none", "vegas"] = "none",
+        flow: FlowConfig | None = None,
+        seed: int = 0,
+        training_calls: int | None = None,
+        calls_per_iteration: int | None = None,
+        final_calls: int | None = None,
+        premap_calls: int | None = None,
+    ) -> None:
+        budget = require_instance("NISConfig.budget", budget or DEFAULT_NIS_BUDGET, CallBudget)
+        old = {
+            "training_calls": training_calls,
+            "calls_per_iteration": calls_per_iteration,
+            "final_calls": final_calls,
+            "premap_calls": premap_calls,
+        }
+        if any(value is not None for value in old.values()):
+            hint = "a call budget of zero cannot train a sampler or give an estimate."
+            lows = {"training_calls": 1, "calls_per_iteration": 2, "final_calls": 2}
+            for name, value in old.items():
+                if value is not None:
+                    require_int(f"NISConfig.{name}", value, low=lows.get(name, 0), hint=hint)
+            per = budget.calls_per_iteration if calls_per_iteration is None else calls_per_iteration
+            budget = CallBudget.from_calls(
+                per,
+                budget.training_calls if training_calls is None else training_calls,
+                budget.final_calls if final_calls is None else final_calls,
+                budget.premap_calls if premap_calls is None else premap_calls,
+                owner="NISConfig",
+            )
+        settings = {
+            "budget": budget,
+            "loss": loss,
+            "learning_rate": learning_rate,
+            "epochs_per_batch": epochs_per_batch,
+            "minibatch": minibatch,
+            "premap": premap,
+            "flow": FlowConfig() if flow is None else flow,
+            "seed": seed,
+        }
+        for name, value in settings.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def training_calls(self) -> int:
+        """Integrand calls spent on training (a VEGAS pre-map's included)."""
+        return self.budget.training_calls
+
+    @property
+    def calls_per_iteration(self) -> int:
+        """Points drawn (and integrand calls) per training iteration."""
+        return self.budget.calls_per_iteration
+
+    @property
+    def final_calls(self) -> int:
+        """Fresh integrand calls for the final estimate."""
+        return self.budget.final_calls
+
+    @property
+    def premap_calls(self) -> int:
+        """Training calls that adapt the VEGAS pre-map (0 without one)."""
+        if self.premap == "vegas":
+            return self.budget.premap_calls_used
+        return self.budget.premap_calls or 0
 
     @property
     def iterations(self) -> int:
         """Training iterations that the flow gets after any pre-mapping."""
-        flow_calls = self.training_calls - (self.premap_calls if self.premap == "vegas" else 0)
-        return flow_calls // self.calls_per_iteration
+        return self.budget.flow_iterations(premap=self.premap == "vegas")
 
     def validate(self) -> NISConfig:
         """Return ``self`` or raise :class:`InvalidInputError` naming the bad field."""
-        for name, low in (
-            ("training_calls", 1),
-            ("calls_per_iteration", 2),
-            ("final_calls", 2),
-            ("epochs_per_batch", 1),
-            ("minibatch", 2),
-            ("premap_calls", 0),
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InvalidInputError(
-                    f"NISConfig.{name} must be an integer >= {low}, got {value!r}. "
-                    "A call budget of zero cannot train a sampler or give an estimate."
-                )
-        if self.loss not in ("variance", "kl"):
-            raise InvalidInputError(
-                f"NISConfig.loss must be 'variance' or 'kl', got {self.loss!r}."
-            )
-        if self.premap not in ("none", "vegas"):
-            raise InvalidInputError(
-                f"NISConfig.premap must be 'none' or 'vegas', got {self.premap!r}."
-            )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise InvalidInputError(f"NISConfig.seed must be an integer >= 0, got {self.seed!r}.")
-        if not (
-            isinstance(self.learning_rate, int | float)
-            and math.isfinite(self.learning_rate)
-            and self.learning_rate > 0
-        ):
-            raise InvalidInputError(
-                f"NISConfig.learning_rate must be > 0, got {self.learning_rate!r}."
-            )
-        if self.premap == "vegas" and not 500 <= self.premap_calls <= self.training_calls:
-            raise InvalidInputError(
-                f"NISConfig.premap_calls must lie between 500 (5 VEGAS iterations of 100) and "
-                f"training_calls "
-                f"({self.training_calls}) when premap='vegas', got {self.premap_calls}."
-            )
+        self.budget.validate("NISConfig", min_calls_per_iteration=2, min_training_iterations=1)
+        require_int("NISConfig.epochs_per_batch", self.epochs_per_batch, low=1)
+        require_int("NISConfig.minibatch", self.minibatch, low=2)
+        require_choice("NISConfig.loss", self.loss, ("variance", "kl"))
+        require_choice("NISConfig.premap", self.premap, ("none", "vegas"))
+        require_int("NISConfig.seed", self.seed, low=0)
+        require_real("NISConfig.learning_rate", self.learning_rate, low=0.0, low_open=True)
+        if self.premap == "vegas":
+            self.budget.validate_premap("NISConfig")
         if self.iterations < 1:
             raise InvalidInputError(
                 f"NISConfig.training_calls ({self.training_calls}) leaves the flow no training "
                 f"iteration of calls_per_iteration={self.calls_per_iteration} calls; give at "
                 "least one iteration's worth of calls (after premap_calls)."
             )
-        self.flow.validate()
+        require_instance("NISConfig.flow", self.flow, FlowConfig).validate()
         return self
 
 
@@ -192,7 +248,7 @@ class NeuralImportanceSampler:
 
     Example:
         >>> from precml_widgets.integration.toys import gauss
-        >>> cfg = NISConfig(training_calls=4_000, calls_per_iteration=1_000, final_calls=4_000,
+        >>> cfg = NISConfig(CallBudget(1_000, training_iterations=4, final_iterations=4),
         ...                 flow=FlowConfig(transforms=2, bins=8, hidden=(16,)))
         >>> nis = NeuralImportanceSampler(2, cfg)
         >>> _ = nis.train(CountingIntegrand(gauss(2).fn, 2), progress=False)
@@ -242,9 +298,7 @@ class NeuralImportanceSampler:
 
     def sample(self, n: int, seed: int) -> tuple[Array, Array]:
         """Return ``(x, q)``: ``(n, dim)`` float64 points in the cube and their density ``q(x)``."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise InvalidInputError(f"the number of points n must be an integer >= 1, got {n!r}.")
-        _, _, x, q = self._draw(n, seed)
+        _, _, x, q = self._draw(require_int("the number of points n", n, low=1), seed)
         return x, q
 
     def density(self, x: Array) -> Array:
@@ -297,12 +351,7 @@ class NeuralImportanceSampler:
             )
         start_calls = counter.calls
         if cfg.premap == "vegas":
-            vegas_cfg = VegasConfig(
-                calls_per_iteration=max(100, cfg.premap_calls // 5),
-                adapt_iterations=4,
-                final_iterations=1,
-                seed=cfg.seed,
-            )
+            vegas_cfg = VegasConfig(budget=cfg.budget.premap_budget(), seed=cfg.seed)
             premap_result, self.premap = integrate_vegas(counter, vegas_cfg)
             self.history.extend(premap_result.history)
         # vegas spends about, not exactly, what it was asked for: the flow gets what is left
@@ -421,7 +470,9 @@ def integrate_nis(
         progress: show a tqdm progress bar while training.
         on_iteration: called as ``on_iteration(done, total)`` after every training iteration.
         total_calls: when given, the final estimate gets ``total_calls`` minus the calls that
-            training really used (instead of ``config.final_calls``): an exact total budget.
+            training really used, instead of ``config.budget.final_calls``: an exact total
+            budget (:func:`~precml_widgets.integration.study.compare` gives the flow exactly
+            VEGAS+'s calls this way).
 
     Raises:
         IntegrandValueError: if the integrand is zero at every fresh point.
@@ -432,7 +483,7 @@ def integrate_nis(
 
     Example:
         >>> from precml_widgets.integration.toys import gauss
-        >>> cfg = NISConfig(training_calls=8_000, calls_per_iteration=1_000, final_calls=8_000,
+        >>> cfg = NISConfig(CallBudget(1_000, training_iterations=8, final_iterations=8),
         ...                 flow=FlowConfig(transforms=2, bins=8, hidden=(16,)))
         >>> r, _ = integrate_nis(gauss(2), cfg, progress=False)
         >>> r.calls, abs(r.pull(gauss(2).exact)) < 5
@@ -449,7 +500,7 @@ def integrate_nis(
     sampler = NeuralImportanceSampler(integrand.dim, config, device=device)
     sampler.train(counter, progress=progress, on_iteration=on_iteration)
     training_calls = counter.calls - start_calls
-    final_calls = config.final_calls if total_calls is None else total_calls - training_calls
+    final_calls = config.budget.final_calls if total_calls is None else total_calls - training_calls
     if final_calls < 2:
         raise InvalidInputError(
             f"training used {training_calls} calls, leaving {final_calls} of total_calls="

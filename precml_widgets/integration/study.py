@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from precml_widgets._checks import require_instance, require_int
 from precml_widgets.errors import InvalidInputError
+from precml_widgets.integration.budget import CallBudget
 from precml_widgets.integration.counting import CountingIntegrand, IntegrandValueError
 from precml_widgets.integration.guard import (
     Agreement,
@@ -47,18 +49,20 @@ __all__ = ["Comparison", "ComparisonConfig", "as_integrand", "compare"]
 _PROBE_POINTS = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ComparisonConfig:
     """One budget for every method; the defaults are the benchmark's (300 000 calls each).
 
     Attributes:
-        calls_per_iteration: integrand calls per iteration, for the flow and for VEGAS.
-        training_iterations: iterations spent training the flow / adapting the VEGAS grid.
-        final_iterations: iterations' worth of calls for the final estimate (VEGAS averages
-            these iterations; the flow spends the same calls on one fresh sample).
+        budget: the integrand calls of each method
+            (:class:`~precml_widgets.integration.budget.CallBudget`, default 5 000 calls x
+            (40 + 20) iterations): the flow trains, and VEGAS adapts its grid, for
+            ``training_iterations``; VEGAS averages ``final_iterations`` more iterations, and
+            the flow spends on one fresh sample exactly the calls VEGAS+ used in all, minus
+            those of its own training.
         nis: the flow's settings (default: the medium flow, 4 spline transforms of 16 bins);
-            its ``training_calls``, ``calls_per_iteration`` and ``final_calls`` are overwritten
-            from the fields above.
+            the flow runs with ``budget`` (its own budget is replaced, except a
+            ``premap_calls`` it names when ``budget`` leaves ``premap_calls`` automatic).
         diagnostic_events: fresh weighted events per method for the weight and unweighting
             diagnostics (extra calls, reported separately, not in the comparison budget).
         guard_flows: extra flows, trained from independent seeds with the same budget each
@@ -67,23 +71,89 @@ class ComparisonConfig:
             flow-vs-VEGAS+ check.
         seed: seeds everything.
 
+    The budget may also be given by its old names, positionally or as keywords:
+    ``ComparisonConfig(calls_per_iteration, training_iterations, final_iterations, nis, ...)``;
+    they replace those numbers of ``budget`` and remain readable as properties.
+
     Example:
-        >>> ComparisonConfig(calls_per_iteration=1000, training_iterations=4).training_calls
+        >>> ComparisonConfig(budget=CallBudget(1000, training_iterations=4)).training_calls
         4000
+        >>> ComparisonConfig(calls_per_iteration=1000, training_iterations=4).budget.total_calls
+        24000
     """
 
-    calls_per_iteration: int = 5_000
-    training_iterations: int = 40
-    final_iterations: int = 20
-    nis: NISConfig = field(default_factory=NISConfig)
-    diagnostic_events: int = 100_000
-    guard_flows: int = 2
-    seed: int = 0
+    budget: CallBudget
+    nis: NISConfig
+    diagnostic_events: int
+    guard_flows: int
+    seed: int
+
+    def __init__(
+        self,
+        calls_per_iteration: int | None = None,
+        training_iterations: int | None = None,
+        final_iterations: int | None = None,
+        nis: NISConfig | None = None,
+        diagnostic_events: int = 100_000,
+        guard_flows: int = 2,
+        seed: int = 0,
+        *,
+        budget: CallBudget | None = None,
+    ) -> None:
+        budget = require_instance("ComparisonConfig.budget", budget or CallBudget(), CallBudget)
+        old = {
+            "calls_per_iteration": calls_per_iteration,
+            "training_iterations": training_iterations,
+            "final_iterations": final_iterations,
+        }
+        settings = {
+            "budget": replace(budget, **{k: v for k, v in old.items() if v is not None}),
+            "nis": NISConfig() if nis is None else nis,
+            "diagnostic_events": diagnostic_events,
+            "guard_flows": guard_flows,
+            "seed": seed,
+        }
+        for name, value in settings.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def calls_per_iteration(self) -> int:
+        """Integrand calls per iteration, for the flow and for VEGAS."""
+        return self.budget.calls_per_iteration
+
+    @property
+    def training_iterations(self) -> int:
+        """Iterations spent training the flow / adapting the VEGAS grid."""
+        return self.budget.training_iterations
+
+    @property
+    def final_iterations(self) -> int:
+        """Iterations' worth of calls for the final estimate."""
+        return self.budget.final_iterations
 
     @property
     def training_calls(self) -> int:
         """Calls spent on training or adaptation."""
-        return self.calls_per_iteration * self.training_iterations
+        return self.budget.training_calls
+
+    def flow_config(self) -> NISConfig:
+        """The flow's settings with this comparison's budget and seed (not yet validated)."""
+        premap_calls = self.budget.premap_calls
+        if premap_calls is None:
+            premap_calls = require_instance(
+                "ComparisonConfig.nis", self.nis, NISConfig
+            ).budget.premap_calls
+        budget = replace(self.budget, premap_calls=premap_calls)
+        return replace(self.nis, budget=budget, seed=self.seed)
+
+    def validate(self) -> ComparisonConfig:
+        """Return ``self`` or raise :class:`InvalidInputError` naming the bad field."""
+        self.budget.validate("ComparisonConfig", min_calls_per_iteration=100)
+        require_int("diagnostic_events", self.diagnostic_events, low=2)
+        require_int("guard_flows", self.guard_flows, low=0)
+        require_int("ComparisonConfig.seed", self.seed, low=0)
+        self.flow_config().validate()
+        return self
 
 
 @dataclass(frozen=True)
@@ -318,40 +388,25 @@ def compare(
     Example:
         >>> import numpy as np
         >>> from precml_widgets.integration.flow import FlowConfig
-        >>> cfg = ComparisonConfig(1000, 4, 2, NISConfig(flow=FlowConfig(2, 8, (16,))),
+        >>> cfg = ComparisonConfig(budget=CallBudget(1000, 4, 2),
+        ...                        nis=NISConfig(flow=FlowConfig(2, 8, (16,))),
         ...                        diagnostic_events=1000, guard_flows=1)
         >>> c = compare(lambda x: 3 * x[:, 0] ** 2, cfg, dim=2, progress=False)
         >>> c.has_exact, c.flagged, c.flow.sample(3, seed=0)[0].shape
         (False, False, (3, 2))
     """
-    config = config or ComparisonConfig()
+    config = require_instance("config", config or ComparisonConfig(), ComparisonConfig)
     integrand = as_integrand(integrand, dim=dim, exact=exact, exact_error=exact_error, name=name)
-    if config.diagnostic_events < 2:
-        raise InvalidInputError(f"diagnostic_events must be >= 2, got {config.diagnostic_events}.")
+    # every setting is checked before any integrand call is spent
+    nis_cfg = config.validate().flow_config()
     guard_flows = config.guard_flows
-    if isinstance(guard_flows, bool) or not isinstance(guard_flows, int) or guard_flows < 0:
-        raise InvalidInputError(f"guard_flows must be an integer >= 0, got {guard_flows!r}.")
-    # the flow's settings are checked before any integrand call is spent
-    nis_cfg = replace(
-        config.nis,
-        training_calls=config.training_calls,
-        calls_per_iteration=config.calls_per_iteration,
-        final_calls=max(2, config.calls_per_iteration * config.final_iterations),
-        seed=config.seed,
-    ).validate()
     diagnostic_seed = stream_seed(config.seed, DIAGNOSTIC)
     results: dict[str, IntegrationResult] = {}
     diagnostics: dict[str, WeightedEvents] = {}
     samplers: dict[str, NeuralImportanceSampler | VegasSampler] = {}
     for variant in ("VEGAS+", "VEGAS"):
         counter = CountingIntegrand(integrand.fn, integrand.dim, integrand.name)
-        vegas_cfg = VegasConfig(
-            calls_per_iteration=config.calls_per_iteration,
-            adapt_iterations=config.training_iterations,
-            final_iterations=config.final_iterations,
-            variant=variant,
-            seed=config.seed,
-        ).validate()
+        vegas_cfg = VegasConfig(budget=config.budget, variant=variant, seed=config.seed).validate()
         results[variant], samplers[variant] = integrate_vegas(integrand, vegas_cfg, counter=counter)
         diagnostics[variant] = _diagnostic(
             samplers[variant], counter, config.diagnostic_events, diagnostic_seed

@@ -10,14 +10,15 @@ the same typed result as the flow, and draws weighted events from its adapted ma
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from precml_widgets._checks import require_choice, require_instance, require_int
 from precml_widgets._optional import require
-from precml_widgets.errors import InvalidInputError
+from precml_widgets.integration.budget import CallBudget
 from precml_widgets.integration.counting import CountingIntegrand, require_nonzero
 from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.result import (
@@ -26,7 +27,13 @@ from precml_widgets.integration.result import (
     WeightedEvents,
 )
 
-__all__ = ["VEGAS_BETA", "VegasConfig", "VegasSampler", "integrate_vegas"]
+__all__ = [
+    "DEFAULT_VEGAS_BUDGET",
+    "VEGAS_BETA",
+    "VegasConfig",
+    "VegasSampler",
+    "integrate_vegas",
+]
 
 Array = npt.NDArray[np.float64]
 
@@ -34,16 +41,24 @@ Array = npt.NDArray[np.float64]
 VEGAS_BETA: dict[str, float] = {"VEGAS+": 0.75, "VEGAS": 0.0}
 
 
-@dataclass(frozen=True)
+#: The budget of ``VegasConfig()``: 5 000 calls x (10 adapting + 10 final) iterations.
+DEFAULT_VEGAS_BUDGET = CallBudget(
+    calls_per_iteration=5_000, training_iterations=10, final_iterations=10
+)
+
+
+@dataclass(frozen=True, init=False)
 class VegasConfig:
     """How ``vegas`` is driven.
 
     Attributes:
-        calls_per_iteration: ``neval`` per iteration (vegas treats it as approximate; the
-            counting wrapper records what it really used).
-        adapt_iterations: warm-up iterations that only adapt the grid; their estimates are
-            discarded, as the vegas documentation recommends.
-        final_iterations: iterations whose weighted average is the result (the grid keeps
+        budget: the integrand calls (:class:`~precml_widgets.integration.budget.CallBudget`);
+            ``budget.calls_per_iteration`` is vegas's ``neval`` per iteration (vegas treats it
+            as approximate; the counting wrapper records what it really used). Default:
+            5 000 calls x (10 + 10) iterations. Its ``training_iterations`` are warm-up
+            iterations that only adapt the grid; their estimates are discarded, as the vegas
+            documentation recommends. Its ``final_iterations`` are the iterations whose
+            weighted average is the result (the grid keeps
             adapting, which is vegas's standard usage). Where an iteration's error grows with
             its estimate (heavy-tailed weights: a rare hit of a thin structure raises both),
             the inverse-variance weights favour low iterations and the average is biased low
@@ -55,39 +70,70 @@ class VegasConfig:
         variant: ``"VEGAS+"`` (adaptive stratification) or ``"VEGAS"`` (classic, ``beta=0``).
         seed: seeds vegas's random numbers.
 
+    The budget may also be given by its old names, positionally or as keywords:
+    ``VegasConfig(calls_per_iteration, adapt_iterations, final_iterations)``; they replace those
+    numbers of ``budget`` and remain readable as properties.
+
     Example:
-        >>> VegasConfig(calls_per_iteration=1000, adapt_iterations=5).total_calls_requested
+        >>> VegasConfig(budget=CallBudget(1000, 5, 10)).total_calls_requested
         15000
+        >>> old_names = VegasConfig(calls_per_iteration=1000, adapt_iterations=5)
+        >>> old_names.budget == CallBudget(1000, training_iterations=5, final_iterations=10)
+        True
     """
 
-    calls_per_iteration: int = 5_000
-    adapt_iterations: int = 10
-    final_iterations: int = 10
-    variant: Literal["VEGAS+", "VEGAS"] = "VEGAS+"
-    seed: int = 0
+    budget: CallBudget
+    variant: Literal["VEGAS+", "VEGAS"]
+    seed: int
+
+    def __init__(
+        self,
+        calls_per_iteration: int | None = None,
+        adapt_iterations: int | None = None,
+        final_iterations: int | None = None,
+        variant: Literal["VEGAS+", "VEGAS"] = "VEGAS+",
+        seed: int = 0,
+        *,
+        budget: CallBudget | None = None,
+    ) -> None:
+        budget = require_instance("VegasConfig.budget", budget or DEFAULT_VEGAS_BUDGET, CallBudget)
+        old = {
+            "calls_per_iteration": calls_per_iteration,
+            "training_iterations": adapt_iterations,
+            "final_iterations": final_iterations,
+        }
+        budget = replace(budget, **{k: v for k, v in old.items() if v is not None})
+        object.__setattr__(self, "budget", budget)
+        object.__setattr__(self, "variant", variant)
+        object.__setattr__(self, "seed", seed)
+
+    @property
+    def calls_per_iteration(self) -> int:
+        """``neval`` per vegas iteration."""
+        return self.budget.calls_per_iteration
+
+    @property
+    def adapt_iterations(self) -> int:
+        """Warm-up iterations that only adapt the grid (``budget.training_iterations``)."""
+        return self.budget.training_iterations
+
+    @property
+    def final_iterations(self) -> int:
+        """Iterations whose weighted average is the result."""
+        return self.budget.final_iterations
 
     @property
     def total_calls_requested(self) -> int:
         """Requested calls (vegas may use slightly fewer or more per iteration)."""
-        return self.calls_per_iteration * (self.adapt_iterations + self.final_iterations)
+        return self.budget.total_calls
 
     def validate(self) -> VegasConfig:
         """Return ``self`` or raise :class:`InvalidInputError` naming the bad field."""
-        for name, low in (
-            ("calls_per_iteration", 100),
-            ("adapt_iterations", 0),
-            ("final_iterations", 1),
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InvalidInputError(
-                    f"VegasConfig.{name} must be an integer >= {low}, got {value!r}; "
-                    "a zero call budget cannot give an estimate."
-                )
-        if self.variant not in VEGAS_BETA:
-            raise InvalidInputError(
-                f"VegasConfig.variant must be one of {sorted(VEGAS_BETA)}, got {self.variant!r}."
-            )
+        require_instance("VegasConfig.budget", self.budget, CallBudget).validate(
+            "VegasConfig", min_calls_per_iteration=100
+        )
+        require_choice("VegasConfig.variant", self.variant, tuple(VEGAS_BETA))
+        require_int("VegasConfig.seed", self.seed, low=0)
         return self
 
 
@@ -156,7 +202,7 @@ def integrate_vegas(
 
     Example:
         >>> from precml_widgets.integration.toys import gauss
-        >>> r, _ = integrate_vegas(gauss(2), VegasConfig(1000, 3, 3))
+        >>> r, _ = integrate_vegas(gauss(2), VegasConfig(budget=CallBudget(1000, 3, 3)))
         >>> abs(r.pull(gauss(2).exact)) < 5, r.calls > 0
         (True, True)
     """
