@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from precml_widgets._checks import require_int, require_real
 from precml_widgets.anomaly.events import MAX_ABS_ETA, MIN_PT_GEV, DimuonEvents
 from precml_widgets.anomaly.kinematics import boost, from_pair_frame, to_pair_frame
 from precml_widgets.errors import InvalidInputError
@@ -127,8 +128,9 @@ class DimuonKDE:
             seed: random seed (numpy Generator).
             name: sample name of the result.
         """
-        if not isinstance(n, int | np.integer) or n <= 0:
-            raise InvalidInputError(f"number of events n must be a positive integer, got {n!r}")
+        n = require_int(
+            "number of events n", n, low=1, hint="pass a positive integer number of events."
+        )
         rng = np.random.default_rng(seed)
         parts: list[np.ndarray] = []
         have = 0
@@ -222,19 +224,16 @@ def simulate_resonance(
         pt_resolution: relative muon pT resolution.
         name: sample name (default ``"fastsim_resonance_<mass>"``).
     """
-    if not (np.isfinite(mass_gev) and mass_gev > 2 * MUON_MASS_GEV):
-        raise InvalidInputError(f"mass_gev must exceed 2 m_mu = 0.211 GeV, got {mass_gev}")
-    if not isinstance(n, int | np.integer) or n <= 0:
-        raise InvalidInputError(f"number of events n must be a positive integer, got {n!r}")
+    mass_gev = require_real(
+        "mass_gev", mass_gev, low=2 * MUON_MASS_GEV, low_open=True, unit="GeV (2 m_mu)"
+    )
+    n = require_int(
+        "number of events n", n, low=1, hint="pass a positive integer number of events."
+    )
     width = 0.01 * mass_gev if width_gev is None else width_gev
-    if not (np.isfinite(width) and width > 0):
-        raise InvalidInputError(f"width_gev must be a positive number of GeV, got {width_gev!r}")
-    if not (np.isfinite(mean_pt_gev) and mean_pt_gev > 0):
-        raise InvalidInputError(
-            f"mean_pt_gev must be a positive number of GeV, got {mean_pt_gev!r}"
-        )
-    if not (0 <= pt_resolution < 1):
-        raise InvalidInputError(f"pt_resolution must be in [0, 1), got {pt_resolution!r}")
+    width = require_real("width_gev", width, low=0.0, low_open=True, unit="GeV")
+    mean_pt_gev = require_real("mean_pt_gev", mean_pt_gev, low=0.0, low_open=True, unit="GeV")
+    pt_resolution = require_real("pt_resolution", pt_resolution, low=0.0, high=1.0, high_open=True)
     rng = np.random.default_rng(seed)
     out: list[np.ndarray] = []
     have = 0

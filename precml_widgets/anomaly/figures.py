@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from precml_widgets._checks import require_int
 from precml_widgets._optional import require
 from precml_widgets.anomaly.efficiency import efficiency_at_threshold
 from precml_widgets.anomaly.rates import DEFAULT_INPUT_RATE_HZ, rate_at_threshold
@@ -61,8 +62,7 @@ def score_bins(
     samples = list(samples)
     if not samples or not all(isinstance(s, ScoreSample) for s in samples):
         raise InvalidInputError("score_bins needs at least one ScoreSample to bin.")
-    if int(n_bins) < 1:
-        raise InvalidInputError(f"n_bins must be at least 1, got {n_bins}.")
+    n_bins = require_int("n_bins", n_bins, low=1)
     q_lo, q_hi = (float(q) for q in quantiles)
     if not 0.0 <= q_lo < q_hi <= 1.0:
         raise InvalidInputError(

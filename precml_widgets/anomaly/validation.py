@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from precml_widgets._checks import require_int, require_real
 from precml_widgets.anomaly.events import DimuonEvents
 from precml_widgets.anomaly.fastsim import DimuonKDE
 from precml_widgets.anomaly.samples import split_tune_validate
-from precml_widgets.errors import InvalidInputError
 
 __all__ = [
     "HeldOutComparison",
@@ -111,13 +111,10 @@ def compare_with_held_out(
         (1.89, True)
     """
     for label, value in (("n_fast", n_fast), ("n_real", n_real), ("n_tune", n_tune)):
-        if not isinstance(value, int | np.integer) or value <= 0:
-            raise InvalidInputError(f"{label} must be a positive integer, got {value!r}")
+        require_int(label, value, low=1)
     for label, k, n in (("k_fast", k_fast, n_fast), ("k_real", k_real, n_real)):
-        if not isinstance(k, int | np.integer) or not 0 <= k <= n:
-            raise InvalidInputError(f"{label} must be an integer in [0, {n}], got {k!r}")
-    if not (np.isfinite(n_sigma) and n_sigma > 0):
-        raise InvalidInputError(f"n_sigma must be a positive number, got {n_sigma!r}")
+        require_int(label, k, low=0, high=n)
+    require_real("n_sigma", n_sigma, low=0.0, low_open=True)
     fast, real = k_fast / n_fast, k_real / n_real
     pooled = (k_real + fast * n_tune) / (n_real + n_tune)
     var = pooled * (1 - pooled) * (1 / n_real + 1 / n_tune) + fast * (1 - fast) / n_fast
@@ -237,8 +234,7 @@ def split_ensemble(
     Cost: ``n_splits * (1 + n_toys)`` cross-validated fits of ~0.7 s each on one core.
     """
     for label, value, low in (("n_splits", n_splits, 1), ("n_toys", n_toys, 0)):
-        if not isinstance(value, int | np.integer) or value < low:
-            raise InvalidInputError(f"{label} must be an integer >= {low}, got {value!r}")
+        require_int(label, value, low=low)
     seeds = tuple(range(seed, seed + n_splits))
     observed = [_one_split(real, s, n_fast) for s in seeds]
     source = DimuonKDE.tuned(real, seed=seed)
