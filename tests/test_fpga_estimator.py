@@ -13,7 +13,7 @@ import pytest
 
 from precml_widgets import InvalidInputError
 from precml_widgets.data import data_dir
-from precml_widgets.fpga import calibrate
+from precml_widgets.fpga import calibrate, calibration_fit
 from precml_widgets.fpga.devices import Device, get_device
 from precml_widgets.fpga.estimator import (
     COEFFICIENTS_FILE,
@@ -341,8 +341,8 @@ def test_leave_one_group_out_never_shares_a_group(monkeypatch, rows, by):
         calls.append({group(r) for r in train})
         return Coefficients()
 
-    monkeypatch.setattr(calibrate, "fit", recording_fit)
-    monkeypatch.setattr(calibrate, "_FIT_CACHE", {})
+    monkeypatch.setattr(calibration_fit, "fit", recording_fit)
+    monkeypatch.setattr(calibration_fit, "fit_cache", {})
     report = calibrate.cross_validate(rows, by=by)
     used = [r for r in rows if r.excluded is None]
     groups = {group(r) for r in used}
@@ -551,12 +551,12 @@ def test_fit_cache_is_keyed_on_content_not_ids(rows):
     """Refitting rows with 100x LUT targets must refit (the old cache, keyed on example ids,
     returned the coefficients of the original rows); the order of the rows does not matter."""
     used = [r for r in rows if r.excluded is None]
-    base = calibrate._fit_cached(used)
-    assert calibrate._fit_cached(list(reversed(used))) is base  # same content, any order
+    base = calibrate.fit_cached(used)
+    assert calibrate.fit_cached(list(reversed(used))) is base  # same content, any order
     shifted = [
         dataclasses.replace(r, targets={**r.targets, "lut": 100 * r.targets["lut"]}) for r in used
     ]
-    refit = calibrate._fit_cached(shifted)
+    refit = calibrate.fit_cached(shifted)
     assert refit.c_add > 10 * base.c_add  # LUT coefficients follow the 100x targets
     assert refit == calibrate.fit(shifted)
 

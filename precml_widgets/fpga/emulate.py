@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from precml_widgets._io import write_text
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga import cache as cache_mod
@@ -127,7 +128,7 @@ class FirmwareEmulator:
     def _build(self) -> Any:
         project = self.hls_model.config.get_project_name()
         source = self.project_dir / "precml_batch.cpp"
-        source.write_text(_BATCH_SOURCE.format(project=project))
+        write_text(source, _BATCH_SOURCE.format(project=project))
         library = self.project_dir / "precml_batch.so"
         weights = self.project_dir / "firmware" / "weights"
         command = [
