@@ -542,3 +542,31 @@ def test_the_plot_draws_the_intervals_of_the_estimate(models, widget):
     lo_ns, hi_ns = est.latency_ns_interval
     assert latency.iloc[0, 1] - latency.iloc[0, 2] == pytest.approx(lo_ns)
     assert latency.iloc[0, 1] + latency.iloc[0, 3] == pytest.approx(hi_ns)
+
+
+def test_plots_carry_the_numbers_they_draw(models):
+    """plots.py: the part's total and the budget lines, the flag in the title, the shares; the
+    physics against W without non-finite values, the current W marked."""
+    import holoviews as hv
+
+    from precml_widgets.fpga.plots import interval_plot, metric_plot, physics_plot
+
+    est = _core(models, model=JET, strategy="Resource")  # flagged: outside the calibration
+    plot = interval_plot(est, 50.0)
+    assert [float(el.data) for el in plot.traverse(lambda x: x, [hv.HLine])] == [100.0, 50.0]
+    resources = plot.traverse(lambda x: x, [hv.Overlay])[0]
+    assert "(widened: flagged)" in resources.opts.get().kwargs["title"]
+    (shares,) = resources.traverse(lambda x: x, [hv.Scatter])
+    for i, key in enumerate(("dsp", "lut", "ff", "bram18k")):
+        assert shares.iloc[i, 1] == pytest.approx(100 * est.fractions[key])
+    metrics = {8: {"a": 0.7}, 12: {"a": float("nan")}, 16: {"a": 0.76}}
+    overlay = metric_plot("a", metrics, 8)
+    curve, points, current = overlay.traverse(lambda x: x, [hv.Curve, hv.Scatter])
+
+    def xy(element) -> list[tuple[float, float]]:
+        return list(zip(element.dimension_values("W"), element.dimension_values("a"), strict=True))
+
+    assert xy(curve) == xy(points) == [(8, 0.7), (16, 0.76)]
+    assert xy(current) == [(8, 0.7)]
+    assert [float(el.data) for el in overlay.traverse(lambda x: x, [hv.VLine])] == [8.0]
+    assert physics_plot(None, 8) is None and len(physics_plot(metrics, 8)) == 1

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from precml_widgets._checks import require_instance, require_int
 from precml_widgets.errors import InvalidInputError
+from precml_widgets.fpga.defaults import (
+    DEFAULT_BACKEND,
+    DEFAULT_CLOCK_NS,
+    DEFAULT_PART,
+    DEFAULT_STRATEGY,
+    hls4ml_strategy,
+)
 from precml_widgets.fpga.devices import DEVICES, Device
 from precml_widgets.fpga.estimator import (
     COEFFICIENTS_FILE,
@@ -56,6 +62,7 @@ __all__ = [
     "calibration_label",
     "check_metrics",
     "device_label",
+    "part_device",
 ]
 
 #: Time between LHC bunch crossings in ns (40 MHz).
@@ -69,9 +76,9 @@ LATENCY_PRESETS: dict[str, float] = {
 REUSE_FACTORS = (1, 2, 3, 4, 5, 6, 8, 10, 16, 20, 32, 64, 128, 256)
 #: ``(ResourceEstimate attribute, display label)`` of the four resources, in display order.
 RESOURCES = (("dsp", "DSP"), ("lut", "LUT"), ("ff", "FF"), ("bram18k", "BRAM_18K"))
-#: The part the dashboard opens on: the estimator's own default part
-#: (:func:`~precml_widgets.fpga.estimator.estimate`'s ``device``), not a second default.
-DEFAULT_DEVICE: str = inspect.signature(estimate).parameters["device"].default
+#: The part the dashboard opens on: :data:`precml_widgets.fpga.defaults.DEFAULT_PART`, the
+#: estimator's and the converter's part (not a default of its own).
+DEFAULT_DEVICE: str = DEFAULT_PART
 #: Estimates kept per dashboard before the cache is emptied.
 CACHE_LIMIT = 4096
 
@@ -167,6 +174,24 @@ def device_label(device: Device, custom: bool) -> str:
     return f"{device.part} · {device.name}"
 
 
+def part_device(name: str, part: str, family: str, totals: Mapping[str, int]) -> Device:
+    """Your own part from a form's fields (blank name: ``"my board"``, blank part: ``"custom"``).
+
+    Args:
+        name, part, family: as typed; the part number is lower-cased.
+        totals: ``{"dsp", "lut", "ff", "bram18k"}`` data-sheet totals.
+
+    Raises:
+        InvalidInputError: a total that is not positive (from :class:`Device`).
+    """
+    return Device(
+        name.strip() or "my board",
+        part.strip().lower() or "custom",
+        family,
+        **{key: int(totals.get(key) or 0) for key, _ in RESOURCES},
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """One position of the dashboard's knobs.
@@ -182,11 +207,11 @@ class Settings:
 
     model: str
     device: str = DEFAULT_DEVICE
-    backend: str = "Vitis"
-    strategy: str = "Latency"
+    backend: str = DEFAULT_BACKEND
+    strategy: str = hls4ml_strategy(DEFAULT_STRATEGY)
     width: int = 16
     reuse_factor: int = 1
-    clock_ns: float = 5.0
+    clock_ns: float = DEFAULT_CLOCK_NS
     latency_budget_ns: float = 50.0
     require_every_bunch: bool = True
 
@@ -251,6 +276,19 @@ class Dashboard:
         self.devices[key] = device
         self.custom.add(key)
         return key
+
+    def listed(self, what: str, value: str) -> str:
+        """``value`` if it is one of the ``what`` s (``"model"`` or ``"device"``) listed.
+
+        Raises:
+            InvalidInputError: it is not, with the list.
+        """
+        choices = self.models if what == "model" else self.devices
+        if value not in choices:
+            raise InvalidInputError(
+                f"{what}={value!r} is not one of the available {what}s: {list(choices)}."
+            )
+        return value
 
     def device_choices(self) -> dict[str, str]:
         """``{label: key}`` of every listed part (see :func:`device_label`)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
-from precml_widgets.fpga.dashboard import RESOURCES
+from precml_widgets.fpga.dashboard import RESOURCES, part_device
 from precml_widgets.fpga.devices import Device
 from precml_widgets.fpga.report_text import REPORT_CSS, attrs_spans, md_escape
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
@@ -57,13 +57,9 @@ def device_form(add: Callable[[Device], object], template: Device) -> Any:
     button = w.Button(**label_kwargs(w.Button, "Add and select"), **color_kwargs(w.Button))
 
     def on_click(_event: object) -> None:
+        values = {key: box.value for key, box in totals.items()}
         try:
-            device = Device(
-                name.value.strip() or "my board",
-                part.value.strip().lower() or "custom",
-                family.value,
-                **{key: int(box.value or 0) for key, box in totals.items()},
-            )
+            device = part_device(name.value, part.value, family.value, values)
             add(device)
         except InvalidInputError as exc:
             message.object = f"[{md_escape(str(exc))}]{{.fail}}"

@@ -1,18 +1,9 @@
 """Interactive FPGA cost of a network: resources, latency and interval next to the physics.
 
-:class:`FPGAEstimator` is a thin Panel view over :class:`~precml_widgets.fpga.dashboard.Dashboard`
-(which wraps :func:`~precml_widgets.fpga.estimator.estimate` and
-:func:`~precml_widgets.fpga.stacks.estimator_stack`): pick a network, an FPGA part, the
-fixed-point width ``W``, the reuse factor, the strategy, backend and clock, and read off the
-estimated DSP/LUT/FF/BRAM use against the part's totals, the latency against the trigger's
-budget and the initiation interval against the 25 ns bunch spacing. Every number it prints is
-the core's; the estimates are cached, so a slider move is a dictionary look-up and a few
-Markdown strings (:mod:`~precml_widgets.fpga.report_text`) written into persistent panes. The
-figures are HoloViews (:mod:`~precml_widgets.fpga.plots`).
-
-Physics numbers measured by bit-accurate emulation (e.g. from
-:func:`~precml_widgets.fpga.scan.precision_scan`) can be passed per model and width; the view
-shows them beside the cost of the same width.
+:class:`FPGAEstimator`: a thin Panel view over :class:`~precml_widgets.fpga.dashboard.Dashboard`
+(the cached estimates). A slider move is a cache look-up and a few Markdown strings
+(:mod:`~precml_widgets.fpga.report_text`); the figures are HoloViews
+(:mod:`~precml_widgets.fpga.plots`).
 """
 
 from __future__ import annotations
@@ -21,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from precml_widgets._optional import require
-from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga import report_text as text
 from precml_widgets.fpga.dashboard import (
     BUNCH_SPACING_NS,
@@ -31,6 +21,14 @@ from precml_widgets.fpga.dashboard import (
     Dashboard,
     Settings,
     calibration_label,
+)
+from precml_widgets.fpga.defaults import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    DEFAULT_CLOCK_NS,
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    hls4ml_strategy,
 )
 from precml_widgets.fpga.device_view import device_form
 from precml_widgets.fpga.devices import Device
@@ -61,40 +59,31 @@ _KNOBS = tuple(Settings.__dataclass_fields__)
 
 def _markdown(css: str, **kwargs: Any) -> Any:
     """A persistent Markdown pane of the report (attribute spans on, report stylesheet)."""
-    return pn.pane.Markdown(
-        "",
-        css_classes=[css],
-        plugins=[text.attrs_spans],
-        stylesheets=[text.REPORT_CSS],
-        margin=(0, 10),
-        **kwargs,
-    )
+    style = {"plugins": [text.attrs_spans], "stylesheets": [text.REPORT_CSS], "margin": (0, 10)}
+    return pn.pane.Markdown("", css_classes=[css], **style, **kwargs)
 
 
 class FPGAEstimator(pn.viewable.Viewer):
     """What a network costs on an FPGA at a given precision, and what that precision gives.
 
-    Shows, for the selected network and settings, the estimated resources against the part's
-    totals ("estimate ± measured error", the share, the 68 % interval), the latency against
-    :attr:`latency_budget_ns`, the initiation interval against the 25 ns bunch spacing,
-    whether it fits (red when it does not), the reasons the estimate is an extrapolation, the
-    reuse factors hls4ml would substitute, the intervals as a plot, a per-layer breakdown and,
-    where given, the emulated physics at the same width.
+    Shows the estimated resources against the part's totals (estimate ± measured error, share,
+    68 % interval), the latency against :attr:`latency_budget_ns`, the initiation interval
+    against the 25 ns bunch spacing, whether it fits (red when it does not), why the estimate
+    is an extrapolation, the reuse factors hls4ml substitutes, the intervals as a plot, a
+    per-layer table and, where given, the emulated physics at the same width.
 
     Args:
-        models: display name → traceable torch network (its ``nn.Linear`` layers, softmax and
-            element-wise merges are estimated; see
-            :func:`~precml_widgets.fpga.stacks.estimator_stack`).
+        models: display name → traceable torch network (``nn.Linear`` layers, softmax and
+            element-wise merges are estimated; :func:`~precml_widgets.fpga.stacks.estimator_stack`).
         metrics: optional physics per model name, per width W, e.g.
-            ``{"jet tagger": {8: {"accuracy": 0.74}, 16: {"accuracy": 0.76}}}``, measured by
-            emulating the firmware of that width.
-        devices: your own parts (e.g. what is left of a board), listed under their ``name``
-            beside the catalogue (:data:`~precml_widgets.fpga.devices.DEVICES`).
+            ``{"jet tagger": {8: {"accuracy": 0.74}, 16: {"accuracy": 0.76}}}`` (emulated).
+        devices: your own parts, listed under their ``name`` beside
+            :data:`~precml_widgets.fpga.devices.DEVICES`.
         **params: initial values of the parameters below.
 
     Raises:
         InvalidInputError: no models, a model that is not a traceable module with dense layers,
-            an unknown ``model`` / ``device`` name, malformed metrics or a device name clash.
+            an unknown ``model`` / ``device``, malformed metrics or a device name clash.
 
     Example:
         >>> w = FPGAEstimator.default(width=8, reuse_factor=4)
@@ -117,11 +106,11 @@ class FPGAEstimator(pn.viewable.Viewer):
         doc="FPGA part (catalogue part number, or the name of your own Device).",
     )
     backend = param.Selector(
-        objects=["Vitis", "Vivado"], default="Vitis", doc="hls4ml backend: Vitis or Vivado HLS."
+        objects=list(BACKENDS), default=DEFAULT_BACKEND, doc="hls4ml backend: Vitis or Vivado HLS."
     )
     strategy = param.Selector(
-        objects=["Latency", "Resource"],
-        default="Latency",
+        objects=[hls4ml_strategy(s) for s in STRATEGIES],
+        default=hls4ml_strategy(DEFAULT_STRATEGY),
         doc="hls4ml Strategy: 'Latency' unrolls with constant weights; 'Resource' keeps "
         "weights in memory and shares multipliers (outside the calibration).",
     )
@@ -140,7 +129,10 @@ class FPGAEstimator(pn.viewable.Viewer):
         "nearest valid one is used and shown.",
     )
     clock_ns = param.Number(
-        default=5.0, bounds=(1.0, 25.0), step=0.05, doc="Clock period in ns (5 ns = 200 MHz)."
+        default=DEFAULT_CLOCK_NS,
+        bounds=(1.0, 25.0),
+        step=0.05,
+        doc="Clock period in ns (5 ns = 200 MHz).",
     )
     latency_budget_ns = param.Number(
         default=50.0,
@@ -180,35 +172,23 @@ class FPGAEstimator(pn.viewable.Viewer):
         self._physics = _markdown("precml-fpga-physics", width=720)
         self._physics_plot = pn.pane.HoloViews(None, css_classes=["precml-metric-plots"])
         self._layers = _markdown("precml-fpga-layers", width=700)
-        self._layers_card = pn.Card(
-            self._layers, title="Per layer", collapsed=True, width=720, margin=(10, 5)
-        )
+        card = {"collapsed": True, "width": 720, "margin": (10, 5)}
+        self._layers_card = pn.Card(self._layers, title="Per layer", **card)
         self._interval_pane = pn.pane.HoloViews(None, width=710, height=230)
-        self._interval_card = pn.Card(
-            self._interval_pane,
-            title="68 % intervals (plot)",
-            collapsed=True,
-            width=720,
-            margin=(10, 5),
-        )
-        model = params.pop("model", next(iter(self._board.models)))
-        device = params.pop("device", DEFAULT_DEVICE)
+        self._interval_card = pn.Card(self._interval_pane, title="68 % intervals (plot)", **card)
+        self._column = (self._calibration, self._status, self._alert, self._report, self._reuse)
+        self._column += (self._unmodelled, self._interval_card, self._physics, self._physics_plot)
+        self._column += (self._layers_card,)
+        model = self._board.listed("model", params.pop("model", next(iter(self._board.models))))
+        device = self._board.listed("device", params.pop("device", DEFAULT_DEVICE))
         super().__init__(**params)
         self.param.model.objects = list(self._board.models)
         self.param.device.objects = self._board.device_choices()
-        for what, value, choices in (
-            ("model", model, self._board.models),
-            ("device", device, self._board.devices),
-        ):
-            if value not in choices:
-                raise InvalidInputError(
-                    f"{what}={value!r} is not one of the available {what}s: {list(choices)}."
-                )
         with param.parameterized.discard_events(self):
             self.model, self.device = model, device
         self._board.warm_up(self.width, self.param.backend.objects)
-        self._layers_card.param.watch(self._on_card, "collapsed")
-        self._interval_card.param.watch(self._on_card, "collapsed")
+        for opened in (self._layers_card, self._interval_card):  # draw what a card shows
+            opened.param.watch(lambda event: event.new or self._refresh(), "collapsed")
         self._refresh()
 
     @classmethod
@@ -230,10 +210,7 @@ class FPGAEstimator(pn.viewable.Viewer):
         return Settings(**{k: getattr(self, k) for k in _KNOBS})
 
     def add_device(self, device: Device, *, select: bool = True) -> str:
-        """List your own part (its ``name`` is its key) and, by default, select it.
-
-        Returns:
-            The key under which it is listed (``device.name``).
+        """List your own part under its ``name`` (returned) and, by default, select it.
 
         Raises:
             InvalidInputError: not a Device, or its name is taken by another part.
@@ -303,10 +280,6 @@ class FPGAEstimator(pn.viewable.Viewer):
         if isinstance(pane, pn.pane.Alert):
             pane.visible = bool(value)
 
-    def _on_card(self, event: Any) -> None:
-        if not event.new:
-            self._refresh()
-
     # ------------------------------------------------------------------ layout
     def _controls(self) -> Any:
         w = pn.widgets
@@ -346,19 +319,4 @@ class FPGAEstimator(pn.viewable.Viewer):
 
     def __panel__(self) -> Any:
         """Controls on the left; the estimate, budget, caveats, plots and physics on the right."""
-        return pn.Row(
-            self._controls(),
-            pn.Column(
-                self._calibration,
-                self._status,
-                self._alert,
-                self._report,
-                self._reuse,
-                self._unmodelled,
-                self._interval_card,
-                self._physics,
-                self._physics_plot,
-                self._layers_card,
-                width=740,
-            ),
-        )
+        return pn.Row(self._controls(), pn.Column(*self._column, width=740))
