@@ -8,14 +8,15 @@ efficiency table. Everything shown comes from the explorer's public methods.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
 
 from precml_widgets._optional import require
 from precml_widgets.anomaly import plots
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
 
-if TYPE_CHECKING:
-    from precml_widgets.anomaly.explorer import AnomalyScoreExplorer
+#: An :class:`~precml_widgets.anomaly.explorer.AnomalyScoreExplorer` (typed loosely: this
+#: module must not import the explorer module, which imports it).
+ExplorerLike: TypeAlias = Any
 
 pn = require("panel", "widgets", "the anomaly-score explorer")
 param = require("param", "widgets", "the anomaly-score explorer")
@@ -36,7 +37,7 @@ class ThresholdSliders:
         explorer: the explorer the slider drives.
     """
 
-    def __init__(self, explorer: AnomalyScoreExplorer) -> None:
+    def __init__(self, explorer: ExplorerLike) -> None:
         self.explorer = explorer
         self.box = pn.Column(self.slider(), margin=0)
         explorer.param.watch(self.sync, ["threshold", "mode"])
@@ -77,7 +78,7 @@ class ThresholdSliders:
         self.box[:] = [self.slider()]
 
 
-def plot_pane(explorer: AnomalyScoreExplorer, overlay: Any, dynamic: list[str]) -> Any:
+def plot_pane(explorer: ExplorerLike, overlay: Any, dynamic: list[str]) -> Any:
     """A live pane of ``overlay`` (a bound view method of ``explorer``).
 
     Re-rendered on score / log-scale changes (Bokeh cannot change axis types in place);
@@ -92,7 +93,7 @@ def plot_pane(explorer: AnomalyScoreExplorer, overlay: Any, dynamic: list[str]) 
     return pn.panel(view)
 
 
-def controls(explorer: AnomalyScoreExplorer) -> Any:
+def controls(explorer: ExplorerLike) -> Any:
     """The settings column: widgets of the explorer's parameters and the download buttons."""
     ex = explorer
     is_threshold = pn.bind(lambda m: m == "threshold", ex.param.mode)
@@ -130,7 +131,7 @@ def controls(explorer: AnomalyScoreExplorer) -> Any:
     )
 
 
-def dashboard(explorer: AnomalyScoreExplorer) -> Any:
+def dashboard(explorer: ExplorerLike) -> Any:
     """Controls on the left; plots, the status pane and the efficiency table on the right.
 
     The status pane is a ``pn.pane.HTML`` of :meth:`AnomalyScoreExplorer.status_html` with
