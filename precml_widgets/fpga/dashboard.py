@@ -120,8 +120,8 @@ def calibration_label() -> str:
     return (
         f"ESTIMATE (calibrated on {facts['used']} of {facts['total']} real syntheses; the "
         f"others lie outside its domain; leave-one-component-out error, all tool families: "
-        f"{errors}; each bar quotes its tool family's, the plot this design's 68 % interval, "
-        "widened by flag kind) — not a synthesis."
+        f"{errors}; each resource line quotes its tool family's, the plot this design's 68 % "
+        "interval, widened by flag kind) — not a synthesis."
     )
 
 
