@@ -1,10 +1,13 @@
 """Interactive explorer of an anomaly-score trigger: threshold ↔ rate ↔ signal efficiency.
 
-:class:`AnomalyScoreExplorer` is a thin Panel view: the samples, caches, thresholds and the
-rate systematic live in :class:`~precml_widgets.anomaly.score_set.ScoreSet`, every rate,
-efficiency and interval comes from :mod:`precml_widgets.anomaly.rates`, the status text from
-:mod:`~precml_widgets.anomaly.status`, the plots from :mod:`~precml_widgets.anomaly.plots`
-and the files from :mod:`~precml_widgets.anomaly.exports`. Moving a slider only triggers
+:class:`AnomalyScoreExplorer` is a thin Panel view: it declares the parameters, wires them
+and delegates. The samples, caches, thresholds and the rate systematic live in
+:class:`~precml_widgets.anomaly.score_set.ScoreSet`; everything at the current setting (rate,
+efficiencies, description, status, export record, figure) is computed by
+:class:`~precml_widgets.anomaly.trigger_state.TriggerState` with
+:mod:`precml_widgets.anomaly.rates`; the plots come from :mod:`~precml_widgets.anomaly.plots`,
+the layout from :mod:`~precml_widgets.anomaly.explorer_layout` and the files are written by
+:mod:`~precml_widgets.anomaly.exports`. Moving a slider only triggers
 O(log N) threshold look-ups; nothing is retrained or rescored.
 
 Example:
