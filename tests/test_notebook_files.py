@@ -146,3 +146,29 @@ def test_normaliser_is_idempotent_and_keeps_content(tmp_path):
     assert clean.metadata.language_info == {"name": "python"}
     assert "widgets" not in clean.metadata
     assert cells(clean) == cells(nbformat.read(source, as_version=4))
+
+
+def test_every_py_twin_has_its_notebook():
+    orphans = [
+        p.relative_to(ROOT).as_posix()
+        for p in sorted(NOTEBOOK_DIR.glob("*.py"))
+        if not p.with_suffix(".ipynb").is_file()
+    ]
+    assert not orphans, (
+        f"py:percent files without their notebook: {orphans}; a notebook was renamed or "
+        "deleted: rename or delete its .py twin too."
+    )
+
+
+def test_make_lab_installs_the_pre_save_hook():
+    loader = pytest.importorskip("traitlets.config.loader")
+    config = loader.PyFileConfigLoader(
+        "jupyter_server_config.py", path=str(ROOT / "ci")
+    ).load_config()
+    hook = config.ContentsManager.pre_save_hook
+    assert callable(hook) and hook.__name__ == "pre_save_hook"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert "--config=" in recipe and "ci/jupyter_server_config.py" in recipe, (
+        "`make lab` must start JupyterLab with --config=ci/jupyter_server_config.py"
+    )
