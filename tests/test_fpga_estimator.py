@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import json
 import math
+import re
 import statistics
 import time
 
@@ -716,3 +717,78 @@ def test_each_flag_kind_widens_with_its_own_pool():
         assert kind in est.interval_notes[0], (kind, est.interval_notes)
         value = math.log1p(est.ff)
         assert est.interval["ff"][1] >= math.expm1(value + bounds[kind]["ff"][1]) * (1 - 1e-12)
+
+
+def test_one_design_through_the_four_readers_gives_identical_estimates(tmp_path):
+    """A table string, a table row (in the table's spellings), a ModelGraph and its project
+    folder describing one design give the same estimate, intervals and flags (flags name the
+    layers, which a table string does not: compared without the names)."""
+    from test_fpga_layers import _torch_hls_model
+
+    from precml_widgets.fpga.design import DesignSpec
+    from precml_widgets.fpga.layers import layers_from_hls_model, to_table_string
+
+    hls_model = _torch_hls_model(tmp_path)
+    part = hls_model.config.get_config_value("Part")
+    text = to_table_string(layers_from_hls_model(hls_model))
+    row = {
+        "example_id": "tagger",
+        "category": "dense",
+        "layers": text,
+        "part": part,
+        "clock_target_ns": "5.0",
+        "hls_tool": "Vitis HLS",
+        "io_type": "io_parallel",
+        "mul_impl": "",
+    }
+    specs = [
+        DesignSpec.from_table_string(text, device=part),
+        DesignSpec.from_table_row(row),
+        DesignSpec.from_hls_model(hls_model),
+        DesignSpec.from_project(tmp_path / "prj"),
+    ]
+    estimates = [spec.estimate() for spec in specs] + [estimate(hls_model)]
+
+    def numbers(est):
+        return (
+            est.dsp,
+            est.lut,
+            est.ff,
+            est.bram18k,
+            est.latency_cycles,
+            est.ii_cycles,
+            est.device,
+            est.backend,
+            dict(est.interval),
+            [re.sub(r"^layer \S+:", "layer:", flag) for flag in est.extrapolations],
+            dict(est.error),
+            [x.kind for x in est.layers],
+        )
+
+    first = numbers(estimates[0])
+    assert first[-1] == ["dense", "dense", "softmax"] and first[8]
+    for other in estimates[1:]:
+        assert numbers(other) == first
+
+
+@needs_table
+def test_estimate_table_prices_every_row_of_the_calibration_table(rows):
+    """estimate_table: one estimate per row, equal to the model's prediction for the row,
+    each with its intervals and flags."""
+    from precml_widgets.fpga.design import estimate_table
+
+    table = estimate_table(TABLE)
+    assert [t.example_id for t in table] == [r.example_id for r in rows]
+    for t, row in zip(table, rows, strict=True):
+        expected = calibrate.predict(row, C)
+        got = t.estimate
+        assert (got.dsp, got.lut, got.ff, got.bram18k) == pytest.approx(
+            (expected["dsp"], expected["lut"], expected["ff"], expected["bram18k"]), rel=1e-12
+        )
+        assert (got.latency_cycles, got.ii_cycles) == pytest.approx(
+            (expected["latency"], expected["ii"]), rel=1e-12
+        )
+        assert set(got.interval) == set(calibrate.QUANTITIES)
+        assert dict(t.measured) == dict(row.targets)
+        if row.excluded and "design" in row.excluded:  # conv/rnn designs are flagged
+            assert got.extrapolations

@@ -85,6 +85,12 @@ from precml_widgets.fpga.defaults import (
     hls4ml_strategy,
     normalize_strategy,
 )
+from precml_widgets.fpga.design import (
+    DesignSpec,
+    TableEstimate,
+    estimate_table,
+    normalize_backend,
+)
 from precml_widgets.fpga.devices import (
     DEVICES,
     Device,
@@ -237,6 +243,7 @@ __all__ = [
     "CoverageReport",
     "DenseLayer",
     "DeployConfig",
+    "DesignSpec",
     "Device",
     "EmulationResult",
     "FirmwareBuildError",
@@ -258,6 +265,7 @@ __all__ = [
     "Strategy",
     "StrategySpelling",
     "SynthesisReport",
+    "TableEstimate",
     "TriggerAgreement",
     "UnsupportedFirmwareError",
     "UnsupportedLayerError",
@@ -282,6 +290,7 @@ __all__ = [
     "design_interval",
     "design_signature",
     "estimate",
+    "estimate_table",
     "estimator_stack",
     "evaluate_terms",
     "fit",
@@ -303,6 +312,7 @@ __all__ = [
     "measured_error",
     "naive_estimate",
     "nearest_valid_reuse",
+    "normalize_backend",
     "normalize_strategy",
     "parse_precision",
     "precision_scan",
