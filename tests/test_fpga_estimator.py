@@ -201,9 +201,9 @@ def test_estimate_dispatches_on_its_input(tmp_path):
 
 
 def test_estimate_from_hls_model_and_project(tmp_path):
-    from test_fpga_layers import _torch_hls_model
+    from test_fpga_layers import torch_hls_model
 
-    hls_model = _torch_hls_model(tmp_path)
+    hls_model = torch_hls_model(tmp_path)
     a = estimate(hls_model, device="xcu250")
     b = estimate(tmp_path / "prj", device="xcu250")
     assert a.dsp == pytest.approx(b.dsp) and a.latency_cycles == pytest.approx(b.latency_cycles)
@@ -723,12 +723,12 @@ def test_one_design_through_the_four_readers_gives_identical_estimates(tmp_path)
     """A table string, a table row (in the table's spellings), a ModelGraph and its project
     folder describing one design give the same estimate, intervals and flags (flags name the
     layers, which a table string does not: compared without the names)."""
-    from test_fpga_layers import _torch_hls_model
+    from test_fpga_layers import torch_hls_model
 
     from precml_widgets.fpga.design import DesignSpec
     from precml_widgets.fpga.layers import layers_from_hls_model, to_table_string
 
-    hls_model = _torch_hls_model(tmp_path)
+    hls_model = torch_hls_model(tmp_path)
     part = hls_model.config.get_config_value("Part")
     text = to_table_string(layers_from_hls_model(hls_model))
     row = {

@@ -117,7 +117,7 @@ def test_invalid_reuse_factor_suggests_nearest_valid():
     assert "reuse_factor=3" in str(err.value) and "nearest valid: 2, 4" in str(err.value)
 
 
-def _torch_hls_model(tmp_path):
+def torch_hls_model(tmp_path):
     torch = pytest.importorskip("torch")
     hls4ml = pytest.importorskip("hls4ml")
     torch.manual_seed(0)
@@ -142,7 +142,7 @@ def _torch_hls_model(tmp_path):
 
 
 def test_layers_from_hls_model_and_from_its_project_agree(tmp_path):
-    hls_model = _torch_hls_model(tmp_path)
+    hls_model = torch_hls_model(tmp_path)
     from_model = layers_from_hls_model(hls_model)
     from_project = layers_from_project(tmp_path / "prj")
     assert [type(x) for x in from_model] == [DenseLayer, DenseLayer, SoftmaxLayer]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from precml_widgets._checks import require_choice
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.calibration_metrics import r2, scores
 from precml_widgets.fpga.calibration_table import CalibrationRow
@@ -209,10 +210,7 @@ def design_components(rows: Sequence[CalibrationRow]) -> dict[str, str]:
 
 
 def _group_of(row: CalibrationRow, by: str, components: Mapping[str, str]) -> str:
-    if by not in GROUPINGS:
-        raise InvalidInputError(
-            f"by={by!r}: group cross-validation folds by one of {', '.join(GROUPINGS)}."
-        )
+    require_choice("by", by, GROUPINGS, hint="the grouping of the cross-validation folds.")
     if by == "component":
         return components[row.example_id]
     return row.design if by == "design" else row.repo

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from precml_widgets._checks import require_int
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.layers import (
     DenseLayer,
@@ -88,8 +89,7 @@ def coverage_band(n: int, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
     """
     from scipy.stats import binom
 
-    if n < 1:
-        raise InvalidInputError(f"coverage_band needs n >= 1 rows, got {n}.")
+    n = require_int("coverage_band n (rows)", n, low=1)
     return float(binom.ppf(0.001, n, level)) / n, float(binom.ppf(0.999, n, level)) / n
 
 

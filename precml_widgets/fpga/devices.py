@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from precml_widgets._checks import require_choice
 from precml_widgets.errors import InvalidInputError
 
 __all__ = ["DEVICES", "Device", "get_device"]
@@ -49,11 +50,12 @@ class Device:
     dsp_kind: Literal["DSP48E1", "DSP48E2"] | None = None
 
     def __post_init__(self) -> None:
-        if self.family not in ("7-series", "UltraScale", "UltraScale+"):
-            raise InvalidInputError(
-                f"Device family={self.family!r}: expected '7-series', 'UltraScale' or "
-                "'UltraScale+' (it sets the DSP slice kind)."
-            )
+        require_choice(
+            "Device family",
+            self.family,
+            ("7-series", "UltraScale", "UltraScale+"),
+            hint="it sets the DSP slice kind.",
+        )
         counts = {"dsp": self.dsp, "lut": self.lut, "ff": self.ff, "bram18k": self.bram18k}
         bad = [k for k, v in {**counts, "uram": self.uram}.items() if int(v) != v or v < 0]
         if bad or min(counts.values()) <= 0:
@@ -65,10 +67,8 @@ class Device:
         if self.dsp_kind is None:
             kind = "DSP48E1" if self.family == "7-series" else "DSP48E2"
             object.__setattr__(self, "dsp_kind", kind)
-        elif self.dsp_kind not in ("DSP48E1", "DSP48E2"):
-            raise InvalidInputError(
-                f"Device dsp_kind={self.dsp_kind!r}: expected 'DSP48E1' or 'DSP48E2'."
-            )
+        else:
+            require_choice("Device dsp_kind", self.dsp_kind, ("DSP48E1", "DSP48E2"))
 
     @property
     def totals(self) -> dict[str, int]:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
-from precml_widgets._checks import require_int
+from precml_widgets._checks import require_choice, require_int
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.defaults import (
     DEFAULT_PRECISION,
@@ -203,10 +203,7 @@ class RecurrentLayer(_MacLayer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.rnn_kind not in ("gru", "lstm"):
-            raise InvalidInputError(
-                f"layer {self.name!r}: rnn_kind={self.rnn_kind!r}, expected 'gru' or 'lstm'."
-            )
+        require_choice(f"layer {self.name!r}: rnn_kind", self.rnn_kind, ("gru", "lstm"))
         _check_int(self.name, "n_in", self.n_in, 1)
         _check_int(self.name, "n_state", self.n_state, 1)
         self._check_zeros(sum(a * b for a, b in self.kernels))
@@ -255,11 +252,12 @@ class MergeLayer:
     name: str = "merge"
 
     def __post_init__(self) -> None:
-        if self.op not in ("add", "subtract", "multiply"):
-            raise InvalidInputError(
-                f"layer {self.name!r}: merge op {self.op!r} is not estimated; supported: add, "
-                "subtract, multiply."
-            )
+        require_choice(
+            f"layer {self.name!r}: merge op",
+            self.op,
+            ("add", "subtract", "multiply"),
+            hint="other merges are not estimated.",
+        )
         _check_int(self.name, "n", self.n, 1)
         for attr in ("input", "result"):
             value = getattr(self, attr)
