@@ -164,7 +164,7 @@ def test_the_default_budget_is_the_benchmarks(monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import bench_integration
 
-    from precml_widgets.integration.explorer import FLOW_SIZES
+    from precml_widgets.integration.flow import FLOW_SIZES
 
     default = ComparisonConfig()
     assert default.training_calls + default.calls_per_iteration * default.final_iterations == (
@@ -196,7 +196,7 @@ def test_guard_flags_a_flow_that_missed_a_peak():
     At this seed the flow keeps ~1/4 of the integral (pull ~ -12) and VEGAS+ finds one hump
     (~1/2, tiny error), yet the pooled estimate of all samplers finds both humps: flagged.
     """
-    from precml_widgets.integration.explorer import FLOW_SIZES
+    from precml_widgets.integration.flow import FLOW_SIZES
 
     budget = ComparisonConfig(**MISS_CONFIG, nis=NISConfig(flow=FLOW_SIZES["small"]), seed=3)
     c = compare(camel(8, alpha=0.1), budget, progress=False)
@@ -240,7 +240,7 @@ GUARD_STUDIES = {
 @pytest.mark.parametrize("study", list(GUARD_STUDIES))
 def test_guard_flags_every_missed_peak_over_ten_seeds(study):
     """Over 10 seeds, every run whose flow missed a hump (pull < -3) is flagged."""
-    from precml_widgets.integration.explorer import FLOW_SIZES
+    from precml_widgets.integration.flow import FLOW_SIZES
 
     dim, cpi, train, final, size, expect_misses = GUARD_STUDIES[study]
     flagged, missed = [], []

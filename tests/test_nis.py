@@ -311,17 +311,12 @@ def _fast_budget() -> tuple[NISConfig, VegasConfig]:
     """Notebook 01's CI budget (``notebook_runner.CI_THEORY``) with its teaching flow size."""
     from notebook_runner import ci_parameters
 
-    from precml_widgets.integration.explorer import FLOW_SIZES
+    from precml_widgets.integration.budget import CallBudget
+    from precml_widgets.integration.flow import FLOW_SIZES
 
     p = ci_parameters("01_theory_predictions")
-    cpi, train, final = p["calls_per_iteration"], p["training_iterations"], p["final_iterations"]
-    nis = NISConfig(
-        training_calls=cpi * train,
-        calls_per_iteration=cpi,
-        final_calls=cpi * final,
-        flow=FLOW_SIZES[p["flow_size"]],
-    )
-    return nis, VegasConfig(cpi, train, final)
+    budget = CallBudget(p["calls_per_iteration"], p["training_iterations"], p["final_iterations"])
+    return NISConfig(budget, flow=FLOW_SIZES[p["flow_size"]]), VegasConfig(budget=budget)
 
 
 PULL_SEEDS = 200
