@@ -76,17 +76,15 @@ def _pane(widget: FPGAEstimator, css: str) -> str:
 
 
 def _report(widget: FPGAEstimator) -> str:
-    """Everything the estimate column says: status, alerts, resources, timing, notes."""
-    return "\n".join(
-        _pane(widget, css)
-        for css in (
-            "precml-fpga-status",
-            "precml-extrapolations",
-            "precml-fpga-report",
-            "precml-reuse-note",
-            "precml-unmodelled-note",
-        )
-    )
+    """The report pane: status, alerts, resources, timing, notes."""
+    return _pane(widget, "precml-fpga-report")
+
+
+def _block(widget: FPGAEstimator, css: str) -> str:
+    """The report's block of class ``css`` (its ``{.css ...}`` line and what follows up to the
+    next blank line), "" when there is none."""
+    match = re.search(rf"\{{\.{css}[^}}]*\}}\n(.*?)(?:\n\n|$)", _report(widget), re.DOTALL)
+    return match[1] if match else ""
 
 
 def _card(widget: FPGAEstimator, title: str) -> pn.Card:
@@ -327,7 +325,7 @@ def test_does_not_fit_a_tiny_custom_device(models):
     w = FPGAEstimator(models, devices=[TINY], device="tiny", model=JET)
     est = w.current_estimate()
     assert est.device == TINY and not est.fits
-    status = _panes(w)["precml-fpga-status"]
+    status = _panes(w)["precml-fpga-report"]
     assert "[✘ DOES NOT FIT]{.precml-fit .no-fit}" in status.object  # red, by the stylesheet:
     assert any(re.search(r"\.no-fit[^{]*\{\s*color:\s*#b00020", css) for css in status.stylesheets)
     assert "DOES NOT FIT" in _report(w) and "DSP needs" in _report(w)
@@ -342,9 +340,9 @@ def test_extrapolation_alert_for_the_resource_strategy(widget):
     # a calibrated part (the default part, xcvu13p, is itself outside the calibration parts)
     widget.param.update(model=JET, width=16, strategy="Latency", device="xcvu9p")
     assert widget.current_estimate().extrapolations == ()
-    assert _pane(widget, "precml-extrapolations") == ""  # hidden
+    assert _block(widget, "precml-extrapolations") == ""  # no alert
     widget.strategy = "Resource"
-    alert = _pane(widget, "precml-extrapolations")
+    alert = _block(widget, "precml-extrapolations")
     assert alert, "Resource strategy must raise a visible alert"
     assert "Resource strategy is not calibrated" in alert
     assert "layers _0, _2, _4, _6" in alert
@@ -360,11 +358,11 @@ def test_invalid_reuse_factor_is_shown_not_hidden(widget):
         "_4": (32, 32, 2),
         "_6": (32, 5, 2),
     }
-    assert "Reuse factor 3 is not valid for every layer" in _pane(widget, "precml-reuse-note")
-    assert "**_0** (16×64) uses 2" in _pane(widget, "precml-reuse-note")
+    assert "Reuse factor 3 is not valid for every layer" in _block(widget, "precml-reuse-note")
+    assert "**_0** (16×64) uses 2" in _block(widget, "precml-reuse-note")
     widget.reuse_factor = 4
     assert widget.reuse_substitutions() == {}
-    assert _pane(widget, "precml-reuse-note") == ""  # hidden
+    assert _block(widget, "precml-reuse-note") == ""  # no note
 
 
 def test_latency_budget_and_bunch_crossings(widget):

@@ -9,7 +9,7 @@ from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.dashboard import RESOURCES, part_device
 from precml_widgets.fpga.devices import Device
-from precml_widgets.fpga.report_text import REPORT_CSS, attrs_spans, md_escape
+from precml_widgets.fpga.report_text import REPORT_CSS, attrs_markup, md_escape
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
 
 pn = require("panel", "widgets", "the FPGA estimator")
@@ -37,7 +37,7 @@ def device_form(add: Callable[[Device], object], template: Device) -> Any:
     message = pn.pane.Markdown(
         "",
         css_classes=["precml-form-message"],
-        plugins=[attrs_spans],
+        plugins=[attrs_markup],
         stylesheets=[REPORT_CSS],
         width=280,
     )

@@ -59,7 +59,7 @@ _KNOBS = tuple(Settings.__dataclass_fields__)
 
 def _markdown(css: str, **kwargs: Any) -> Any:
     """A persistent Markdown pane of the report (attribute spans on, report stylesheet)."""
-    style = {"plugins": [text.attrs_spans], "stylesheets": [text.REPORT_CSS], "margin": (0, 10)}
+    style = {"plugins": [text.attrs_markup], "stylesheets": [text.REPORT_CSS], "margin": (0, 10)}
     return pn.pane.Markdown("", css_classes=[css], **style, **kwargs)
 
 
@@ -160,15 +160,7 @@ class FPGAEstimator(pn.viewable.Viewer):
         )
         # persistent panes, updated in place (a Markdown update costs ~1.5 ms; the plots and
         # per-layer details only while their card is open)
-        self._status = _markdown("precml-fpga-status", width=720)
-        self._alert = pn.pane.Alert(
-            "", alert_type="warning", css_classes=["precml-extrapolations"], visible=False
-        )
         self._report = _markdown("precml-fpga-report", width=720)
-        self._reuse = pn.pane.Alert(
-            "", alert_type="info", css_classes=["precml-reuse-note"], visible=False
-        )
-        self._unmodelled = _markdown("precml-unmodelled-note", width=720)
         self._physics = _markdown("precml-fpga-physics", width=720)
         self._physics_plot = pn.pane.HoloViews(None, css_classes=["precml-metric-plots"])
         self._layers = _markdown("precml-fpga-layers", width=700)
@@ -176,9 +168,8 @@ class FPGAEstimator(pn.viewable.Viewer):
         self._layers_card = pn.Card(self._layers, title="Per layer", **card)
         self._interval_pane = pn.pane.HoloViews(None, width=710, height=230)
         self._interval_card = pn.Card(self._interval_pane, title="68 % intervals (plot)", **card)
-        self._column = (self._calibration, self._status, self._alert, self._report, self._reuse)
-        self._column += (self._unmodelled, self._interval_card, self._physics, self._physics_plot)
-        self._column += (self._layers_card,)
+        self._column = (self._calibration, self._report, self._interval_card, self._physics)
+        self._column += (self._physics_plot, self._layers_card)
         model = self._board.listed("model", params.pop("model", next(iter(self._board.models))))
         device = self._board.listed("device", params.pop("device", DEFAULT_DEVICE))
         super().__init__(**params)
@@ -256,12 +247,9 @@ class FPGAEstimator(pn.viewable.Viewer):
         """Write the current numbers into the persistent panes (only those that changed)."""
         s = self.settings()
         est, check = self._board.estimate(s), self._board.budget(s)
-        self._set(self._status, text.status_text(s, est, check, self._board.overflow(est)))
-        self._set(self._alert, text.extrapolations_text(est.extrapolations))
-        timing = text.timing_text(est, check, s.require_every_bunch)
-        self._set(self._report, f"{text.resources_text(est)}\n\n{timing}")
-        self._set(self._reuse, text.reuse_text(s.reuse_factor, self._board.reuse_substitutions(s)))
-        self._set(self._unmodelled, text.unmodelled_text(self._board.unmodelled(s.model)))
+        subs, skipped = self._board.reuse_substitutions(s), self._board.unmodelled(s.model)
+        report = text.report_text(s, est, check, self._board.overflow(est), subs, skipped)
+        self._set(self._report, report)  # one pane: one update per move
         if self._physics_key != (s.model, s.width):  # a HoloViews redraw costs ~100 ms
             self._physics_key = (s.model, s.width)
             metrics = self._board.metrics.get(s.model)
@@ -277,8 +265,6 @@ class FPGAEstimator(pn.viewable.Viewer):
     def _set(pane: Any, value: str) -> None:
         if pane.object != value:
             pane.object = value
-        if isinstance(pane, pn.pane.Alert):
-            pane.visible = bool(value)
 
     # ------------------------------------------------------------------ layout
     def _controls(self) -> Any:

@@ -5,12 +5,14 @@ Pure strings, no Panel: each function turns the core's numbers
 :class:`~precml_widgets.fpga.estimator.BudgetCheck`, emulated metrics) into Markdown that a
 ``pn.pane.Markdown`` shows. Numbers a page or a test must find carry a class and, where the
 display rounds, the exact value, with the Markdown attribute syntax of
-``mdit_py_plugins.attrs`` (enable it with :func:`attrs_spans`)::
+``mdit_py_plugins.attrs`` (enable it with :func:`attrs_markup`)::
 
     [1,234]{.precml-dsp data-value="1234.06"}
 
-renders as ``<span class="precml-dsp" data-value="1234.06">1,234</span>``. Colours come from
-the stylesheet :data:`REPORT_CSS` (red: does not fit / over a budget).
+renders as ``<span class="precml-dsp" data-value="1234.06">1,234</span>``; a line
+``{.precml-extrapolations role=alert}`` gives the block below it that class. Colours and boxes
+come from the stylesheet :data:`REPORT_CSS` (red: does not fit / over a budget). The whole
+report is one string (:func:`report_text`): one pane update per slider move.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ __all__ = [
     "GREY",
     "RED",
     "REPORT_CSS",
-    "attrs_spans",
+    "attrs_markup",
     "extrapolations_text",
     "layers_text",
     "md_escape",
     "ns_text",
     "physics_text",
+    "report_text",
     "resources_text",
     "reuse_text",
     "status_text",
@@ -52,16 +55,21 @@ REPORT_CSS = f"""
 .no-fit, .fail, .over {{ color: {RED}; }}
 .not-required {{ color: {GREY}; }}
 .precml-settings, .precml-unmodelled {{ color: #555; }}
+.precml-extrapolations {{ background: #fff3cd; border: 1px solid #d39e00; color: #664d03;
+  padding: 2px 8px; margin: 4px 0; }}
+.precml-reuse-note {{ background: #e8f1fb; border: 1px solid {BLUE}; padding: 4px 8px; }}
 """
 _LAYER_MESSAGE = re.compile(r"^layer (\S+): (.*)$")
 _ESCAPE = str.maketrans({c: "\\" + c for c in "\\`*[]{}<>|"})
 
 
-def attrs_spans(md: Any) -> None:
-    """markdown-it plugin: ``[text]{.class key="value"}`` spans (``mdit_py_plugins.attrs``)."""
-    from mdit_py_plugins.attrs import attrs_plugin
+def attrs_markup(md: Any) -> None:
+    """markdown-it plugin: ``[text]{.class key="value"}`` spans and ``{.class}`` lines before a
+    block (``mdit_py_plugins.attrs``); pass it in a Markdown pane's ``plugins``."""
+    from mdit_py_plugins.attrs import attrs_block_plugin, attrs_plugin
 
     attrs_plugin(md, spans=True)
+    attrs_block_plugin(md)
 
 
 def md_escape(text: str) -> str:
@@ -161,10 +169,13 @@ def extrapolations_text(extrapolations: Sequence[str]) -> str:
         if layer:
             grouped[reason].append(layer)
     items = "".join(
-        f"\n- {md_escape(reason)}{' — layers ' + md_escape(', '.join(ls)) if ls else ''}"
+        f"\n> - {md_escape(reason)}{' — layers ' + md_escape(', '.join(ls)) if ls else ''}"
         for reason, ls in grouped.items()
     )
-    return "⚠ **Outside the calibration** (the measured error above does not apply):\n" + items
+    return (
+        "{.precml-extrapolations role=alert}\n> ⚠ **Outside the calibration** (the measured "
+        "error above does not apply):\n>" + items
+    )
 
 
 def reuse_text(requested: int, substitutions: Mapping[str, tuple[int, int, int]]) -> str:
@@ -175,8 +186,8 @@ def reuse_text(requested: int, substitutions: Mapping[str, tuple[int, int, int]]
         f"**{md_escape(name)}** ({a}×{b}) uses {rf}" for name, (a, b, rf) in substitutions.items()
     )
     return (
-        f"Reuse factor {requested} is not valid for every layer; as hls4ml does, the nearest "
-        f"valid one is used: {items}."
+        f"{{.precml-reuse-note}}\nReuse factor {requested} is not valid for every layer; as "
+        f"hls4ml does, the nearest valid one is used: {items}."
     )
 
 
@@ -192,6 +203,27 @@ def unmodelled_text(skipped: Sequence[tuple[str, str]]) -> str:
     if not notes:
         return ""
     return f"[Not in the estimate: {md_escape('; '.join(notes))}.]{{.precml-unmodelled}}"
+
+
+def report_text(
+    s: Settings,
+    est: ResourceEstimate,
+    check: BudgetCheck,
+    overflow: str | None,
+    substitutions: Mapping[str, tuple[int, int, int]],
+    skipped: Sequence[tuple[str, str]],
+) -> str:
+    """The whole report, in the page's order: status, extrapolations, resources, timing,
+    reuse substitutions, what is not in the estimate (empty parts left out)."""
+    parts = (
+        status_text(s, est, check, overflow),
+        extrapolations_text(est.extrapolations),
+        resources_text(est),
+        timing_text(est, check, s.require_every_bunch),
+        reuse_text(s.reuse_factor, substitutions),
+        unmodelled_text(skipped),
+    )
+    return "\n\n".join(p for p in parts if p)
 
 
 def physics_text(model: str, width: int, metrics: Mapping[int, Mapping[str, float]] | None) -> str:
