@@ -551,12 +551,16 @@ def test_plots_carry_the_numbers_they_draw(models):
 
     est = _core(models, model=JET, strategy="Resource")  # flagged: outside the calibration
     plot = interval_plot(est, 50.0)
-    assert [float(el.data) for el in plot.traverse(lambda x: x, [hv.HLine])] == [100.0, 50.0]
-    resources = plot.traverse(lambda x: x, [hv.Overlay])[0]
+    lines = [float(el.data) for el in plot.traverse(lambda x: x, [hv.HLine])]
+    assert lines == [100.0, 50.0, 100.0]  # the part's total, the latency budget, 100 %
+    resources, _, timing = plot.traverse(lambda x: x, [hv.Overlay])
     assert "(widened: flagged)" in resources.opts.get().kwargs["title"]
-    (shares,) = resources.traverse(lambda x: x, [hv.Scatter])
-    for i, key in enumerate(("dsp", "lut", "ff", "bram18k")):
-        assert shares.iloc[i, 1] == pytest.approx(100 * est.fractions[key])
+    for shares in resources.traverse(lambda x: x, [hv.Scatter, hv.Bars]):
+        for i, key in enumerate(("dsp", "lut", "ff", "bram18k")):
+            assert shares.iloc[i, 1] == pytest.approx(100 * est.fractions[key])
+    (bars,) = timing.traverse(lambda x: x, [hv.Bars])
+    assert bars.iloc[0, 1] == pytest.approx(100 * est.latency_ns / 50.0)
+    assert bars.iloc[1, 1] == pytest.approx(100 * est.ii_ns / 25.0)
     metrics = {8: {"a": 0.7}, 12: {"a": float("nan")}, 16: {"a": 0.76}}
     overlay = metric_plot("a", metrics, 8)
     curve, points, current = overlay.traverse(lambda x: x, [hv.Curve, hv.Scatter])

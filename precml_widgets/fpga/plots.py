@@ -1,7 +1,8 @@
 """HoloViews figures of the FPGA estimator dashboard (pure HoloViews, no Panel).
 
-* :func:`interval_plot`: each resource as % of the part with its 68 % interval and the part's
-  total (100 %) as a dashed line; the latency in ns with its interval against the budget.
+* :func:`interval_plot`: each resource as % of the part (bar and point) with its 68 % interval
+  and the part's total (100 %) as a dashed line; the latency in ns with its interval against
+  the budget; latency and II as % of their budgets (the budget and the 25 ns bunch spacing).
 * :func:`metric_plot` / :func:`physics_plot`: emulated physics against the width W, the
   current W marked.
 
@@ -16,11 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from precml_widgets._optional import require
-from precml_widgets.fpga.dashboard import RESOURCES
+from precml_widgets.fpga.dashboard import BUNCH_SPACING_NS, RESOURCES
 from precml_widgets.fpga.estimator import ResourceEstimate
 from precml_widgets.fpga.report_text import BLUE, RED, ns_text
 
-__all__ = ["interval_plot", "metric_plot", "physics_plot", "resource_rows"]
+__all__ = ["interval_plot", "metric_plot", "physics_plot", "resource_rows", "timing_rows"]
 
 #: Widths the metric plots span, bits.
 W_RANGE = (4, 24)
@@ -44,6 +45,15 @@ def resource_rows(est: ResourceEstimate) -> list[tuple[str, float, float, float]
     return rows
 
 
+def timing_rows(est: ResourceEstimate, latency_budget_ns: float) -> list[tuple[str, float]]:
+    """``(label, %)``: the latency as % of ``latency_budget_ns`` (ns) and the II as % of the
+    25 ns bunch spacing (over 100: too slow)."""
+    return [
+        ("latency / budget", 100.0 * est.latency_ns / latency_budget_ns),
+        ("II / bunch spacing", 100.0 * est.ii_ns / BUNCH_SPACING_NS),
+    ]
+
+
 def interval_plot(est: ResourceEstimate, latency_budget_ns: float) -> Any:
     """Resources (% of the part, 68 % intervals, part total dashed) + latency vs budget.
 
@@ -52,16 +62,20 @@ def interval_plot(est: ResourceEstimate, latency_budget_ns: float) -> Any:
         latency_budget_ns: the latency budget, ns (dashed line).
 
     Returns:
-        ``hv.Layout`` of two overlays, each with one ``hv.ErrorBars``: resources in % of the
-        part (``"lower"`` / ``"upper"``: distances to the interval ends) and latency in ns.
+        ``hv.Layout`` of three overlays: resources in % of the part (``hv.Bars``, ``hv.Scatter``
+        and ``hv.ErrorBars``, ``"lower"`` / ``"upper"``: distances to the interval ends), the
+        latency in ns (``hv.ErrorBars``) and the timing shares (``hv.Bars``,
+        :func:`timing_rows`), each with its 100 % or budget line (``hv.HLine``).
     """
     hv = _hv()
     rows = resource_rows(est)
     flagged = " (widened: flagged)" if est.extrapolations else ""
+    shares = hv.Bars([r[:2] for r in rows], "resource", "% of part").opts(alpha=0.3, color=BLUE)
     res = hv.Scatter([r[:2] for r in rows], "resource", "% of part").opts(size=8, color=BLUE)
     res_err = hv.ErrorBars(rows, "resource", ["% of part", "lower", "upper"])
-    resources = (res * res_err * hv.HLine(100.0).opts(color=RED, line_dash="dashed")).opts(
-        title=f"resources, {est.interval_level:.0%} intervals{flagged}", width=360, height=220
+    total_line = hv.HLine(100.0).opts(color=RED, line_dash="dashed")
+    resources = (shares * res * res_err * total_line).opts(
+        title=f"resources, {est.interval_level:.0%} intervals{flagged}", width=300, height=220
     )
     lo_ns, hi_ns = est.latency_ns_interval
     lat = [("latency", est.latency_ns, est.latency_ns - lo_ns, hi_ns - est.latency_ns)]
@@ -69,8 +83,14 @@ def interval_plot(est: ResourceEstimate, latency_budget_ns: float) -> Any:
         hv.Scatter([lat[0][:2]], "quantity", "ns").opts(size=8, color=BLUE)
         * hv.ErrorBars(lat, "quantity", ["ns", "lower", "upper"])
         * hv.HLine(latency_budget_ns).opts(color=RED, line_dash="dashed")
-    ).opts(title=f"latency vs budget {ns_text(latency_budget_ns)}", width=340, height=220)
-    return (resources + latency).opts(shared_axes=False)
+    ).opts(title=f"latency vs budget {ns_text(latency_budget_ns)}", width=180, height=220)
+    timing = (
+        hv.Bars(timing_rows(est, latency_budget_ns), "quantity", "% of budget").opts(
+            alpha=0.3, color=BLUE
+        )
+        * hv.HLine(100.0).opts(color=RED, line_dash="dashed")
+    ).opts(title="timing, % of budget", width=220, height=220)
+    return (resources + latency + timing).opts(shared_axes=False)
 
 
 def metric_plot(metric: str, metrics: Mapping[int, Mapping[str, float]], width: int) -> Any:
