@@ -33,6 +33,7 @@ from precml_widgets.fpga.defaults import (
     DEFAULT_PART,
     DEFAULT_STRATEGY,
     hls4ml_strategy,
+    normalize_strategy,
 )
 from precml_widgets.fpga.devices import DEVICES, Device
 from precml_widgets.fpga.estimator import (
@@ -44,7 +45,8 @@ from precml_widgets.fpga.estimator import (
     estimate,
     require_fits,
 )
-from precml_widgets.fpga.layers import DenseLayer, Layer, valid_reuse_factors
+from precml_widgets.fpga.layers import DenseLayer, Layer
+from precml_widgets.fpga.reuse import valid_reuse_factors
 from precml_widgets.fpga.stacks import estimator_stack, unmodelled_nodes
 
 if TYPE_CHECKING:
@@ -309,7 +311,7 @@ class Dashboard:
             self.models[s.model],
             width=s.width,
             reuse_factor=s.reuse_factor,
-            strategy=s.strategy.lower(),  # type: ignore[arg-type]
+            strategy=normalize_strategy(s.strategy),
             backend=s.backend,
             invalid_reuse="nearest",
         )
