@@ -255,7 +255,7 @@ def test_page_shows_core_rate(server, chromium, core_study, tmp_path):
 
 def _flow_cell(page) -> str:
     """The flow's 'estimate ± error' cell of the integration summary table ('' if absent)."""
-    cells = page.locator("table.precml-integration tr:nth-child(2) td")
+    cells = page.locator(".precml-integration table tbody tr:nth-child(1) td")
     return cells.nth(1).inner_text() if cells.count() > 1 else ""
 
 
@@ -273,7 +273,7 @@ def test_integration_train_button(integration_server, chromium):
         1: f"{reseeded.results['flow'].estimate:.6g} ± {reseeded.results['flow'].error:.2g}",
     }
     assert expected[0] != expected[1]
-    with _open_page(chromium, url, log, "table.precml-integration", "the summary table") as page:
+    with _open_page(chromium, url, log, ".precml-integration table", "the summary table") as page:
         assert _flow_cell(page) == expected[0]
         # another dimension: nothing is shown until Train is pressed
         page.locator(".bk-input-group", has_text="Dim").locator("select").first.select_option("4")

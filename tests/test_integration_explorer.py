@@ -39,10 +39,10 @@ def counted(monkeypatch):
 
 def test_train_then_sliders_do_not_retrain(counted):
     ex = IntegrationExplorer(**FAST)
-    assert "Press <b>Train</b>" in ex.summary()
+    assert "Press **Train**" in ex.summary()
     ex.train()
     assert counted == ["camel-2d"]
-    assert ex._progress.value == 100
+    assert ex.progress.value == 100
     c = ex.comparison
     text = ex.summary()
     flow = c.results["flow"]
@@ -52,7 +52,7 @@ def test_train_then_sliders_do_not_retrain(counted):
     ex.x_dim, ex.y_dim = 1, 0
     text = ex.summary()
     assert f"{c.unweighting_efficiency('flow', 0.95):.3f}" in text
-    assert len(ex._projections.objects) >= 3 and ex._weights.object is not None
+    assert len(ex.projections_pane.objects) >= 3 and ex.weights_pane.object is not None
     assert counted == ["camel-2d"], "a slider must never retrain"
     # a new configuration shows nothing until trained; going back uses the cache
     ex.seed = 1
@@ -67,8 +67,8 @@ def test_projection_rejects_equal_coordinates():
     ex = IntegrationExplorer(**FAST)
     ex.train()
     ex.x_dim = ex.y_dim = 1
-    assert "two different coordinates" in ex._message.object
-    assert not ex._projections.visible
+    assert "two different coordinates" in ex.message_pane.object
+    assert not ex.projections_pane.visible
 
 
 def test_layout_builds():
@@ -82,10 +82,10 @@ def test_training_errors_are_shown_not_raised():
     import asyncio
 
     ex = IntegrationExplorer(**{**FAST, "premap": "vegas", "training_iterations": 1})
-    asyncio.run(ex._on_click(None))
-    assert "Training failed" in ex._error.object
+    asyncio.run(ex.on_train_click(None))
+    assert "Training failed" in ex.error_pane.object
     assert ex.comparison is None
-    assert not ex._button.disabled
+    assert not ex.train_button.disabled
 
 
 def test_a_flagged_run_shows_the_warning_and_no_ratio():
@@ -115,4 +115,4 @@ def test_an_integrand_without_exact_value_shows_no_pulls():
     ex.comparison = compare(lambda x: np.ones(len(x)) + x[:, 0], config, dim=2, progress=False)
     text = ex.summary()
     assert "exact value unknown" in text and "—" in text
-    assert ex._convergence.object is not None
+    assert ex.convergence_pane.object is not None

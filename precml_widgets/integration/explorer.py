@@ -99,21 +99,23 @@ class IntegrationExplorer(pn.viewable.Viewer):
     busy = param.Boolean(default=False, precedence=-1)
 
     def __init__(self, **params: Any) -> None:
-        self._summary = pn.pane.HTML("", sizing_mode="stretch_width")
-        self._convergence = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self._weights = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self._message = pn.pane.Markdown("")
-        self._error = pn.pane.Markdown("", styles={"color": "#b00020"})
-        self._projections = pn.Row()
+        self.summary_pane = pn.pane.Markdown(
+            "", sizing_mode="stretch_width", css_classes=["precml-integration"]
+        )
+        self.convergence_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.weights_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.message_pane = pn.pane.Markdown("")
+        self.error_pane = pn.pane.Markdown("", styles={"color": "#b00020"})
+        self.projections_pane = pn.Row()
         super().__init__(**params)
         self._cache: dict[tuple, Comparison] = {}
         if self.comparison is not None:
             self._cache[self._key()] = self.comparison
-        self._progress = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width")
-        self._button = pn.widgets.Button(
+        self.progress = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width")
+        self.train_button = pn.widgets.Button(
             **label_kwargs(pn.widgets.Button, "Train"), **color_kwargs(pn.widgets.Button)
         )
-        self._button.on_click(self._on_click)
+        self.train_button.on_click(self.on_train_click)
 
     # -- core --------------------------------------------------------------------------------
     def selected_integrand(self) -> Integrand:
@@ -142,85 +144,85 @@ class IntegrationExplorer(pn.viewable.Viewer):
         """The comparison for ``key`` (cached); touches no view."""
         if key not in self._cache:
             name, config = key
-            self._progress.value = 0
+            self.progress.value = 0
             self._cache[key] = compare(
                 get(name),
                 config,
                 progress=False,
-                on_progress=lambda f: setattr(self._progress, "value", int(100 * f)),
+                on_progress=lambda f: setattr(self.progress, "value", int(100 * f)),
             )
         return self._cache[key]
 
     def train(self) -> Comparison:
         """Run (or fetch from the cache) the comparison for the current knobs and show it."""
         self.comparison = self._compute(self._key())
-        self._progress.value = 100
+        self.progress.value = 100
         return self.comparison
 
-    async def _on_click(self, _event: object) -> None:
-        """The *Train* button: compute in a worker thread, then show on the server's loop."""
+    async def on_train_click(self, _event: object = None) -> None:
+        """The *Train* button: compute in a worker thread, then show on the server's loop.
+
+        A :class:`~precml_widgets.errors.PrecmlError` (bad input, a diverged flow) is shown
+        in ``error_pane``, never raised.
+        """
         key = self._key()  # the knobs at the click, even if they move while it trains
         self.busy = True
-        self._button.disabled = True
-        self._error.object = ""
+        self.train_button.disabled = True
+        self.error_pane.object = ""
         try:
             result = await asyncio.to_thread(self._compute, key)
         except PrecmlError as exc:  # bad input or a diverged flow: say so, show nothing
-            self._error.object = f"**Training failed:** {html.escape(str(exc))}"
-            self._progress.value = 0
+            self.error_pane.object = f"**Training failed:** {html.escape(str(exc))}"
+            self.progress.value = 0
         else:
             if key == self._key():
                 self.comparison = result
-                self._progress.value = 100
+                self.progress.value = 100
         finally:
             self.busy = False
-            self._button.disabled = False
+            self.train_button.disabled = False
 
     # -- views -------------------------------------------------------------------------------
     @param.depends(*_KNOBS, watch=True)
     def _knobs_changed(self) -> None:
         """Show the cached result for the new knobs, or nothing until *Train* is pressed."""
-        self._progress.value = 0
-        self._error.object = ""
+        self.progress.value = 0
+        self.error_pane.object = ""
         self.comparison = self._cache.get(self._key())
 
     def summary(self) -> str:
-        """HTML table of estimates, errors, pulls and unweighting efficiencies."""
+        """Markdown table of estimates, errors, pulls and unweighting efficiencies."""
         comparison = self.comparison
         if comparison is None:
-            return "<p>Press <b>Train</b> to run the flow and VEGAS on this integrand.</p>"
+            return "Press **Train** to run the flow and VEGAS on this integrand."
         exact = comparison.integrand
-        rows = []
+        rows = [
+            "| method | estimate | rel. error | pull | calls | eff. (max) | "
+            f"eff. ({self.quantile:.2%}) |",
+            "|:--|--:|--:|--:|--:|--:|--:|",
+        ]
         for method, r in comparison.results.items():
             pull = f"{comparison.pull(method):+.2f}" if comparison.has_exact else "—"
             rows.append(
-                f"<tr><td>{html.escape(method)}</td><td>{r.estimate:.6g} ± {r.error:.2g}</td>"
-                f"<td>{r.relative_error:.2e}</td><td>{pull}</td>"
-                f"<td>{r.calls}</td>"
-                f"<td>{comparison.unweighting_efficiency(method):.3f}</td>"
-                f"<td>{comparison.unweighting_efficiency(method, self.quantile):.3f}</td></tr>"
+                f"| {method} | {r.estimate:.6g} ± {r.error:.2g} | {r.relative_error:.2e} | "
+                f"{pull} | {r.calls} | {comparison.unweighting_efficiency(method):.3f} | "
+                f"{comparison.unweighting_efficiency(method, self.quantile):.3f} |"
             )
-        table = (
-            "<table class='precml-integration'><tr><th>method</th><th>estimate</th>"
-            "<th>rel. error</th><th>pull</th><th>calls</th><th>eff. (max)</th>"
-            f"<th>eff. ({self.quantile:.2%})</th></tr>{''.join(rows)}</table>"
-            "<p><small>Efficiencies ⟨w⟩/w_max on fresh events; for VEGAS+ and VEGAS the events "
-            "come from the adapted grid alone (no stratification).</small></p>"
-        )
         known = f"exact {exact.exact:.8g}" if comparison.has_exact else "exact value unknown"
         if comparison.flagged:  # the guard: estimates that disagree are not ranked
-            verdict = (
-                "<p class='precml-warning' style='color:#b00020'><b>Not compared:</b> "
-                f"{html.escape(comparison.guard.message)}</p>"
-            )
+            verdict = f"**Not compared:** {html.escape(comparison.guard.message)}"
         else:
             agree = "" if comparison.guard is None else f" {html.escape(comparison.guard.message)}"
             verdict = (
-                f"<p>At equal calls, relative error of VEGAS+ / flow = "
-                f"{comparison.error_ratio('VEGAS+'):.2f} (above 1: the flow is better).{agree}</p>"
+                f"At equal calls, relative error of VEGAS+ / flow = "
+                f"{comparison.error_ratio('VEGAS+'):.2f} (above 1: the flow is better).{agree}"
             )
-        head = f"<b>{html.escape(exact.name)}</b>: {known} ({html.escape(exact.reference)})."
-        return head + verdict + table
+        head = f"**{html.escape(exact.name)}**: {known} ({html.escape(exact.reference)})."
+        note = (
+            "*Efficiencies ⟨w⟩/w_max on fresh events; for VEGAS+ and VEGAS the events come "
+            "from the adapted grid alone (no stratification).*"
+        )
+        return "\n\n".join([head, verdict, "\n".join(rows), note])
 
     def projection_message(self) -> str:
         """Why no projection is shown ('' when one is)."""
@@ -235,22 +237,22 @@ class IntegrationExplorer(pn.viewable.Viewer):
     def _refresh(self) -> None:
         """Update the persistent panes (never retrains: reads the finished comparison)."""
         comparison = self.comparison
-        self._summary.object = self.summary()
+        self.summary_pane.object = self.summary()
         shown = comparison is not None
-        for pane in (self._convergence, self._weights, self._projections):
+        for pane in (self.convergence_pane, self.weights_pane, self.projections_pane):
             pane.visible = shown
         if not shown:
-            self._message.object = ""
+            self.message_pane.object = ""
             return
-        self._convergence.object = convergence_plot(comparison)
-        self._weights.object = weight_histogram(comparison, self.quantile)
+        self.convergence_pane.object = convergence_plot(comparison)
+        self.weights_pane.object = weight_histogram(comparison, self.quantile)
         message = self.projection_message()
-        self._message.object = message
-        self._projections.visible = not message
+        self.message_pane.object = message
+        self.projections_pane.visible = not message
         if not message:
             layout = projection_plot(comparison, (self.x_dim, self.y_dim), quantile=self.quantile)
             # one fixed-size pane per image: a Layout inside a stretching column collapses
-            self._projections.objects = [pn.pane.HoloViews(image) for image in layout]
+            self.projections_pane.objects = [pn.pane.HoloViews(image) for image in layout]
 
     def __panel__(self) -> pn.viewable.Viewable:
         knobs = pn.Param(
@@ -265,14 +267,16 @@ class IntegrationExplorer(pn.viewable.Viewer):
             show_name=False,
         )
         return pn.Row(
-            pn.Column("### Integration", knobs, self._button, self._progress, inspect, width=300),
             pn.Column(
-                self._error,
-                self._summary,
-                self._convergence,
-                self._weights,
-                self._message,
-                self._projections,
+                "### Integration", knobs, self.train_button, self.progress, inspect, width=300
+            ),
+            pn.Column(
+                self.error_pane,
+                self.summary_pane,
+                self.convergence_pane,
+                self.weights_pane,
+                self.message_pane,
+                self.projections_pane,
                 sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",
