@@ -22,14 +22,7 @@ from precml_widgets.fpga.dashboard import (
     Settings,
     calibration_label,
 )
-from precml_widgets.fpga.defaults import (
-    BACKENDS,
-    DEFAULT_BACKEND,
-    DEFAULT_CLOCK_NS,
-    DEFAULT_STRATEGY,
-    STRATEGIES,
-    hls4ml_strategy,
-)
+from precml_widgets.fpga.defaults import BACKENDS, STRATEGIES, hls4ml_strategy
 from precml_widgets.fpga.device_view import device_form
 from precml_widgets.fpga.devices import Device
 from precml_widgets.fpga.estimator import BudgetCheck, ResourceEstimate
@@ -55,6 +48,7 @@ __all__ = [
 ]
 
 _KNOBS = tuple(Settings.__dataclass_fields__)
+_START = Settings(model="")  # the knobs' defaults: the core's (fpga.defaults), not the view's
 
 
 def _markdown(css: str, **kwargs: Any) -> Any:
@@ -106,16 +100,16 @@ class FPGAEstimator(pn.viewable.Viewer):
         doc="FPGA part (catalogue part number, or the name of your own Device).",
     )
     backend = param.Selector(
-        objects=list(BACKENDS), default=DEFAULT_BACKEND, doc="hls4ml backend: Vitis or Vivado HLS."
+        objects=list(BACKENDS), default=_START.backend, doc="hls4ml backend: Vitis or Vivado HLS."
     )
     strategy = param.Selector(
         objects=[hls4ml_strategy(s) for s in STRATEGIES],
-        default=hls4ml_strategy(DEFAULT_STRATEGY),
+        default=_START.strategy,
         doc="hls4ml Strategy: 'Latency' unrolls with constant weights; 'Resource' keeps "
         "weights in memory and shares multipliers (outside the calibration).",
     )
     width = param.Integer(
-        default=16,
+        default=_START.width,
         bounds=(4, 24),
         label="ap_fixed<W,I>: W [bits]",
         doc="Total bits W of every tensor; weights take their integer bits I from their range, "
@@ -124,24 +118,24 @@ class FPGAEstimator(pn.viewable.Viewer):
     )
     reuse_factor = param.Selector(
         objects=list(REUSE_FACTORS),
-        default=1,
+        default=_START.reuse_factor,
         doc="hls4ml ReuseFactor of every dense layer; where a layer cannot take it, hls4ml's "
         "nearest valid one is used and shown.",
     )
     clock_ns = param.Number(
-        default=DEFAULT_CLOCK_NS,
+        default=_START.clock_ns,
         bounds=(1.0, 25.0),
         step=0.05,
         doc="Clock period in ns (5 ns = 200 MHz).",
     )
     latency_budget_ns = param.Number(
-        default=50.0,
+        default=_START.latency_budget_ns,
         bounds=(1.0, 100_000.0),
         doc="Latency allowed to the algorithm, ns: 50 ns for one Global-Trigger algorithm, "
         "12.5 µs for the whole Phase-2 Level-1 trigger.",
     )
     require_every_bunch = param.Boolean(
-        default=True,
+        default=_START.require_every_bunch,
         doc="Require II × clock ≤ 25 ns: the firmware accepts an event every bunch crossing.",
     )
 
