@@ -152,8 +152,8 @@ class FPGAEstimator(pn.viewable.Viewer):
         self._calibration = pn.pane.Alert(
             calibration_label(), alert_type="warning", css_classes=["precml-estimate-label"]
         )
-        # persistent panes, updated in place (a Markdown update costs ~1.5 ms; the plots and
-        # per-layer details only while their card is open)
+        # persistent panes, updated in place (the report's Markdown update costs ~3 ms; the
+        # plots and per-layer details only while their card is open)
         self._report = _markdown("precml-fpga-report", width=720)
         self._physics = _markdown("precml-fpga-physics", width=720)
         self._physics_plot = pn.pane.HoloViews(None, css_classes=["precml-metric-plots"])
@@ -162,8 +162,6 @@ class FPGAEstimator(pn.viewable.Viewer):
         self._layers_card = pn.Card(self._layers, title="Per layer", **card)
         self._interval_pane = pn.pane.HoloViews(None, width=710, height=230)
         self._interval_card = pn.Card(self._interval_pane, title="68 % intervals (plot)", **card)
-        self._column = (self._calibration, self._report, self._interval_card, self._physics)
-        self._column += (self._physics_plot, self._layers_card)
         model = self._board.listed("model", params.pop("model", next(iter(self._board.models))))
         device = self._board.listed("device", params.pop("device", DEFAULT_DEVICE))
         super().__init__(**params)
@@ -299,4 +297,15 @@ class FPGAEstimator(pn.viewable.Viewer):
 
     def __panel__(self) -> Any:
         """Controls on the left; the estimate, budget, caveats, plots and physics on the right."""
-        return pn.Row(self._controls(), pn.Column(*self._column, width=740))
+        return pn.Row(
+            self._controls(),
+            pn.Column(
+                self._calibration,
+                self._report,
+                self._interval_card,
+                self._physics,
+                self._physics_plot,
+                self._layers_card,
+                width=740,
+            ),
+        )
