@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from precml_widgets._checks import require_choice
 from precml_widgets._io import write_text
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
@@ -192,8 +193,7 @@ class FirmwareEmulator:
                 twin when it supports every layer, else the C++.
         """
         arr = self._as_input(x)
-        if engine not in ("auto", "cxx", "vectorised"):
-            raise InvalidInputError(f"engine={engine!r}: use 'auto', 'cxx' or 'vectorised'")
+        require_choice("engine", engine, ("auto", "cxx", "vectorised"))
         if engine == "vectorised" and self.fixed_point is None:
             raise InvalidInputError(f"no vectorised emulation: {self.vectorised_reason}")
         if engine != "cxx" and self.fixed_point is not None:

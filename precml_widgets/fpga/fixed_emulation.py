@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from precml_widgets._checks import require_int
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.precision import (
     FixedType,
@@ -444,8 +445,7 @@ class FixedPointModel:
             )
         if not np.all(np.isfinite(arr)):
             raise InvalidInputError("x contains NaN or infinite values; clean the inputs first")
-        if chunk_size < 1:
-            raise InvalidInputError(f"chunk_size must be >= 1, got {chunk_size}")
+        chunk_size = require_int("chunk_size", chunk_size, low=1, hint="events per chunk.")
         out = np.empty((len(arr), self.n_out), dtype=np.float32)
 
         def work(start: int) -> None:
