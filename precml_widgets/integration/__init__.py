@@ -8,7 +8,8 @@ from precml_widgets.integration.factorisation import FactorisedSpread, factorise
 from precml_widgets.integration.flow import FLOW_SIZES, FlowConfig, build_cube_flow
 from precml_widgets.integration.guard import Agreement, UnreliableResultError, agreement
 from precml_widgets.integration.integrand import Integrand
-from precml_widgets.integration.nis import NeuralImportanceSampler, NISConfig, integrate_nis
+from precml_widgets.integration.nis import NeuralImportanceSampler, integrate_nis
+from precml_widgets.integration.nis_config import NISConfig
 from precml_widgets.integration.result import IntegrationResult, IterationRecord, WeightedEvents
 from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
 from precml_widgets.integration.suite import SUITE, get, suite

@@ -11,7 +11,8 @@ import numpy.typing as npt
 from scipy import stats
 
 from precml_widgets.integration.integrand import Integrand
-from precml_widgets.integration.nis import NISConfig, integrate_nis
+from precml_widgets.integration.nis import integrate_nis
+from precml_widgets.integration.nis_config import NISConfig
 from precml_widgets.integration.vegas_baseline import VegasConfig, integrate_vegas
 from precml_widgets.parallel import run_ensemble
 

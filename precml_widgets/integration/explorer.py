@@ -17,7 +17,7 @@ from precml_widgets.errors import PrecmlError
 from precml_widgets.integration.budget import CallBudget
 from precml_widgets.integration.flow import FLOW_SIZES
 from precml_widgets.integration.integrand import Integrand
-from precml_widgets.integration.nis import NISConfig
+from precml_widgets.integration.nis_config import NISConfig
 from precml_widgets.integration.plots import convergence_plot, projection_plot, weight_histogram
 from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
 from precml_widgets.integration.suite import get

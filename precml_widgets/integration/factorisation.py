@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from precml_widgets._checks import require_int
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.integration.integrand import Integrand
 
@@ -68,8 +69,8 @@ def factorised_spread(
             f"'{integrand.name}' needs an exact value, an exact sampler and exact marginal "
             "CDFs to compute its best factorised density."
         )
-    if draws < 2 or bins < 1:
-        raise InvalidInputError(f"draws must be >= 2 and bins >= 1, got {draws} and {bins}.")
+    draws = require_int("draws", draws, low=2)
+    bins = require_int("bins", bins, low=1)
     edges = np.linspace(0.0, 1.0, bins + 1)
     x = integrand.sampler(draws, np.random.default_rng(seed))
     cell = np.minimum((x * bins).astype(np.int64), bins - 1)

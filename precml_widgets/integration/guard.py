@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from precml_widgets._checks import require_probability, require_real
 from precml_widgets.errors import InvalidInputError, PrecmlError
 from precml_widgets.integration.result import WeightedEvents
 
@@ -148,13 +149,10 @@ def agreement(estimates: dict[str, tuple[float, float]], level: float = THREE_SI
         raise InvalidInputError(
             f"agreement needs at least two independent estimates, got {len(estimates)}."
         )
-    if not 0.0 < level < 1.0:
-        raise InvalidInputError(f"level must lie in (0, 1), got {level!r}.")
+    level = require_probability("level", level, hint="e.g. THREE_SIGMA.")
     for label, (x, e) in estimates.items():
-        if not (math.isfinite(x) and math.isfinite(e) and e >= 0):
-            raise InvalidInputError(
-                f"estimate {label!r} must be finite with an error >= 0, got {x!r} ± {e!r}."
-            )
+        require_real(f"estimate {label!r}", x)
+        require_real(f"the error of estimate {label!r}", e, low=0.0)
     return Agreement(
         labels=tuple(estimates),
         estimates=tuple(float(x) for x, _ in estimates.values()),

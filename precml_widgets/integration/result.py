@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from precml_widgets._checks import require_real
 from precml_widgets.errors import InvalidInputError
 
 __all__ = ["IntegrationResult", "IterationRecord", "WeightedEvents", "mc_estimate"]
@@ -67,8 +68,7 @@ class WeightedEvents:
         """Largest weight, or the given quantile of the weights (e.g. 0.999): a robust maximum."""
         if quantile is None:
             return float(self.weights.max())
-        if not 0.0 < quantile <= 1.0:
-            raise InvalidInputError(f"quantile must lie in (0, 1], got {quantile!r}.")
+        quantile = require_real("quantile", quantile, low=0.0, high=1.0, low_open=True)
         return float(np.quantile(self.weights, quantile))
 
     def unweighting_efficiency(self, quantile: float | None = None) -> float:

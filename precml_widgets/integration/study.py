@@ -30,10 +30,10 @@ from precml_widgets.integration.nis import (
     DIAGNOSTIC,
     GUARD,
     NeuralImportanceSampler,
-    NISConfig,
     integrate_nis,
     stream_seed,
 )
+from precml_widgets.integration.nis_config import NISConfig
 from precml_widgets.integration.result import IntegrationResult, WeightedEvents
 from precml_widgets.integration.unweighting import UnweightedEvents, unweight
 from precml_widgets.integration.vegas_baseline import (
