@@ -347,3 +347,18 @@ def test_pulls_are_calibrated_at_the_notebook_budget(name, method):
     print("pull ensemble", summary)
     assert n_tail <= PullEnsemble.tail_limit(PULL_SEEDS) * PULL_SEEDS, summary
     assert 0.85 <= ensemble.std <= 1.15, summary
+
+
+def test_old_budget_names_map_to_the_one_budget():
+    """NISConfig, VegasConfig and ComparisonConfig hold one CallBudget; old names map onto it."""
+    from precml_widgets.integration.budget import CallBudget
+    from precml_widgets.integration.study import ComparisonConfig
+
+    budget = CallBudget(1_000, training_iterations=5, final_iterations=4)
+    assert tiny().budget == budget and NISConfig(budget, flow=TINY_FLOW) == tiny()
+    assert VegasConfig(1_000, 5, 4).budget == budget == VegasConfig(budget=budget).budget
+    assert ComparisonConfig(1_000, 5, 4) == ComparisonConfig(budget=budget)
+    premapped = tiny(training_calls=8_000, premap="vegas", premap_calls=3_000)
+    assert premapped.iterations == 5 and premapped.budget.premap_budget().calls_per_iteration == 600
+    with pytest.raises(InvalidInputError, match="whole number of iterations"):
+        tiny(training_calls=5_500)
