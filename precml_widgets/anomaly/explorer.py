@@ -1,26 +1,11 @@
-"""Interactive explorer of an anomaly-score trigger: threshold ↔ rate ↔ signal efficiency.
+"""Interactive explorer of an anomaly-score trigger: threshold <-> rate <-> signal efficiency.
 
 :class:`AnomalyScoreExplorer` is a thin Panel view: it declares the parameters, wires them
-and delegates. The samples, caches, thresholds and the rate systematic live in
-:class:`~precml_widgets.anomaly.score_set.ScoreSet`; everything at the current setting (rate,
-efficiencies, description, status, export record, figure) is computed by
-:class:`~precml_widgets.anomaly.trigger_state.TriggerState` with
-:mod:`precml_widgets.anomaly.rates`; the plots come from :mod:`~precml_widgets.anomaly.plots`,
-the layout from :mod:`~precml_widgets.anomaly.explorer_layout` and the files are written by
-:mod:`~precml_widgets.anomaly.exports`. Moving a slider only triggers
-O(log N) threshold look-ups; nothing is retrained or rescored.
-
-Example:
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(1)
-    >>> explorer = AnomalyScoreExplorer.from_scores(
-    ...     {"background": rng.exponential(1.0, 10_000), "signal A": rng.exponential(4.0, 500)},
-    ...     background="background",
-    ...     target_rate_khz=100.0,
-    ... )
-    >>> op = explorer.operating_point()
-    >>> op.rate.rate_hz <= 100e3
-    True
+and delegates to the cores (:class:`~precml_widgets.anomaly.score_set.ScoreSet` for the
+samples and caches, :class:`~precml_widgets.anomaly.trigger_state.TriggerState` for
+everything at the current setting, :mod:`~precml_widgets.anomaly.plots`,
+:mod:`~precml_widgets.anomaly.explorer_layout` and :mod:`~precml_widgets.anomaly.exports`).
+Moving a slider only triggers O(log N) threshold look-ups; nothing is retrained or rescored.
 """
 
 from __future__ import annotations
@@ -38,8 +23,6 @@ from precml_widgets.anomaly.explorer_layout import dashboard
 from precml_widgets.anomaly.exports import (
     EXPORT_LIMIT_COLUMNS,
     EXPORT_SYST_COLUMNS,
-    OperatingPointRecord,
-    figure_png,
     write_export,
 )
 from precml_widgets.anomaly.formatting import format_khz, rate_caveat
@@ -48,7 +31,6 @@ from precml_widgets.anomaly.rates import DEFAULT_INPUT_RATE_HZ, RateResult
 from precml_widgets.anomaly.roc import RocCurve
 from precml_widgets.anomaly.score_set import AUTOENCODER, ScoreSet, read_score_branch
 from precml_widgets.anomaly.scores import ScoreSample
-from precml_widgets.anomaly.status import StatusReport
 from precml_widgets.anomaly.trigger_state import TriggerState
 
 pn = require("panel", "widgets", "the anomaly-score explorer")
@@ -74,35 +56,22 @@ _MODES = ("target rate", "threshold")
 class AnomalyScoreExplorer(pn.viewable.Viewer):
     """Pick a trigger threshold on an anomaly score and see its rate and signal efficiencies.
 
-    The trigger fires when ``score > threshold``. Its rate is the fraction of the
-    background sample above the threshold times the input rate, with a
-    Clopper–Pearson interval (a physical trigger rate only if the background sample is
-    the unbiased, zero-bias input stream; the status pane and every export say what the
-    background is, with a real/simulated flag per sample); each signal's
-    efficiency is the fraction of that signal above the threshold. In ``"target rate"``
-    mode the threshold follows from the target rate
-    (:func:`~precml_widgets.anomaly.rates.threshold_for_rate`); in ``"threshold"`` mode
-    the slider sets it directly.
-
-    Switching :attr:`score` swaps to another set of precomputed samples (e.g. a baseline such
-    as HT). The threshold is then re-derived so that the trigger rate stays the same (the
-    target rate in ``"target rate"`` mode, the current rate in ``"threshold"`` mode), so the
-    scores are compared at equal rate.
+    The trigger fires when ``score > threshold``; its rate is the background fraction above
+    the cut times the input rate, with a Clopper–Pearson interval (a physical rate only for a
+    zero-bias background: the status pane and every export say what the background is, with
+    a real/simulated flag per sample). In ``"target rate"`` mode the threshold follows from
+    the target rate, in ``"threshold"`` mode the slider sets it. Switching :attr:`score`
+    re-derives the threshold at equal rate, so scores are compared at equal rate.
 
     Args:
         background: scores of the background sample the rate is measured on.
         signals: signal name → scores (at least one).
-        baselines: optional other scores, ``{score name: (background, signals)}`` with the
-            same signal names, e.g. ``{"HT": (ht_background, {"A": ht_A})}``.
-        caveat: what the background sample is, in words; shown next to every rate and
-            written into every export (e.g. ``study.BACKGROUND_CAVEAT``).
-        rate_variants: optional systematic variants of the background, ``{score name:
-            {label: background ScoreSample}}``; the rate at the current threshold on each
-            variant minus the nominal rate gives the systematic (down, up) shown and exported.
-        score_set: a ready :class:`~precml_widgets.anomaly.score_set.ScoreSet` instead of the
-            four arguments above.
-        **params: initial values of the parameters below. Passing ``threshold`` without
-            ``mode`` selects ``mode="threshold"``.
+        baselines: ``{score name: (background, signals)}``, e.g. HT, same signal names.
+        caveat: what the background is, in words; shown with every rate and exported.
+        rate_variants: ``{score name: {label: background ScoreSample}}``: their rate shifts
+            at the cut give the systematic (down, up) shown and exported.
+        score_set: a ready :class:`~precml_widgets.anomaly.score_set.ScoreSet` instead.
+        **params: initial parameter values; ``threshold`` alone selects ``"threshold"`` mode.
 
     Raises:
         InvalidInputError: for malformed samples, unknown ``signal`` / ``score`` names or
@@ -203,26 +172,16 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         """What the background sample is, in words (may be empty)."""
         return self.score_set.caveat
 
-    # ------------------------------------------------------------------ constructors
-
     @classmethod
     def from_study(
         cls, study: Any, *, systematic_bandwidths: tuple[float, ...] | None = None, **params: Any
     ) -> AnomalyScoreExplorer:
-        """Explorer of an :class:`~precml_widgets.anomaly.study.AnomalyStudy`.
+        """Explorer of an :class:`~precml_widgets.anomaly.study.AnomalyStudy`
+        (:meth:`ScoreSet.from_study`: autoencoder and baseline scores, every signal).
 
-        Uses the autoencoder scores (rates on ``study.background``), every sample in
-        ``study.signals`` and every baseline score in ``study.baselines``
-        (:meth:`ScoreSet.from_study`).
-
-        Args:
-            study: the result of :func:`~precml_widgets.anomaly.study.run_study`.
-            systematic_bandwidths: kernel widths (x Scott) of background variants whose rate
-                shifts give the systematic shown and exported; default (None): the grid
-                neighbours of the chosen width
-                (:func:`~precml_widgets.anomaly.study.neighbour_bandwidths`); ``()``: no
-                systematic (the pane and the exports then say so).
-            **params: initial parameter values.
+        ``systematic_bandwidths``: kernel widths (x Scott) of the background variants that
+        give the rate systematic; None: the grid neighbours of the chosen width; ``()``: none
+        (the pane and the exports then say so).
         """
         data = ScoreSet.from_study(study, systematic_bandwidths, what="AnomalyScoreExplorer")
         return cls(score_set=data, **params)
@@ -231,18 +190,9 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
     def from_scores(
         cls, scores: Mapping[str, ArrayLike], background: str, **params: Any
     ) -> AnomalyScoreExplorer:
-        """Explorer of plain score arrays, one per sample (:meth:`ScoreSet.from_scores`).
-
-        Args:
-            scores: sample name → 1-D array of per-event scores.
-            background: the key of the background sample the rate is measured on; every
-                other key is a signal.
-            **params: initial parameter values.
-
-        Raises:
-            InvalidInputError: if ``background`` is not a key, there is no other sample, or
-                scores are malformed (see :class:`ScoreSample`).
-        """
+        """Explorer of plain score arrays ``{sample name: (N,) scores}``; ``background``
+        names the sample the rate is measured on, every other one is a signal
+        (:meth:`ScoreSet.from_scores`, which raises InvalidInputError for bad input)."""
         data = ScoreSet.from_scores(scores, background, what="AnomalyScoreExplorer")
         return cls(score_set=data, **params)
 
@@ -255,15 +205,10 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         background: str,
         **params: Any,
     ) -> AnomalyScoreExplorer:
-        """Explorer of a flat score branch stored in ROOT files, one file per sample.
-
-        Raises:
-            MissingBranchError: a file lacks ``branch``; the message lists the branches it has.
-            InvalidInputError: a file or tree cannot be read, or the branch is not flat.
-        """
+        """Explorer of a flat score branch in ROOT files, one file per sample
+        (:func:`~precml_widgets.anomaly.score_set.read_score_branch`, which names a missing
+        branch and the branches a file has)."""
         return cls.from_scores(read_score_branch(files, tree, branch), background, **params)
-
-    # ------------------------------------------------------------------ state
 
     @property
     def background(self) -> ScoreSample:
@@ -324,8 +269,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         return self.state().operating_point()
 
     def rate_systematic_hz(self) -> tuple[float, float] | None:
-        """Systematic (down <= 0, up >= 0) of the rate in Hz from the background variants;
-        ``None`` when no variants were given for the selected score."""
+        """Rate systematic (down <= 0, up >= 0) in Hz from the variants, or None."""
         return self.state().rate_systematic_hz()
 
     @property
@@ -334,8 +278,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         return self.score_set.systematic_label(self.score)
 
     def rate_description(self) -> str:
-        """:meth:`RateResult.describe` of the current rate with its systematic (or a note
-        that the interval is statistical only)."""
+        """:meth:`RateResult.describe` of the rate, with its systematic or 'stat. only'."""
         return self.state().rate_description()
 
     def rate(self) -> RateResult:
@@ -343,11 +286,8 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         return self.state().rate()
 
     def roc(self, signal: str | None = None, score: str | None = None) -> RocCurve:
-        """ROC curve of a signal (default: the selected one) against the background of a
-        score (default: the selected one); computed once, then cached."""
+        """ROC curve of a signal and score (default: the selected ones), cached."""
         return self.score_set.roc(score or self.score, signal or self.signal)
-
-    # ------------------------------------------------------------------ views
 
     @param.depends("score", "signal", "threshold", "log_scale")
     def histogram_overlay(self) -> hv.Overlay:
@@ -366,15 +306,9 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
 
     @param.depends("score", "signal", "threshold", "log_scale", "cl")
     def roc_overlay(self) -> hv.Overlay:
-        """ROC curve of the selected signal with the current operating point marked.
-
-        Everything drawn is a fraction, so the view does not depend on
-        :attr:`input_rate_mhz`. When no background event passes, the marker sits at
-        FPR = 1/N (an upper bound).
-        """
-        fpr, eff, passes = self.score_set.roc_marker(
-            self.score, self.signal, self.threshold, self.cl
-        )
+        """ROC curve with the operating point (at FPR = 1/N, a bound, if no event passes)."""
+        marker = self.score_set.roc_marker(self.score, self.signal, self.threshold, self.cl)
+        fpr, eff, passes = marker
         return plots.roc_overlay(
             self.roc(), fpr, eff, signal_name=self.signal, log_x=self.log_scale, passes=passes
         )
@@ -385,51 +319,30 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         pd = require("pandas", "widgets", "the efficiency table")
         return pd.DataFrame(self.state().efficiency_rows())
 
-    def status_report(self) -> StatusReport:
-        """The numbers and texts of the status pane (:class:`StatusReport`)."""
-        return self.state().status_report()
-
     @param.depends("score", "threshold", "cl", "input_rate_mhz", "mode", "target_rate_khz")
     def status_html(self) -> str:
-        """:meth:`StatusReport.to_html` of the current state (spans ``rate-khz``,
-        ``threshold``, ``rate-upper-limit-khz``...; see there)."""
-        return self.status_report().to_html()
-
-    # ------------------------------------------------------------------ exports
+        """:meth:`~precml_widgets.anomaly.status.StatusReport.to_html` of the state."""
+        return self.state().status_report().to_html()
 
     def figure(self, *, dpi: int = 100) -> Figure:
         """Static matplotlib figure of the current state (:meth:`TriggerState.figure`)."""
         return self.state().figure(log=self.log_scale, dpi=dpi)
 
-    def export_record(self) -> OperatingPointRecord:
-        """The current operating point with its context, as exported."""
-        return self.state().export_record()
-
-    def csv_bytes(self) -> bytes:
-        """:meth:`OperatingPointRecord.to_csv_bytes` of the current state."""
-        return self.export_record().to_csv_bytes()
-
-    def json_bytes(self) -> bytes:
-        """:meth:`OperatingPointRecord.to_json_bytes` of the current state."""
-        return self.export_record().to_json_bytes()
-
-    def png_bytes(self, dpi: int = 120) -> bytes:
-        """:meth:`figure` as PNG bytes."""
-        return figure_png(self.figure(dpi=dpi), dpi)
+    def export_bytes(self, kind: str, *, dpi: int = 120) -> bytes:
+        """``"csv"``, ``"json"`` or ``"png"`` bytes (:meth:`TriggerState.export_bytes`)."""
+        return self.state().export_bytes(kind, log=self.log_scale, dpi=dpi)
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`csv_bytes` to ``path`` atomically; columns: see
-        :meth:`OperatingPointRecord.to_csv_bytes`. Returns the path written."""
-        return write_export(path, self.csv_bytes())
+        """Write the CSV export to ``path`` atomically; returns the path written."""
+        return write_export(path, self.export_bytes("csv"))
 
     def to_json(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`json_bytes` to ``path`` atomically; keys: see
-        :meth:`OperatingPointRecord.to_dict`. Returns the path written."""
-        return write_export(path, self.json_bytes())
+        """Write the JSON export to ``path`` atomically; returns the path written."""
+        return write_export(path, self.export_bytes("json"))
 
     def save_png(self, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
-        """Write :meth:`png_bytes` to ``path`` atomically. Returns the path written."""
-        return write_export(path, self.png_bytes(dpi))
+        """Write the PNG figure to ``path`` atomically; returns the path written."""
+        return write_export(path, self.export_bytes("png", dpi=dpi))
 
     def __panel__(self) -> Any:
         """The dashboard (:func:`~precml_widgets.anomaly.explorer_layout.dashboard`)."""

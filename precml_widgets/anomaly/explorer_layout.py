@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 
 from precml_widgets._optional import require
 from precml_widgets.anomaly import plots
+from precml_widgets.anomaly.trigger_state import EXPORT_KINDS
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
 
 #: An :class:`~precml_widgets.anomaly.explorer.AnomalyScoreExplorer` (typed loosely: this
@@ -100,12 +101,12 @@ def controls(explorer: ExplorerLike) -> Any:
     number = pn.widgets.FloatInput.from_param
     downloads = [
         pn.widgets.FileDownload(
-            callback=lambda f=f: io.BytesIO(f()),
+            callback=lambda ext=ext: io.BytesIO(ex.export_bytes(ext)),
             filename=f"precml_operating_point.{ext}",
             label=ext.upper(),
             width=88,
         )
-        for ext, f in (("csv", ex.csv_bytes), ("json", ex.json_bytes), ("png", ex.png_bytes))
+        for ext in EXPORT_KINDS
     ]
     return pn.Column(
         "### Trigger settings",

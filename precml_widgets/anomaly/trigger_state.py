@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from precml_widgets.anomaly.exports import OperatingPointRecord
+from precml_widgets._checks import require_choice
+from precml_widgets.anomaly.exports import OperatingPointRecord, figure_png
 from precml_widgets.anomaly.figures import add_caption, operating_point_figure
 from precml_widgets.anomaly.formatting import NO_SYSTEMATIC, kind_text
 from precml_widgets.anomaly.operating_point import OperatingPoint, operating_point
@@ -22,7 +23,10 @@ from precml_widgets.anomaly.status import StatusReport, efficiency_rows
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["TriggerState"]
+__all__ = ["EXPORT_KINDS", "TriggerState"]
+
+#: The file types :meth:`TriggerState.export_bytes` writes.
+EXPORT_KINDS = ("csv", "json", "png")
 
 
 @dataclass(frozen=True)
@@ -152,3 +156,13 @@ class TriggerState:
         )
         add_caption(fig, f"Samples: {flags}. {self.scores.full_caveat(self.score)}")
         return fig
+
+    def export_bytes(self, kind: str, *, log: bool = True, dpi: int = 120) -> bytes:
+        """The export of kind ``"csv"``, ``"json"`` (:meth:`export_record`, see
+        :class:`~precml_widgets.anomaly.exports.OperatingPointRecord` for the columns and
+        keys) or ``"png"`` (:meth:`figure` at ``dpi``), as bytes."""
+        kind = require_choice("kind", kind, EXPORT_KINDS, hint="pick the file type to export")
+        if kind == "png":
+            return figure_png(self.figure(log=log, dpi=dpi), dpi)
+        record = self.export_record()
+        return record.to_csv_bytes() if kind == "csv" else record.to_json_bytes()
