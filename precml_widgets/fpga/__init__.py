@@ -10,7 +10,14 @@ scans. No view and no panel: the Panel estimator lives in
 The functions :func:`precml_widgets.fpga.emulate.emulate` and
 :func:`precml_widgets.fpga.convert.convert` are not re-exported here: their names are those of
 their modules, which ``from precml_widgets.fpga import emulate`` must keep returning.
+
+The shipped torch models (``models``), the dashboard core (``dashboard``) and the Panel view
+:class:`~precml_widgets.fpga.estimator_view.FPGAEstimator` are imported on first access of
+their names.
 """
+
+import importlib
+from typing import Any
 
 from precml_widgets.fpga.cache import (
     CACHE_ENV_VAR,
@@ -198,6 +205,18 @@ from precml_widgets.fpga.toolchain import (
     cxx_flags,
 )
 
+#: Public names imported on first access (torch or Panel): name -> module of this package.
+_LAZY = {
+    "FPGAEstimator": "estimator_view",
+    "Dashboard": "dashboard",
+    "Settings": "dashboard",
+    "default_models": "models",
+    "jet_tagger": "models",
+    "load_jet_tagger": "models",
+    "scored_autoencoder": "models",
+    "standardised_inputs": "models",
+}
+
 __all__ = [
     "AIMS",
     "BACKENDS",
@@ -241,11 +260,13 @@ __all__ = [
     "Coefficients",
     "ConvLayer",
     "CoverageReport",
+    "Dashboard",
     "DenseLayer",
     "DeployConfig",
     "DesignSpec",
     "Device",
     "EmulationResult",
+    "FPGAEstimator",
     "FirmwareBuildError",
     "FirmwareEmulator",
     "FixedPointModel",
@@ -261,6 +282,7 @@ __all__ = [
     "RecurrentLayer",
     "ResourceEstimate",
     "ResourceOverflowError",
+    "Settings",
     "SoftmaxLayer",
     "Strategy",
     "StrategySpelling",
@@ -285,6 +307,7 @@ __all__ = [
     "coverage_band",
     "cross_validate",
     "cxx_flags",
+    "default_models",
     "dense_stack",
     "design_components",
     "design_interval",
@@ -303,12 +326,14 @@ __all__ = [
     "interval_bounds",
     "interval_coverage",
     "is_activation",
+    "jet_tagger",
     "layers_from_hls_model",
     "layers_from_project",
     "layers_from_table_string",
     "live_fraction",
     "load_calibration_table",
     "load_entry",
+    "load_jet_tagger",
     "measured_error",
     "naive_estimate",
     "nearest_valid_reuse",
@@ -326,8 +351,10 @@ __all__ = [
     "requantized_bounds",
     "require_fits",
     "save_entry",
+    "scored_autoencoder",
     "scores",
     "smape",
+    "standardised_inputs",
     "supports",
     "targets_missed",
     "to_float32",
@@ -339,3 +366,14 @@ __all__ = [
     "width_config",
     "with_output_softmax",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,6 +1,14 @@
-"""Phase-space integration: neural importance sampling with zuko flows, measured against VEGAS."""
+"""Phase-space integration: neural importance sampling with zuko flows, measured against VEGAS.
+
+The HoloViews plots (``plots``) and the Panel view
+:class:`~precml_widgets.integration.explorer.IntegrationExplorer` are imported on first access
+of their names, so importing the package imports neither HoloViews nor Panel.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from precml_widgets.integration.budget import CallBudget
 from precml_widgets.integration.counting import CountingIntegrand, IntegrandValueError
@@ -10,12 +18,25 @@ from precml_widgets.integration.guard import Agreement, UnreliableResultError, a
 from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis import NeuralImportanceSampler, integrate_nis
 from precml_widgets.integration.nis_config import NISConfig
-from precml_widgets.integration.result import IntegrationResult, IterationRecord, WeightedEvents
+from precml_widgets.integration.result import (
+    IntegrationResult,
+    IterationRecord,
+    WeightedEvents,
+    mc_estimate,
+)
 from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
 from precml_widgets.integration.suite import SUITE, get, suite
 from precml_widgets.integration.toys import annulus, camel, entangled_circles, gauss, polynomial
 from precml_widgets.integration.unweighting import UnweightedEvents, unweight
 from precml_widgets.integration.vegas_baseline import VegasConfig, integrate_vegas
+
+#: Public names imported on first access (torch or Panel): name -> module of this package.
+_LAZY = {
+    "IntegrationExplorer": "explorer",
+    "convergence_plot": "plots",
+    "projection_plot": "plots",
+    "weight_histogram": "plots",
+}
 
 __all__ = [
     "FLOW_SIZES",
@@ -29,6 +50,7 @@ __all__ = [
     "FlowConfig",
     "Integrand",
     "IntegrandValueError",
+    "IntegrationExplorer",
     "IntegrationResult",
     "IterationRecord",
     "NISConfig",
@@ -42,13 +64,28 @@ __all__ = [
     "build_cube_flow",
     "camel",
     "compare",
+    "convergence_plot",
     "entangled_circles",
     "factorised_spread",
     "gauss",
     "get",
     "integrate_nis",
     "integrate_vegas",
+    "mc_estimate",
     "polynomial",
+    "projection_plot",
     "suite",
     "unweight",
+    "weight_histogram",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
