@@ -121,6 +121,7 @@ from precml_widgets.fpga.estimate_result import (
 )
 from precml_widgets.fpga.estimator import (
     estimate,
+    load_calibration,
 )
 from precml_widgets.fpga.fixed_emulation import (
     SUPPORTED,
@@ -331,6 +332,7 @@ __all__ = [
     "layers_from_project",
     "layers_from_table_string",
     "live_fraction",
+    "load_calibration",
     "load_calibration_table",
     "load_entry",
     "load_jet_tagger",

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -37,12 +36,12 @@ from precml_widgets.fpga.defaults import (
 )
 from precml_widgets.fpga.devices import DEVICES, Device
 from precml_widgets.fpga.estimator import (
-    COEFFICIENTS_FILE,
     BudgetCheck,
     ResourceEstimate,
     ResourceOverflowError,
     check_budget,
     estimate,
+    load_calibration,
     require_fits,
 )
 from precml_widgets.fpga.layers import DenseLayer, Layer
@@ -90,14 +89,15 @@ Metrics = Mapping[str, Mapping[int, Mapping[str, float]]]
 
 @cache
 def calibration_facts() -> dict[str, Any]:
-    """What the shipped calibration says about itself (read once from ``COEFFICIENTS_FILE``).
+    """What the shipped calibration (:func:`~precml_widgets.fpga.estimator.load_calibration`)
+    says about itself.
 
     Returns:
-        ``{"used": syntheses in the calibration domain, "total": all syntheses of the table,
-        "smape": {quantity: leave-one-component-out sMAPE (0.2 = 20 %)}}``.
+        ``{"used": n, "total": n, "smape": {quantity: sMAPE}}``: the syntheses in the
+        calibration domain, all syntheses of the table, and the leave-one-component-out sMAPE
+        per quantity (0.2 = 20 %).
     """
-    with open(COEFFICIENTS_FILE, encoding="utf-8") as f:
-        calib = json.load(f)
+    calib = load_calibration()
     used = sum(calib["domain"]["rows_per_family"].values())
     return {
         "used": used,

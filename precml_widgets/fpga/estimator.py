@@ -92,13 +92,21 @@ __all__ = [
     "classify_extrapolations",
     "estimate",
     "evaluate_terms",
+    "load_calibration",
     "require_fits",
     "with_output_softmax",
 ]
 
 
 @lru_cache(maxsize=4)
-def _calibration(path: str = str(COEFFICIENTS_FILE)) -> dict[str, Any]:
+def load_calibration(path: str = str(COEFFICIENTS_FILE)) -> dict[str, Any]:
+    """The shipped calibration record (coefficients, domain, cross-validation, intervals),
+    read once per path from :data:`COEFFICIENTS_FILE` (JSON written by
+    ``python -m precml_widgets.fpga.calibrate --write``).
+
+    Raises:
+        InvalidInputError: the file is missing or not JSON; the message says how to regenerate it.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
@@ -111,7 +119,7 @@ def _calibration(path: str = str(COEFFICIENTS_FILE)) -> dict[str, Any]:
 
 @lru_cache(maxsize=4)
 def _shipped_coefficients(path: str = str(COEFFICIENTS_FILE)) -> Coefficients:
-    return Coefficients(**_calibration(path)["coefficients"])
+    return Coefficients(**load_calibration(path)["coefficients"])
 
 
 LayerSource = Sequence[Layer] | Layer | str | os.PathLike[str] | Any
@@ -192,7 +200,7 @@ def estimate(
     if append:
         stack = with_output_softmax(stack)
     softmax_note = _softmax_note(given, stack, output_softmax)
-    calib = _calibration()
+    calib = load_calibration()
     c = coefficients or _shipped_coefficients()
     totals, per = evaluate_terms(
         stack,
