@@ -26,9 +26,12 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _fail(name: str, expected: str, value: object, hint: str) -> InvalidInputError:
+def _fail(
+    name: str, expected: str, value: object, hint: str, *, wrong_type: bool = False
+) -> InvalidInputError:
     tail = f"; {hint}" if hint else "."
-    return InvalidInputError(f"{name} must be {expected}, got {value!r}{tail}")
+    kind = f" (a {type(value).__name__}, not a number)" if wrong_type else ""
+    return InvalidInputError(f"{name} must be {expected}, got {value!r}{kind}{tail}")
 
 
 def require_int(
@@ -58,7 +61,13 @@ def require_int(
     else:
         expected = "an integer"
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise _fail(name, expected, value, hint)
+        raise _fail(
+            name,
+            expected,
+            value,
+            hint,
+            wrong_type=isinstance(value, bool) or not isinstance(value, Real),
+        )
     number = int(value)
     if (low is not None and number < low) or (high is not None and number > high):
         raise _fail(name, expected, value, hint)
@@ -107,7 +116,7 @@ def require_real(
     if unit:
         expected += f" {unit}"
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise _fail(name, expected, value, hint)
+        raise _fail(name, expected, value, hint, wrong_type=True)
     number = float(value)
     if math.isnan(number) or (finite and math.isinf(number)):
         raise _fail(name, expected, value, hint)

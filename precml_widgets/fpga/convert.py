@@ -28,6 +28,7 @@ from precml_widgets.fpga.defaults import (
     DEFAULT_IO_TYPE,
     DEFAULT_PART_NUMBER,
     DEFAULT_PRECISION,
+    DEFAULT_STRATEGY,
     IO_TYPES,
     STRATEGIES,
     Backend,
@@ -61,6 +62,10 @@ class UnsupportedLayerError(InvalidInputError):
     """The model holds a layer that hls4ml (or precml's deployment) cannot convert."""
 
 
+#: The default strategy as hls4ml spells it (from ``defaults.DEFAULT_STRATEGY``).
+DEFAULT_HLS_STRATEGY: HLSStrategy = hls4ml_strategy(DEFAULT_STRATEGY)
+
+
 @dataclass(frozen=True)
 class DeployConfig:
     """How to deploy a network with hls4ml.
@@ -78,7 +83,7 @@ class DeployConfig:
     """
 
     backend: Backend = DEFAULT_BACKEND
-    strategy: HLSStrategy = "Latency"
+    strategy: HLSStrategy = DEFAULT_HLS_STRATEGY
     io_type: IOType = DEFAULT_IO_TYPE
     precision: str = DEFAULT_PRECISION
     reuse_factor: int = 1

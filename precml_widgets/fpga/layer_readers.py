@@ -17,6 +17,7 @@ from typing import Any
 
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
+from precml_widgets.fpga.defaults import DEFAULT_STRATEGY
 from precml_widgets.fpga.layer_types import (
     DEFAULT_TYPE,
     SUPPORTED_KINDS,
@@ -224,7 +225,7 @@ def _mac_fields(layer: Any) -> dict[str, Any]:
         n_zeros = int(weights.data.size - (weights.data != 0).sum())
     return {
         "reuse_factor": int(layer.get_attr("reuse_factor", 1)),
-        "strategy": str(layer.get_attr("strategy", "latency") or "latency"),
+        "strategy": str(layer.get_attr("strategy", DEFAULT_STRATEGY) or DEFAULT_STRATEGY),
         "weight": _type_of(layer, "weight_t") or DEFAULT_TYPE,
         "accum": _type_of(layer, "accum_t") or DEFAULT_TYPE,
         "input": _fixed_from_hls(layer.get_input_variable().type.precision),

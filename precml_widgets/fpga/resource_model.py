@@ -29,7 +29,7 @@ bits, at a clock period ``T`` ns:
 * FF = ``rho * c_reg * (N - z) * W_a * S(D_t, n_in) * (s_shared if R > 1)`` tree registers +
   ``c_io * n_out * W_a`` output registers, with ``S = sum_{k=1..D_t} n_in^(-k/(D_t+1))``:
   ``D_t`` stages cut the tree into equal-delay segments and after a fraction ``x`` of it
-  ``n_in^-x`` of the products are still separate partial sums (:func:`_live_fraction`).
+  ``n_in^-x`` of the products are still separate partial sums (:func:`live_fraction`).
   The clock and the tool enter FF only through ``D_t`` (``rho`` = ``vitis_ff`` stays at 1:
   it is not fitted).
 * Softmax over ``n``: ``n`` DSPs (none if ``mul_impl="fabric"``), ``c_bram * n`` BRAM_18K

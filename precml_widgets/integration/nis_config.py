@@ -46,15 +46,20 @@ class NISConfig:
         seed: seeds the flow's weights and every draw.
 
     The budget may also be given by its old names, in integrand calls: ``training_calls``,
-    ``calls_per_iteration``, ``final_calls`` and ``premap_calls`` (keywords only; they replace
-    those numbers of ``budget``, and must be whole iterations). They remain readable as
-    properties.
+    ``calls_per_iteration``, ``final_calls`` and ``premap_calls`` (by keyword, or the first
+    three positionally in that order, as before the budget existed). Given counts must be whole
+    iterations (a clear error says the nearest ones); a count not given keeps the default's
+    calls rounded down to whole iterations. They remain readable as properties.
 
     Example:
         >>> NISConfig(CallBudget(1_000, training_iterations=10, final_iterations=10)).iterations
         10
         >>> NISConfig(training_calls=10_000, calls_per_iteration=1_000).budget.training_iterations
         10
+        >>> NISConfig(20_000, 2_000, 10_000).budget.final_iterations
+        5
+        >>> NISConfig(calls_per_iteration=3_000).budget.training_iterations  # 100 000 // 3 000
+        33
     """
 
     budget: CallBudget
@@ -68,8 +73,8 @@ class NISConfig:
 
     def __init__(
         self,
-        budget: CallBudget | None = None,
-        *,
+        budget: CallBudget | int | None = None,
+        *legacy: int,
         loss: Literal["variance", "kl"] = "variance",
         learning_rate: float = 1e-2,
         epochs_per_batch: int = 4,
@@ -82,6 +87,21 @@ class NISConfig:
         final_calls: int | None = None,
         premap_calls: int | None = None,
     ) -> None:
+        if isinstance(budget, int):  # a bool is refused below, as training_calls
+            # the old positional order: training_calls, calls_per_iteration, final_calls
+            if len(legacy) > 2 or training_calls is not None:
+                raise InvalidInputError(
+                    "NISConfig takes at most three positional numbers (training_calls, "
+                    "calls_per_iteration, final_calls); pass the other settings by keyword."
+                )
+            training_calls, budget = budget, None
+            calls_per_iteration = legacy[0] if legacy else calls_per_iteration
+            final_calls = legacy[1] if len(legacy) > 1 else final_calls
+        elif legacy:
+            raise InvalidInputError(
+                "NISConfig takes a CallBudget (or the old training_calls, calls_per_iteration, "
+                "final_calls) positionally; pass the other settings by keyword."
+            )
         budget = require_instance("NISConfig.budget", budget or DEFAULT_NIS_BUDGET, CallBudget)
         old = {
             "training_calls": training_calls,
@@ -96,10 +116,15 @@ class NISConfig:
                 if value is not None:
                     require_int(f"NISConfig.{name}", value, low=lows.get(name, 0), hint=hint)
             per = budget.calls_per_iteration if calls_per_iteration is None else calls_per_iteration
+
+            def whole(calls: int) -> int:
+                # a count not given keeps the default's calls, in whole iterations (>= 1)
+                return max(1, calls // per) * per
+
             budget = CallBudget.from_calls(
                 per,
-                budget.training_calls if training_calls is None else training_calls,
-                budget.final_calls if final_calls is None else final_calls,
+                whole(budget.training_calls) if training_calls is None else training_calls,
+                whole(budget.final_calls) if final_calls is None else final_calls,
                 budget.premap_calls if premap_calls is None else premap_calls,
                 owner="NISConfig",
             )
