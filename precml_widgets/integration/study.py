@@ -4,6 +4,12 @@
 your own integrand); besides the three methods it trains ``guard_flows`` more flows from
 independent seeds, and :mod:`~precml_widgets.integration.guard` checks that every flow and
 VEGAS+ agree on the integral before the methods are compared.
+
+The one budget (:class:`~precml_widgets.integration.budget.CallBudget`) sets VEGAS+'s
+iterations; vegas adapts its per-iteration count, so each flow trains on the budget's training
+calls and its final estimate gets what VEGAS+ spent minus those (``total_calls``). This is the
+one place where a comparison overrides the budget's final calls: the error ratio compares equal
+calls.
 """
 
 from __future__ import annotations
