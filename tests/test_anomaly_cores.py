@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from precml_widgets.anomaly.exports import EXPORT_LIMIT_COLUMNS, write_export
+from precml_widgets.anomaly.exports import EXPORT_LIMIT_COLUMNS
 from precml_widgets.anomaly.rates import rate_at_threshold, threshold_for_rate
 from precml_widgets.anomaly.score_set import ScoreSet, threshold_range
 from precml_widgets.anomaly.scores import ScoreSample
@@ -80,7 +80,8 @@ def test_status_report_html_carries_the_text(data):
 
 
 def test_export_record_csv_and_json(data, tmp_path):
-    record = TriggerState(data, "autoencoder", 2.0, 1e6, 0.6827).export_record()
+    state = TriggerState(data, "autoencoder", 2.0, 1e6, 0.6827)
+    record = state.export_record()
     rows = list(csv.DictReader(io.StringIO(record.to_csv_bytes().decode())))
     assert [r["kind"] for r in rows] == ["background", "signal"]
     assert [r["is_real"] for r in rows] == ["True", "False"]
@@ -88,11 +89,11 @@ def test_export_record_csv_and_json(data, tmp_path):
     assert all("toy background" in r["background_caveat"] for r in rows)
     obj = json.loads(record.to_json_bytes())
     assert obj["rows"][0]["rate_hz"] == obj["rate_hz"] == record.point.rate.rate_hz
-    path = write_export(tmp_path / "op.json", record.to_json_bytes())
+    path = state.save("json", tmp_path / "op.json")
     assert json.loads(path.read_text()) == obj
     assert [p.name for p in tmp_path.iterdir()] == ["op.json"]  # no temporary file left
     with pytest.raises(InvalidInputError, match="does not exist"):
-        write_export(tmp_path / "missing" / "op.json", b"{}")
+        state.save("json", tmp_path / "missing" / "op.json")
 
 
 def test_package_import_is_light():

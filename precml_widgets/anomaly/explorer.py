@@ -23,7 +23,6 @@ from precml_widgets.anomaly.explorer_layout import dashboard
 from precml_widgets.anomaly.exports import (
     EXPORT_LIMIT_COLUMNS,
     EXPORT_SYST_COLUMNS,
-    write_export,
 )
 from precml_widgets.anomaly.formatting import format_khz, rate_caveat
 from precml_widgets.anomaly.operating_point import OperatingPoint
@@ -334,15 +333,15 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """Write the CSV export to ``path`` atomically; returns the path written."""
-        return write_export(path, self.export_bytes("csv"))
+        return self.state().save("csv", path, log=self.log_scale)
 
     def to_json(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON export to ``path`` atomically; returns the path written."""
-        return write_export(path, self.export_bytes("json"))
+        return self.state().save("json", path, log=self.log_scale)
 
     def save_png(self, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
         """Write the PNG figure to ``path`` atomically; returns the path written."""
-        return write_export(path, self.export_bytes("png", dpi=dpi))
+        return self.state().save("png", path, log=self.log_scale, dpi=dpi)
 
     def __panel__(self) -> Any:
         """The dashboard (:func:`~precml_widgets.anomaly.explorer_layout.dashboard`)."""

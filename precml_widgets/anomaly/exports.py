@@ -1,9 +1,9 @@
-"""Exports of a trigger operating point: CSV and JSON records, PNG figures, atomic files.
+"""Exports of a trigger operating point: CSV and JSON records and PNG figures, as bytes.
 
 :class:`OperatingPointRecord` holds one operating point with everything that must travel with
 its numbers (the rate's systematic, each sample's real/simulated flag, the caveat on what the
 rate means) and turns it into CSV or JSON bytes; :func:`figure_png` renders a figure.
-:func:`write_export` puts bytes on disk through :mod:`precml_widgets._io` (atomically).
+:meth:`~precml_widgets.anomaly.trigger_state.TriggerState.save` writes them atomically.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from precml_widgets._io import write_bytes
 from precml_widgets.anomaly.operating_point import OperatingPoint
 
 if TYPE_CHECKING:
@@ -27,7 +24,6 @@ __all__ = [
     "EXPORT_SYST_COLUMNS",
     "OperatingPointRecord",
     "figure_png",
-    "write_export",
 ]
 
 #: Columns that the CSV / JSON exports add to :meth:`OperatingPoint.to_rows`: the one-sided
@@ -145,12 +141,3 @@ def figure_png(fig: Figure, dpi: int = 120) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
-
-
-def write_export(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (:func:`precml_widgets._io.write_bytes`).
-
-    Raises:
-        InvalidInputError: ``path`` is a folder or its folder does not exist.
-    """
-    return write_bytes(path, data)

@@ -8,10 +8,13 @@ functions of :mod:`precml_widgets.anomaly.rates`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from precml_widgets._checks import require_choice
+from precml_widgets._io import write_bytes
 from precml_widgets.anomaly.exports import OperatingPointRecord, figure_png
 from precml_widgets.anomaly.figures import add_caption, operating_point_figure
 from precml_widgets.anomaly.formatting import NO_SYSTEMATIC, kind_text
@@ -166,3 +169,13 @@ class TriggerState:
             return figure_png(self.figure(log=log, dpi=dpi), dpi)
         record = self.export_record()
         return record.to_csv_bytes() if kind == "csv" else record.to_json_bytes()
+
+    def save(
+        self, kind: str, path: str | os.PathLike[str], *, log: bool = True, dpi: int = 120
+    ) -> Path:
+        """Write :meth:`export_bytes` of ``kind`` to ``path`` atomically; returns the path.
+
+        Raises:
+            InvalidInputError: ``path`` is a folder or its folder does not exist.
+        """
+        return write_bytes(path, self.export_bytes(kind, log=log, dpi=dpi))
