@@ -14,9 +14,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from precml_widgets._optional import lazy_exports
 from precml_widgets.anomaly.efficiency import EfficiencyResult, efficiency_at_threshold
 from precml_widgets.anomaly.formatting import format_hz, format_khz, rate_caveat
 from precml_widgets.anomaly.operating_point import OperatingPoint, operating_point
@@ -130,13 +128,4 @@ __all__ = [
     "z_window_mask",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -16,9 +16,7 @@ The shipped torch models (``models``), the dashboard core (``dashboard``) and th
 their names.
 """
 
-import importlib
-from typing import Any
-
+from precml_widgets._optional import lazy_exports
 from precml_widgets.fpga.cache import (
     CACHE_ENV_VAR,
     EMULATOR_SOURCES,
@@ -369,13 +367,4 @@ __all__ = [
     "with_output_softmax",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -7,9 +7,7 @@ of their names, so importing the package imports neither HoloViews nor Panel.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from precml_widgets._optional import lazy_exports
 from precml_widgets.integration.budget import CallBudget
 from precml_widgets.integration.counting import CountingIntegrand, IntegrandValueError
 from precml_widgets.integration.factorisation import FactorisedSpread, factorised_spread
@@ -79,13 +77,4 @@ __all__ = [
     "weight_histogram",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
