@@ -9,6 +9,16 @@ table layer string, an hls4ml ``ModelGraph`` or an hls4ml project folder; the ex
 of :mod:`precml_widgets.fpga.design` (``DesignSpec.from_table_row`` and friends) say which.
 This module re-exports the names it has always offered.
 
+Every estimate carries, per quantity, the held-out error of its tool family
+(sMAPE, leaving out whole *components*: designs and repositories linked by a shared design
+or repository, the most pessimistic grouping of :mod:`precml_widgets.fpga.calibrate`) and a
+68 % interval: group-weighted quantiles of the held-out log residuals, widened, flag kind by
+flag kind, with the residuals measured on the flagged syntheses of that kind (``conv``,
+``rnn``, ``stream``, ``partition``; other structural flags with all flagged syntheses). A
+flag that only names an uncalibrated part or clock does not widen the interval (no
+synthesis measures it; the flag says so). The held-out coverage of these intervals is
+measured by nested grouped cross-validation (:mod:`precml_widgets.fpga.calibrate`).
+
 Output softmax: a table layer string lists the multiply layers only; the design it
 describes ends in hls4ml's softmax after the last dense layer (every dense synthesis of the
 calibration table does). :func:`estimate` appends that softmax to a table string unless

@@ -42,21 +42,8 @@ Convolutions and recurrent layers are estimated as their per-position / per-step
 kernels and always flagged as extrapolations, as are the other places where the rules are
 known to fail (io_stream FIFOs and line buffers, recurrent layers without a sequence length,
 low-bit weights that HLS may still put on DSPs, Latency layers beyond hls4ml's partition
-limit). Every estimate carries, per quantity, the held-out error of its tool family
-(sMAPE, leaving out whole *components*: designs and repositories linked by a shared design
-or repository, the most pessimistic grouping of :mod:`precml_widgets.fpga.calibrate`) and a
-68 % interval: group-weighted quantiles of the held-out log residuals, widened, flag kind by
-flag kind, with the residuals measured on the flagged syntheses of that kind (``conv``,
-``rnn``, ``stream``, ``partition``; other structural flags with all flagged syntheses). A
-flag that only names an uncalibrated part or clock does not widen the interval (no
-synthesis measures it; the flag says so). The held-out coverage of these intervals is
-measured by nested grouped cross-validation (:mod:`precml_widgets.fpga.calibrate`).
-
-Output softmax: a table layer string lists the multiply layers only; the design it
-describes ends in hls4ml's softmax after the last dense layer (every dense synthesis of the
-calibration table does). :func:`estimate` appends that softmax to a table string unless
-``output_softmax=False``; a list of layers, a ``ModelGraph`` or a project is priced as given
-(``output_softmax=True`` appends one). The result states which (``output_softmax``).
+limit). What an estimate adds to these numbers (the flags, each quantity's held-out error
+and interval, the output-softmax convention) is described in :mod:`precml_widgets.fpga.estimator`.
 
 References:
     Duarte et al., "Fast inference of deep neural networks in FPGAs for particle physics",
