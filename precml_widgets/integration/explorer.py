@@ -4,12 +4,16 @@
 :func:`~precml_widgets.integration.study.compare`.
 Pressing *Train* runs one comparison (with a progress bar) and caches it by configuration;
 every other knob (quantile for ``w_max``, projected coordinates) only re-reads finished results.
+The figures are built once per comparison; the quantile and coordinate sliders update their data
+in place (HoloViews ``DynamicMap`` s on the knobs' streams), and the weight histograms are binned
+once per comparison (:func:`~precml_widgets.integration.plots.weight_histograms`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+from functools import partial
 from typing import Any
 
 from precml_widgets._optional import require
@@ -18,13 +22,20 @@ from precml_widgets.integration.budget import CallBudget
 from precml_widgets.integration.flow import FLOW_SIZES
 from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis_config import NISConfig
-from precml_widgets.integration.plots import convergence_plot, projection_plot, weight_histogram
+from precml_widgets.integration.plots import (
+    WeightHistograms,
+    convergence_plot,
+    projection_plot,
+    weight_histogram,
+    weight_histograms,
+)
 from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
 from precml_widgets.integration.suite import get
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
 
 pn = require("panel", "widgets", "the integration explorer")
 param = require("param", "widgets", "the integration explorer")
+hv = require("holoviews", "widgets", "the integration explorer")
 
 __all__ = ["FLOW_SIZES", "INTEGRANDS", "IntegrationExplorer"]
 
@@ -107,7 +118,12 @@ class IntegrationExplorer(pn.viewable.Viewer):
         self.message_pane = pn.pane.Markdown("")
         self.error_pane = pn.pane.Markdown("", styles={"color": "#b00020"})
         self.projections_pane = pn.Row()
+        self._projections: tuple[Comparison, tuple, list] | None = None  # last drawn
         super().__init__(**params)
+        # one stream per group of knobs, shared by every DynamicMap (no watcher per figure)
+        self._quantile_stream = hv.streams.Params(self, ["quantile"])
+        self._inspect_stream = hv.streams.Params(self, ["quantile", "x_dim", "y_dim"])
+        self._show_comparison()
         self._cache: dict[tuple, Comparison] = {}
         if self.comparison is not None:
             self._cache[self._key()] = self.comparison
@@ -235,24 +251,65 @@ class IntegrationExplorer(pn.viewable.Viewer):
 
     @param.depends("comparison", "quantile", "x_dim", "y_dim", watch=True, on_init=True)
     def _refresh(self) -> None:
-        """Update the persistent panes (never retrains: reads the finished comparison)."""
-        comparison = self.comparison
+        """Update the text panes (never retrains: reads the finished comparison)."""
         self.summary_pane.object = self.summary()
+        if self.comparison is None:
+            self.message_pane.object = ""
+            return
+        message = self.projection_message()
+        self.message_pane.object = message
+        self.projections_pane.visible = not message
+
+    @param.depends("comparison", watch=True)
+    def _show_comparison(self) -> None:
+        """Build the figures of a new comparison, once: the sliders then update their data."""
+        comparison = self.comparison
         shown = comparison is not None
         for pane in (self.convergence_pane, self.weights_pane, self.projections_pane):
             pane.visible = shown
         if not shown:
-            self.message_pane.object = ""
             return
         self.convergence_pane.object = convergence_plot(comparison)
-        self.weights_pane.object = weight_histogram(comparison, self.quantile)
-        message = self.projection_message()
-        self.message_pane.object = message
-        self.projections_pane.visible = not message
-        if not message:
-            layout = projection_plot(comparison, (self.x_dim, self.y_dim), quantile=self.quantile)
-            # one fixed-size pane per image: a Layout inside a stretching column collapses
-            self.projections_pane.objects = [pn.pane.HoloViews(image) for image in layout]
+        histograms = weight_histograms(comparison)  # binned once; the quantile moves lines
+        self.weights_pane.object = hv.DynamicMap(
+            partial(self._weights_figure, comparison, histograms), streams=[self._quantile_stream]
+        )
+        n_images = len(comparison.results) + (comparison.integrand.sampler is not None)
+        # one fixed-size pane per image: a Layout inside a stretching column collapses
+        self.projections_pane.objects = [
+            pn.pane.HoloViews(
+                hv.DynamicMap(
+                    partial(self._projection_image, comparison, i), streams=[self._inspect_stream]
+                ).opts(framewise=True)
+            )
+            for i in range(n_images)
+        ]
+        if not self.projection_message():
+            self.projections_pane.visible = True
+
+    @staticmethod
+    def _weights_figure(
+        comparison: Comparison, histograms: WeightHistograms, quantile: float
+    ) -> hv.Overlay:
+        return weight_histogram(comparison, quantile, histograms)
+
+    def _projection_image(
+        self, comparison: Comparison, index: int, quantile: float, x_dim: int, y_dim: int
+    ) -> hv.Image:
+        """Image ``index`` of :func:`projection_plot` (one call serves every image of a move).
+
+        Coordinates that cannot be projected keep the last images (the pane is hidden then).
+        """
+        dims, last = (x_dim, y_dim), self._projections
+        same = last is not None and last[0] is comparison
+        if not (same and last[1] == (quantile, dims)):
+            if x_dim == y_dim or max(dims) >= comparison.integrand.dim:
+                if same:
+                    return last[2][index]
+                dims = (0, 1)
+            images = list(projection_plot(comparison, dims, quantile=quantile))
+            self._projections = last = (comparison, (quantile, dims), images)
+        return last[2][index]
 
     def __panel__(self) -> pn.viewable.Viewable:
         knobs = pn.Param(

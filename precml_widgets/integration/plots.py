@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +14,14 @@ from precml_widgets.integration.study import Comparison
 if TYPE_CHECKING:
     import holoviews as hv
 
-__all__ = ["COLORS", "convergence_plot", "projection_plot", "weight_histogram"]
+__all__ = [
+    "COLORS",
+    "WeightHistograms",
+    "convergence_plot",
+    "projection_plot",
+    "weight_histogram",
+    "weight_histograms",
+]
 
 #: One colour per method, the same in every figure.
 COLORS = {"flow": "#d62728", "VEGAS+": "#1f77b4", "VEGAS": "#7f7f7f", "exact": "#2ca02c"}
@@ -77,19 +85,72 @@ def convergence_plot(comparison: Comparison) -> hv.Overlay:
     return overlay
 
 
-def weight_histogram(comparison: Comparison, quantile: float = 0.999) -> hv.Overlay:
+@dataclass(frozen=True)
+class WeightHistograms:
+    """The binned ``w / <w>`` of every method: what :func:`weight_histogram` draws.
+
+    Computed once per comparison (:func:`weight_histograms`); a quantile slider then only moves
+    the ``w_max`` lines (the histograms do not depend on the quantile).
+
+    Attributes:
+        edges: ``(61,)`` log-spaced bin edges of ``w / <w>`` (dimensionless), shared by all.
+        counts: per method, ``(60,)`` events per bin.
+    """
+
+    edges: np.ndarray
+    counts: dict[str, np.ndarray]
+
+    @property
+    def centres(self) -> np.ndarray:
+        """``(60,)`` geometric bin centres (the steps are drawn at these)."""
+        return np.sqrt(self.edges[1:] * self.edges[:-1])
+
+
+def weight_histograms(comparison: Comparison, bins: int = 60) -> WeightHistograms:
+    """Histogram ``w / <w>`` of each method's diagnostic events on one log-spaced binning.
+
+    Args:
+        comparison: a finished comparison (its ``diagnostics``: ``N`` events per method).
+        bins: number of bins between the smallest positive and the largest ``w / <w>``.
+
+    Example:
+        >>> import numpy as np
+        >>> from types import SimpleNamespace
+        >>> from precml_widgets.integration.result import WeightedEvents
+        >>> ev = WeightedEvents(np.zeros((4, 1)), np.array([1.0, 1.0, 2.0, 4.0]))
+        >>> h = weight_histograms(SimpleNamespace(diagnostics={"flow": ev}), bins=3)
+        >>> h.counts["flow"].tolist(), len(h.edges)
+        ([2, 1, 1], 4)
+    """
+    all_w = {m: ev.weights / ev.weights.mean() for m, ev in comparison.diagnostics.items()}
+    positive = np.concatenate([w[w > 0] for w in all_w.values()])
+    edges = np.logspace(np.log10(positive.min()), np.log10(positive.max()) + 1e-9, bins + 1)
+    counts = {m: np.histogram(w, bins=edges)[0] for m, w in all_w.items()}
+    return WeightHistograms(edges=edges, counts=counts)
+
+
+def weight_histogram(
+    comparison: Comparison,
+    quantile: float = 0.999,
+    histograms: WeightHistograms | None = None,
+) -> hv.Overlay:
     """Distribution of ``w / <w>`` on log axes per method; the tail is where samplers fail.
 
     Vertical lines mark each method's ``w_max`` at the chosen quantile.
+
+    Args:
+        comparison: a finished comparison.
+        quantile: the quantile of the weights drawn as ``w_max`` (0.9 to 1).
+        histograms: :func:`weight_histograms` of ``comparison``, when already computed (a
+            slider that moves only the quantile passes it: nothing is re-binned).
     """
     hv = _hv()
+    if histograms is None:
+        histograms = weight_histograms(comparison)
+    centres = histograms.centres
     layers = []
-    all_w = [ev.weights / ev.weights.mean() for ev in comparison.diagnostics.values()]
-    positive = np.concatenate([w[w > 0] for w in all_w])
-    edges = np.logspace(np.log10(positive.min()), np.log10(positive.max()) + 1e-9, 60)
-    for (method, events), w in zip(comparison.diagnostics.items(), all_w, strict=True):
-        counts, _ = np.histogram(w, bins=edges)
-        centres = np.sqrt(edges[1:] * edges[:-1])
+    for method, events in comparison.diagnostics.items():
+        counts = histograms.counts[method]
         # steps on log axes: empty bins drawn at 0.5 so that the line stays on the plot
         layers.append(
             hv.Curve((centres, np.maximum(counts, 0.5)), "w / <w>", "events", label=method).opts(
