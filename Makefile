@@ -1,8 +1,8 @@
 # precml -- one-command entry points. GNU make >= 4, bash.
 #
-#   make lab       JupyterLab on the notebook index (installs .[all] into .venv first)
-#   make gallery   serve every dashboard in precml_widgets/apps/ with `panel serve`
-#   make test      the whole test suite (installs .[all,test,docs] and Debian chromium)
+#   make lab       JupyterLab on the notebook index (installs .venv first, once)
+#   make gallery   serve every dashboard in precml_widgets/apps/ on http://127.0.0.1:5006/
+#   make test      the whole test suite (and Debian chromium, never upgrading what is installed)
 #   make test-teaching  every notebook with its untouched defaults: <= 5 min, <= 2 GB PSS each
 #   make validate  toy ensembles and published-table reproductions (marker `validation`)
 #   make docs      Sphinx site into docs/_build/html (warnings are errors)
@@ -12,9 +12,10 @@
 #   make normalise-notebooks  store the notebooks in canonical form (no Lab metadata noise)
 #   make clean     remove build outputs and caches (keeps .venv; `make distclean` removes it)
 #
-# Every target installs what it needs first, into .venv, with the exact pins of
-# ci/constraints.txt. An install is redone only when pyproject.toml or the constraints change
-# (stamp files .venv/.stamp-<extras>), so re-runs start at once.
+# One environment for every target: .venv with .[all,test,docs] at the exact pins of
+# ci/constraints.txt, installed by the first target that needs it and redone only when
+# pyproject.toml or the constraints change (stamp file .venv/.stamp-all,test,docs), so
+# `make lab` after `make test` (or any other order) starts at once.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -31,7 +32,8 @@ LAB_ARGS    ?=
 NOTEBOOK    ?= notebooks/00_index.ipynb
 # `make test PYTEST_ARGS="-m 'not slow' -x"`
 PYTEST_ARGS ?=
-# `make gallery ADDRESS=0.0.0.0 PORT=5007 ORIGINS="myhost:5007"`
+# `make gallery ADDRESS=0.0.0.0 PORT=5007 ORIGINS="myhost:5007"`: ORIGINS are the host names
+# browsers may use (the Host and Origin headers); requests naming any other host get 403.
 ADDRESS     ?= 127.0.0.1
 PORT        ?= 5006
 ORIGINS     ?= localhost:$(PORT) 127.0.0.1:$(PORT)
@@ -50,9 +52,13 @@ help:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# One stamp per set of extras, e.g. .venv/.stamp-all or .venv/.stamp-all,test,docs.
-$(VENV)/.stamp-%: pyproject.toml $(CONSTRAINTS) | $(PY)
-	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[$*]"
+# The one environment: every target below depends on $(ENV), never on a smaller set of extras
+# (two stamps for two sets made `make lab` after `make test` run pip again).
+EXTRAS := all,test,docs
+ENV    := $(VENV)/.stamp-$(EXTRAS)
+
+$(ENV): pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
 	@touch $@
 
 # --- targets ----------------------------------------------------------------------------------
@@ -61,55 +67,44 @@ $(VENV)/.stamp-%: pyproject.toml $(CONSTRAINTS) | $(PY)
 # panel-preview/render/precml_widgets/apps/<app>.py all see the whole project.
 # ci/jupyter_server_config.py makes every save write the canonical form (no kernel or UI
 # metadata), and jupytext (pyproject.toml [tool.jupytext]) saves each notebook's .py twin.
-lab: $(VENV)/.stamp-all
+lab: $(ENV)
 	@root_flag=""; \
 	if [ "$$(id -u)" = 0 ]; then root_flag="--allow-root"; fi; \
 	exec $(VENV)/bin/jupyter lab $(NOTEBOOK) --config="$(CURDIR)/ci/jupyter_server_config.py" \
 	  --ServerApp.root_dir="$(CURDIR)" $$root_flag $(LAB_ARGS)
 
-gallery: $(VENV)/.stamp-all
+gallery: $(ENV)
 	@if [ -z "$(strip $(APPS))" ]; then \
 	  echo "make gallery: no dashboards found (precml_widgets/apps/[!_]*.py)" >&2; exit 1; \
 	fi
-	exec $(VENV)/bin/panel serve $(APPS) --address $(ADDRESS) --port $(PORT) \
+	exec $(PY) -m precml_widgets.serving $(APPS) --warm --address $(ADDRESS) --port $(PORT) \
 	  $(foreach o,$(ORIGINS),--allow-websocket-origin $(o)) $(GALLERY_ARGS)
 
-test: $(VENV)/.stamp-all,test,docs chromium
+test: $(ENV) chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Binder's budget for the teaching defaults: wall time and peak PSS (kernel + Dask workers +
 # g++) per notebook, table printed and written to $(BENCH_RESULTS)/notebooks_teaching.json.
-test-teaching: $(VENV)/.stamp-all,test,docs
+test-teaching: $(ENV)
 	@mkdir -p $(BENCH_RESULTS)
 	PRECML_TEACHING_REPORT=$(BENCH_RESULTS)/notebooks_teaching.json \
 	  $(PY) -m pytest -m teaching tests/test_notebooks.py $(PYTEST_ARGS)
 
 # What is too slow for CI: large toy ensembles, published-table reproductions.
-validate: $(VENV)/.stamp-all,test,docs
+validate: $(ENV)
 	$(PY) -m pytest -m validation $(PYTEST_ARGS)
 
 # Debian's chromium for the browser tests (Playwright drives /usr/bin/chromium; we never run
-# `playwright install`). Without it the browser tests skip locally and fail in CI (CI=true).
+# `playwright install`). .ci/install-chromium simulates the install first and refuses when it
+# would upgrade or remove an installed package; it never runs `apt-get upgrade`. Without
+# chromium the browser tests skip locally and fail in CI (CI=true).
 chromium:
-	@if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ]; then sudo=""; \
-	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
-	else sudo="none"; fi; \
-	if [ "$$sudo" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "make: chromium not found; browser tests will skip (and fail under CI=true)."; \
-	  echo "      Install it with: sudo apt-get install chromium   (Debian/Ubuntu)"; \
-	  exit 0; \
-	fi; \
-	echo "make: installing Debian chromium for the browser tests"; \
-	if ! { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	       $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; then \
-	  echo "make: WARNING: could not install chromium; browser tests will skip or fail." >&2; \
-	fi
+	@bash .ci/install-chromium
 
-docs: $(VENV)/.stamp-docs
+docs: $(ENV)
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
-bench: $(VENV)/.stamp-all
+bench: $(ENV)
 	@mkdir -p $(BENCH_RESULTS); \
 	shopt -s nullglob; benches=(benchmarks/bench_*.py); \
 	if [ $${#benches[@]} -eq 0 ]; then echo "make bench: no benchmarks/bench_*.py found" >&2; exit 1; fi; \
@@ -121,7 +116,7 @@ bench: $(VENV)/.stamp-all
 	echo "results in $(BENCH_RESULTS)/"; \
 	if [ $${#failed[@]} -gt 0 ]; then echo "make bench: FAILED: $${failed[*]}" >&2; exit 1; fi
 
-lint: $(VENV)/.stamp-test
+lint: $(ENV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
@@ -129,11 +124,11 @@ lint: $(VENV)/.stamp-test
 # Notebooks as reviewable text: notebooks/NAME.py (jupytext py:percent) next to each
 # notebooks/NAME.ipynb; whichever of the two was edited last wins. Then the canonical form.
 # tests/test_notebook_files.py fails while a pair is out of sync or a notebook not canonical.
-sync-notebooks: $(VENV)/.stamp-test
+sync-notebooks: $(ENV)
 	$(VENV)/bin/jupytext --sync notebooks/*.ipynb
 	$(PY) ci/normalise_notebooks.py notebooks/*.ipynb
 
-normalise-notebooks: $(VENV)/.stamp-test
+normalise-notebooks: $(ENV)
 	$(PY) ci/normalise_notebooks.py notebooks/*.ipynb
 
 clean:

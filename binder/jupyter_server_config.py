@@ -6,12 +6,13 @@ URL (on Binder ``https://<binder host>/user/<id>/``, locally ``http://localhost:
 * ``panel-preview/render/precml_widgets/apps/<app>.py`` -- Panel's own server extension
   (``panel.io.jupyter_server_extension``, enabled automatically when Panel is installed)
   runs one app file inside a Jupyter kernel. Nothing here is needed for it.
-* ``precml-gallery/`` -- the whole gallery (``panel serve`` on every app, with an index page),
-  started on first visit by jupyter-server-proxy; it also appears as a JupyterLab launcher
-  tile. Configured below.
+* ``precml-gallery/`` -- the whole gallery (``python -m precml_widgets.serving`` on every
+  app, with an index page that loads nothing from the internet), started on first visit by
+  jupyter-server-proxy; it also appears as a JupyterLab launcher tile. Configured below.
 
 A ``panel serve`` started by hand in a terminal is reachable at ``proxy/<port>/<app>`` when it
-was started with ``--allow-websocket-origin '*'`` (the browser's origin is the Binder host).
+was started with ``--address 127.0.0.1 --allow-websocket-origin '*'`` (the browser's origin is
+the Binder host; only the proxy, which admits authenticated Jupyter users, reaches 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -30,13 +31,12 @@ os.environ.setdefault("PRECML_DATA", os.path.join(os.path.expanduser("~"), ".pre
 
 
 def _gallery_command(port: int, base_url: str) -> list[str]:
-    """``panel serve`` on every app in precml_widgets/apps/, behind the proxy's URL prefix."""
+    """``python -m precml_widgets.serving`` on every app, behind the proxy's URL prefix."""
     apps = sorted(glob.glob(os.path.join(REPO, "precml_widgets", "apps", "[!_]*.py")))
     return [
         sys.executable,
         "-m",
-        "panel",
-        "serve",
+        "precml_widgets.serving",
         *apps,
         "--address",
         "127.0.0.1",
@@ -44,8 +44,8 @@ def _gallery_command(port: int, base_url: str) -> list[str]:
         str(port),
         "--prefix",
         base_url.rstrip("/") + "/precml-gallery",
-        # The page is served under the Jupyter host name, which is not known in advance; the
-        # proxy itself only accepts authenticated Jupyter users.
+        # The page is served under the Jupyter host name, which is not known in advance, so the
+        # Host/Origin check is off ('*'); the proxy itself only accepts authenticated users.
         "--allow-websocket-origin",
         "*",
     ]

@@ -52,17 +52,21 @@
 #
 # Each dashboard is a Panel object that can be shown in three ways:
 #
-# - **in a notebook cell**: `pn.extension()` once, then the object as the last line of a
-#   cell, e.g. `AnomalyScoreExplorer.from_study(study)` in notebook 02 or
+# - **in a notebook cell**: `pn.extension(inline=True)` once (inline: the JavaScript travels
+#   in the notebook, so the widgets also draw without internet access), then the object as
+#   the last line of a cell, e.g. `AnomalyScoreExplorer.from_study(study)` in notebook 02 or
 #   `IntegrationExplorer(...)` in notebook 01;
 # - **as a web app**, from the repository root:
-#   `panel serve precml_widgets/apps/anomaly_explorer.py --show`, or `make gallery` for
-#   every dashboard at `http://127.0.0.1:5006/`;
+#   `python -m precml_widgets.serving precml_widgets/apps/anomaly_explorer.py --show`, or
+#   `make gallery` for every dashboard at `http://127.0.0.1:5006/`. Both listen on this
+#   machine only (127.0.0.1) and refuse requests addressed to any other host name; see
+#   `docs/dashboards.md` to serve a classroom;
 # - **inside JupyterLab and on Binder**, through the Jupyter server: the *precml
 #   dashboards* launcher tile (`precml-gallery/`), or
 #   `panel-preview/render/precml_widgets/apps/anomaly_explorer.py` relative to the
-#   server's base URL. A `panel serve ... --port 5006 --allow-websocket-origin '*'`
-#   started in a JupyterLab terminal is reachable at `proxy/5006/anomaly_explorer`.
+#   server's base URL. A `panel serve ... --address 127.0.0.1 --port 5006
+#   --allow-websocket-origin '*'` started in a JupyterLab terminal is reachable at
+#   `proxy/5006/anomaly_explorer`.
 
 # %% [markdown]
 # ## Where the data come from

@@ -79,7 +79,9 @@ from precml_widgets.integration import ee_mumu as eemumu
 from precml_widgets.record import record_results
 from precml_widgets.stats import classifier_check
 
-hv.extension("bokeh", logo=False)
+# inline=True: the Bokeh and Panel JavaScript travel inside the notebook, so the plots and the
+# explorer draw in JupyterLab without internet access (the default fetches them from a CDN)
+hv.extension("bokeh", logo=False, inline=True)
 # %matplotlib inline
 
 # one budget for every method: iterations of calls_per_iteration integrand calls

@@ -2,7 +2,9 @@
 
 Serve it with::
 
-    panel serve precml_widgets/apps/integration_explorer.py --show
+    python -m precml_widgets.serving precml_widgets/apps/integration_explorer.py --show
+
+(``make gallery`` serves every app; plain ``panel serve`` needs ``--address 127.0.0.1``.)
 
 Each session starts with a small Camel comparison already trained (cached per server process
 with ``pn.state.as_cached``, so visitors see results at once); *Train* runs any other choice.

@@ -1,0 +1,216 @@
+"""Serve the dashboards on this machine only: ``python -m precml_widgets.serving [APP ...]``.
+
+``make gallery`` runs this module. It is ``panel serve`` with three differences:
+
+* it listens on ``127.0.0.1`` unless told otherwise (``--address``);
+* every request whose ``Host`` header is not on the allowed list (the
+  ``--allow-websocket-origin`` list, default ``localhost:PORT`` and ``127.0.0.1:PORT``) gets
+  ``403`` before any session is made. A page of another site whose name was re-pointed to
+  127.0.0.1 (DNS rebinding) sends its own name as ``Host`` and as ``Origin``; tornado >= 6.5
+  accepts such a websocket as same-origin *without* calling Bokeh's origin check, so the
+  ``Host`` check is what refuses it (docs/dashboards.md);
+* the index page at ``/`` lists the apps from a template that loads nothing from the
+  internet (Panel's own index loads its logo and fonts from CDNs).
+
+Bokeh and Panel JavaScript come from this server (Bokeh's ``server`` resources), never from a
+CDN, so the dashboards also work offline.
+
+Example:
+    >>> host_allowed("127.0.0.1:5006", ["localhost:5006", "127.0.0.1:5006"])
+    True
+    >>> host_allowed("rebound.example:5006", ["localhost:5006", "127.0.0.1:5006"])
+    False
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from precml_widgets._checks import require_int
+from precml_widgets.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from bokeh.server.server import Server
+    from tornado.web import Application
+
+__all__ = [
+    "APPS_DIR",
+    "INDEX_TEMPLATE",
+    "app_files",
+    "app_summary",
+    "default_origins",
+    "guard_hosts",
+    "host_allowed",
+    "main",
+    "make_server",
+]
+
+#: The folder of the ``panel serve`` apps (files starting with ``_`` are not apps).
+APPS_DIR = Path(__file__).resolve().parent / "apps"
+#: The gallery's index page (a tornado template; nothing in it is fetched from the internet).
+INDEX_TEMPLATE = Path(__file__).resolve().parent / "templates" / "gallery_index.html"
+
+_APP_PREFIX = "``panel serve`` app:"
+
+
+def app_files(folder: Path = APPS_DIR) -> list[Path]:
+    """The app files in ``folder``: ``*.py`` not starting with ``_``, sorted by name."""
+    return sorted(p for p in Path(folder).glob("[!_]*.py") if p.is_file())
+
+
+def app_summary(path: Path) -> str:
+    """The first line of an app file's docstring, without its ``panel serve`` prefix.
+
+    The file is parsed, not imported (importing an app builds its dashboard).
+
+    Example:
+        >>> app_summary(APPS_DIR / "fpga_estimator.py").startswith("what a network costs")
+        True
+    """
+    doc = ast.get_docstring(ast.parse(Path(path).read_text(encoding="utf-8"))) or ""
+    first = doc.strip().splitlines()[0] if doc.strip() else Path(path).stem
+    return first.removeprefix(_APP_PREFIX).strip()
+
+
+def default_origins(port: int) -> list[str]:
+    """The hosts a local browser uses for ``port``: ``localhost:PORT`` and ``127.0.0.1:PORT``."""
+    return [f"localhost:{port}", f"127.0.0.1:{port}"]
+
+
+def host_allowed(host: str, allowed: Sequence[str]) -> bool:
+    """Whether a request's ``Host`` header (``name[:port]``) matches the allowed list.
+
+    Patterns follow Bokeh's ``--allow-websocket-origin`` (``*`` for any host, ``*`` for one
+    part of an address or the port, e.g. ``192.168.*.*:5006``); a host without a port means
+    port 80.
+    """
+    from bokeh.server.util import check_allowlist
+
+    if "*" in allowed:
+        return True
+    return bool(host) and check_allowlist(host.strip().lower(), list(allowed))
+
+
+def guard_hosts(app: Application, allowed: Sequence[str]) -> None:
+    """Answer ``403`` to every request of ``app`` whose ``Host`` is not in ``allowed``.
+
+    The check is the first routing rule of the tornado application, ahead of the pages,
+    websockets and static files, so a refused request creates no session.
+    """
+    from tornado.routing import Matcher, Rule
+    from tornado.web import RequestHandler
+
+    allowed = list(allowed)
+
+    class ForeignHost(Matcher):
+        def match(self, request: Any) -> dict[str, Any] | None:
+            return None if host_allowed(request.host or "", allowed) else {}
+
+    class RefuseHost(RequestHandler):
+        def prepare(self) -> None:
+            self.set_status(403)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish(
+                f"Host {self.request.host!r} is not allowed by this precml server (allowed: "
+                f"{', '.join(allowed)}). Browse to one of those, or restart it with "
+                "--allow-websocket-origin HOST:PORT for the name you use.\n"
+            )
+
+    app.default_router.rules.insert(0, Rule(ForeignHost(), RefuseHost))
+
+
+def make_server(
+    apps: Sequence[Path],
+    *,
+    address: str = "127.0.0.1",
+    port: int = 5006,
+    origins: Sequence[str] | None = None,
+    prefix: str = "",
+    warm: bool = False,
+) -> Server:
+    """A Bokeh server for ``apps`` (not started), with the ``Host`` guard and the index page.
+
+    Args:
+        apps: app files, each served at ``/<file name without .py>``.
+        address: the interface to listen on; ``0.0.0.0`` for every interface.
+        port: the TCP port (0 for any free port).
+        origins: allowed ``Host``/``Origin`` values, ``host[:port]`` (default
+            :func:`default_origins`); ``["*"]`` turns both checks off.
+        prefix: URL prefix (behind a proxy, e.g. Binder's ``/user/<id>/precml-gallery``).
+        warm: run each app once before serving (Panel's ``--warm``), so that what an app
+            caches per process (``pn.state.as_cached``) is ready for the first visitor.
+
+    Raises:
+        InvalidInputError: no apps, a missing app file, or a port outside 0-65535.
+    """
+    import panel as pn
+
+    port = require_int("port", port, low=0, high=65535, hint="use e.g. 5006.")
+    paths = [Path(a) for a in apps]
+    if not paths:
+        raise InvalidInputError(f"apps: no app files given; the apps live in {APPS_DIR}.")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise InvalidInputError(
+            f"apps: {', '.join(missing)} not found; pass files from {APPS_DIR}."
+        )
+    origins = list(origins) if origins else default_origins(port)
+    pn.config.index_titles = {f"/{p.stem}": app_summary(p) for p in paths}
+    server = pn.io.server.get_server(
+        {p.stem: str(p) for p in paths},
+        port=port,
+        address=address,
+        websocket_origin=origins,
+        index=str(INDEX_TEMPLATE),
+        prefix=prefix,
+        num_procs=1,
+        warm=bool(warm),
+        start=False,
+    )
+    # bokeh.server.server.Server exposes its tornado application only as _tornado
+    guard_hosts(server._tornado, origins)
+    return server
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: serve the apps until interrupted (``--help`` for the options)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m precml_widgets.serving",
+        description="Serve precml dashboards on this machine (127.0.0.1) with a Host check.",
+    )
+    parser.add_argument("apps", nargs="*", type=Path, help="app files (default: every app)")
+    parser.add_argument("--address", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5006, help="TCP port (default 5006)")
+    parser.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        dest="origins",
+        metavar="HOST[:PORT]",
+        help="a host name browsers use to reach the server (repeatable; default "
+        "localhost:PORT and 127.0.0.1:PORT)",
+    )
+    parser.add_argument("--prefix", default="", help="URL prefix behind a proxy")
+    parser.add_argument("--warm", action="store_true", help="run each app once at start")
+    parser.add_argument("--show", action="store_true", help="open the index in a browser")
+    args = parser.parse_args(argv)
+    server = make_server(
+        args.apps or app_files(),
+        address=args.address,
+        port=args.port,
+        origins=args.origins,
+        prefix=args.prefix,
+        warm=args.warm,
+    )
+    server.start()
+    print(f"precml dashboards at http://{args.address}:{server.port}{args.prefix}/", flush=True)
+    if args.show:
+        server.io_loop.add_callback(server.show, "/")
+    server.run_until_shutdown()
+
+
+if __name__ == "__main__":
+    main()
