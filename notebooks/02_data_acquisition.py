@@ -888,7 +888,9 @@ import panel as pn
 
 from precml_widgets.anomaly import AnomalyScoreExplorer
 
-pn.extension()
+# inline=True: the Bokeh and Panel JavaScript travel inside the notebook, so the widgets draw
+# in JupyterLab without internet access (the default fetches them from a CDN)
+pn.extension(inline=True)
 # the kernel-width systematic of the grid neighbours is the default
 explorer = AnomalyScoreExplorer.from_study(study, target_rate_khz=target_rate_hz / 1e3)
 explorer
@@ -897,7 +899,7 @@ explorer
 # The same dashboard runs as a web app, from the repository root:
 #
 # ```bash
-# panel serve precml_widgets/apps/anomaly_explorer.py --show
+# python -m precml_widgets.serving precml_widgets/apps/anomaly_explorer.py --show
 # ```
 #
 # (`make gallery` serves every dashboard; on Binder use the *precml dashboards* launcher
@@ -1429,7 +1431,13 @@ fpga_metrics = {
     }
     for w in fpga_widths
 }
-fpga_view = FPGAEstimator.default(metrics={"trigger autoencoder": fpga_metrics})
+# the same part, clock and backend as the estimates of section 8.2
+fpga_view = FPGAEstimator.default(
+    metrics={"trigger autoencoder": fpga_metrics},
+    device=fpga_device,
+    clock_ns=fpga_clock_ns,
+    backend=fpga_backend,
+)
 fpga_view
 
 # %% [markdown]

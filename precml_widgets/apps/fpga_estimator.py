@@ -2,7 +2,9 @@
 
 Serve it with::
 
-    panel serve precml_widgets/apps/fpga_estimator.py --show
+    python -m precml_widgets.serving precml_widgets/apps/fpga_estimator.py --show
+
+(``make gallery`` serves every app; plain ``panel serve`` needs ``--address 127.0.0.1``.)
 
 The two networks (trigger autoencoder, jet tagger) are loaded once per server process with
 ``pn.state.as_cached``; each session gets its own :class:`FPGAEstimator` over them. Nothing
