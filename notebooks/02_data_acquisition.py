@@ -69,6 +69,7 @@ results_path = None
 import dataclasses
 import math
 import tempfile
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -102,7 +103,7 @@ from precml_widgets.anomaly import (
     threshold_for_rate,
     z_window_mask,
 )
-from precml_widgets.data import locate, read_branches
+from precml_widgets.data import is_available, locate, missing_data_message, read_branches
 from precml_widgets.record import record_results
 from precml_widgets.stats import energy_test
 
@@ -203,9 +204,17 @@ config = StudyConfig(
     n_permutations=n_permutations,
     seed=seed,
 )
-study = run_study(config)
-for name, reason in study.missing.items():
-    print(f"sample {name!r} was skipped: {reason}")
+with warnings.catch_warnings():  # a missing sample is said once, below
+    warnings.filterwarnings("ignore", message="sample .* skipped")
+    study = run_study(config)
+# What a machine without some data files skips, each with the sentence that says how to fetch
+# them (python -m precml_widgets.data list shows every file and where it was found).
+skipped_sections: dict[str, str] = {}
+for name in study.missing:
+    skipped_sections[f"sample {name}"] = (
+        f"Sample {name!r} is not in this study: {missing_data_message(name)}."
+    )
+    print(skipped_sections[f"sample {name}"])
 
 # %%
 print(f"{'sample':24s} {'events':>9s}  {'origin':10s} description")
@@ -1326,31 +1335,41 @@ import torch
 
 from precml_widgets.fpga import load_jet_tagger
 
-tagger = load_jet_tagger()
-# The tagger's real input features are not public here: these are GENERATED inputs,
-# standard normal, the scale of the standardised features it was trained on.
-x_tagger = np.random.default_rng(seed + 7).normal(size=(n_tagger_events, 16)).astype(np.float32)
-tagger_runs = {
-    "ap_fixed<16,6> (truncate, wrap)": emulate(
-        tagger, x_tagger, DeployConfig(precision="ap_fixed<16,6>")
-    ),
-    "ap_fixed<16,6,AP_RND_CONV,AP_SAT>": emulate(
-        tagger, x_tagger, DeployConfig(precision="ap_fixed<16,6,AP_RND_CONV,AP_SAT>")
-    ),
-}
-for label, run in tagger_runs.items():
-    print(
-        f"{label:36s} same class as float: {run.argmax_agreement:.2%}   mean |dp| {run.mean_abs_diff:.4f}   max |dp| {run.max_abs_diff:.3f}"
+tagger, tagger_runs, tagger_beyond_32 = None, {}, None
+if not is_available("hls4ml_jet_tagger_weights"):
+    skipped_sections["8.3 jet tagger"] = (
+        "The jet-tagger emulation is skipped: "
+        f"{missing_data_message('hls4ml_jet_tagger_weights')}."
     )
-# how many generated jets push a pre-activation beyond +-32, the range of ap_fixed<16,6>?
-with torch.no_grad():
-    h, beyond = torch.from_numpy(x_tagger), torch.zeros(len(x_tagger), dtype=torch.bool)
-    for layer in tagger:
-        h = layer(h)
-        if isinstance(layer, torch.nn.Linear):
-            beyond |= (h.abs() >= 32).any(dim=1)
-tagger_beyond_32 = float(beyond.float().mean())
-print(f"jets with a pre-activation beyond +-32 (float model): {tagger_beyond_32:.2%}")
+    print(skipped_sections["8.3 jet tagger"])
+else:
+    tagger = load_jet_tagger()
+    # The tagger's real input features are not public here: these are GENERATED inputs,
+    # standard normal, the scale of the standardised features it was trained on.
+    x_tagger = (
+        np.random.default_rng(seed + 7).normal(size=(n_tagger_events, 16)).astype(np.float32)
+    )
+    tagger_runs = {
+        "ap_fixed<16,6> (truncate, wrap)": emulate(
+            tagger, x_tagger, DeployConfig(precision="ap_fixed<16,6>")
+        ),
+        "ap_fixed<16,6,AP_RND_CONV,AP_SAT>": emulate(
+            tagger, x_tagger, DeployConfig(precision="ap_fixed<16,6,AP_RND_CONV,AP_SAT>")
+        ),
+    }
+    for label, run in tagger_runs.items():
+        print(
+            f"{label:36s} same class as float: {run.argmax_agreement:.2%}   mean |dp| {run.mean_abs_diff:.4f}   max |dp| {run.max_abs_diff:.3f}"
+        )
+    # how many generated jets push a pre-activation beyond +-32, the range of ap_fixed<16,6>?
+    with torch.no_grad():
+        h, beyond = torch.from_numpy(x_tagger), torch.zeros(len(x_tagger), dtype=torch.bool)
+        for layer in tagger:
+            h = layer(h)
+            if isinstance(layer, torch.nn.Linear):
+                beyond |= (h.abs() >= 32).any(dim=1)
+    tagger_beyond_32 = float(beyond.float().mean())
+    print(f"jets with a pre-activation beyond +-32 (float model): {tagger_beyond_32:.2%}")
 
 # %% [markdown]
 # Wrapping arithmetic turns an overflow into a wrong sign — the cell counts the generated
@@ -1388,30 +1407,35 @@ print(
     ", ".join(f for f in files if f.endswith((".tcl", "parameters.h")))[:200],
 )
 
-report_dir = (
-    locate("hls4ml_synthesis_table").parent
-    / "reports"
-    / "Hector-Plata__hls4ml-tutorial__model_1_hls4ml_prj"
-)
-report = read_csynth(report_dir)
-with tempfile.TemporaryDirectory(prefix="precml_convert_") as tmp:
-    tagger_hls = convert(
-        tagger,
-        (16,),
-        DeployConfig(backend="Vivado", part=report.part, clock_period_ns=report.clock_target_ns),
-        Path(tmp) / "tagger",
+# One of the real jet-tagger reports (a row of the synthesis table; its raw report is a data file).
+report = tagger_estimate = None
+needed = ("hls4ml_jet_tagger_weights", "hls4ml_jet_tagger_csynth")
+if not all(is_available(name) for name in needed):
+    skipped_sections["8.4 real report"] = (
+        "The comparison with a real jet-tagger report is skipped: "
+        f"{missing_data_message(*[name for name in needed if not is_available(name)])}."
     )
-    tagger_estimate = estimate(
-        tagger_hls, device=report.part, clock_ns=report.clock_target_ns, backend="Vivado"
+    print(skipped_sections["8.4 real report"])
+else:
+    report = read_csynth(locate("hls4ml_jet_tagger_csynth"))
+    with tempfile.TemporaryDirectory(prefix="precml_convert_") as tmp:
+        tagger_hls = convert(
+            tagger,
+            (16,),
+            DeployConfig(backend="Vivado", part=report.part, clock_period_ns=report.clock_target_ns),
+            Path(tmp) / "tagger",
+        )
+        tagger_estimate = estimate(
+            tagger_hls, device=report.part, clock_ns=report.clock_target_ns, backend="Vivado"
+        )
+    print(
+        f"real report: {report.tool} {report.version} on {report.part} at {report.clock_target_ns:g} ns: "
+        f"DSP {report.dsp:,}, LUT {report.lut:,}, FF {report.ff:,}, latency {report.latency_max} cycles, II {report.interval_max}"
     )
-print(
-    f"real report: {report.tool} {report.version} on {report.part} at {report.clock_target_ns:g} ns: "
-    f"DSP {report.dsp:,}, LUT {report.lut:,}, FF {report.ff:,}, latency {report.latency_max} cycles, II {report.interval_max}"
-)
-print(
-    f"estimate, same model and settings (shipped fit, which includes this report): DSP {tagger_estimate.dsp:,.0f}, "
-    f"LUT {tagger_estimate.lut:,.0f}, FF {tagger_estimate.ff:,.0f}, latency {tagger_estimate.latency_cycles:.0f} cycles, II {tagger_estimate.ii_cycles:.0f}"
-)
+    print(
+        f"estimate, same model and settings (shipped fit, which includes this report): DSP {tagger_estimate.dsp:,.0f}, "
+        f"LUT {tagger_estimate.lut:,.0f}, FF {tagger_estimate.ff:,.0f}, latency {tagger_estimate.latency_cycles:.0f} cycles, II {tagger_estimate.ii_cycles:.0f}"
+    )
 
 # %% [markdown]
 # ### 8.5 Explore the cost interactively
@@ -1655,6 +1679,7 @@ results = {
     "config": dataclasses.asdict(study.config),
     "n_events": {name: events.n for name, events in study.events.items()},
     "missing_samples": study.missing,
+    "skipped_sections": skipped_sections,
     "sample_summary": sample_summary,
     "z_window_gev": list(z_window_gev),
     "z_window_check": {name: est.to_dict() for name, est in z_window_check.items()},
@@ -1779,7 +1804,9 @@ results = {
         "tagger": {label: run.summary() for label, run in tagger_runs.items()},
         "n_tagger_events": n_tagger_events,
         "tagger_beyond_32": tagger_beyond_32,
-        "report": {
+        "report": None
+        if report is None
+        else {
             "part": report.part,
             "dsp": report.dsp,
             "lut": report.lut,
@@ -1787,7 +1814,9 @@ results = {
             "latency_max": report.latency_max,
             "interval_max": report.interval_max,
         },
-        "tagger_estimate": {
+        "tagger_estimate": None
+        if tagger_estimate is None
+        else {
             "dsp": tagger_estimate.dsp,
             "lut": tagger_estimate.lut,
             "ff": tagger_estimate.ff,

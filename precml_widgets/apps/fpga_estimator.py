@@ -8,7 +8,9 @@ Serve it with::
 
 The two networks (trigger autoencoder, jet tagger) are loaded once per server process with
 ``pn.state.as_cached``; each session gets its own :class:`FPGAEstimator` over them. Nothing
-is converted, compiled or emulated, so the page opens in about a second.
+is converted, compiled or emulated, so the page opens in about a second. Without the jet
+tagger's weight file (a fresh machine) the app starts with the autoencoder and says in one
+sentence which file is missing and the command that fetches it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import panel as pn
 
 from precml_widgets.fpga.estimator_view import FPGAEstimator
-from precml_widgets.fpga.models import default_models
+from precml_widgets.fpga.models import default_models, unavailable_models
 
 __all__ = ["INTRO"]
 
@@ -35,7 +37,11 @@ Phase-2 Level-1 trigger has **12.5 µs**; to see every LHC bunch crossing, **II 
 
 def _app() -> pn.viewable.Viewable:
     models = pn.state.as_cached("precml-fpga-models", default_models)
-    return pn.Column(pn.pane.Markdown(INTRO, width=1050), FPGAEstimator(models))
+    notes = [
+        pn.pane.Alert(sentence, alert_type="warning", width=1050)
+        for sentence in unavailable_models().values()
+    ]
+    return pn.Column(pn.pane.Markdown(INTRO, width=1050), *notes, FPGAEstimator(models))
 
 
 if __name__.startswith("bokeh_app"):

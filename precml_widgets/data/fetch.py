@@ -1,6 +1,7 @@
 """Explicit, checksummed download of known data files from their publishers.
 
-Nothing in precml calls this implicitly: a user (or Binder's ``postBuild``) runs it.
+Nothing in precml calls this implicitly: a user runs ``python -m precml_widgets.data fetch``
+(or Binder's ``postBuild`` does).
 """
 
 from __future__ import annotations
@@ -8,87 +9,207 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from precml_widgets._io import atomic_open
-from precml_widgets.data.locate import data_dir
-from precml_widgets.data.registry import KNOWN_FILES, known_file
-from precml_widgets.errors import DataNotFoundError, PrecmlError
+from precml_widgets.data.locate import DATA_ENV_VAR, PACKAGE_DIR, data_dir, find
+from precml_widgets.data.registry import KNOWN_FILES, DataFile, known_file
+from precml_widgets.errors import PrecmlError
 
-__all__ = ["fetch", "missing_files"]
+__all__ = ["FetchResult", "fetch", "fetch_many", "missing_files"]
+
+_CHUNK = 1 << 16
 
 
 def missing_files() -> list[str]:
-    """Names of known files that are neither in the data folder nor in package data."""
-    from precml_widgets.data.locate import locate
+    """Names of known files found nowhere: not in the data folder, not shipped in a package."""
+    return [name for name in KNOWN_FILES if find(name) is None]
 
-    missing = []
-    for name in KNOWN_FILES:
-        try:
-            locate(name)
-        except DataNotFoundError:
-            missing.append(name)
-    return missing
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What :func:`fetch_many` did with one file.
+
+    Attributes:
+        name: registry name.
+        status: ``"fetched"``, ``"present"`` (already there with the right checksum),
+            ``"packaged"`` (shipped inside precml, nothing to download) or ``"failed"``.
+        path: the file, or ``None`` when it failed.
+        error: the failure's message (it names the file, the addresses, the errors and the
+            manual fix), else ``None``.
+    """
+
+    name: str
+    status: str
+    path: Path | None
+    error: str | None = None
+
+
+class _ChecksumMismatch(Exception):
+    pass
+
+
+def _download(
+    url: str,
+    target: Path,
+    entry: DataFile,
+    timeout_s: float,
+    on_bytes: Callable[[int], object] | None,
+) -> None:
+    """Stream ``url`` into ``target`` (atomically); raise on a network error or bad checksum."""
+    received = 0
+    try:
+        with (
+            atomic_open(target, "wb", suffix=".part") as out,
+            urllib.request.urlopen(url, timeout=timeout_s) as response,
+        ):
+            digest = hashlib.sha256()
+            while chunk := response.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                received += len(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+            if digest.hexdigest() != entry.sha256:
+                raise _ChecksumMismatch(
+                    f"served {received} bytes with SHA-256 {digest.hexdigest()}, expected "
+                    f"{entry.sha256} ({entry.size} bytes); discarded"
+                )
+    except BaseException:
+        if on_bytes is not None and received:
+            on_bytes(-received)  # the bar counts verified bytes only
+        raise
 
 
 def fetch(
-    name: str, *, dest: str | os.PathLike[str] | None = None, timeout_s: float = 60.0
+    name: str,
+    *,
+    dest: str | os.PathLike[str] | None = None,
+    timeout_s: float = 60.0,
+    on_bytes: Callable[[int], object] | None = None,
 ) -> Path:
     """Download the known file ``name`` into the data folder and verify its SHA-256.
 
-    The file is written through :func:`precml_widgets._io.atomic_open`: to a temporary file
-    first, renamed over the target only once the checksum matches, so no half-written or
-    corrupt file is ever left behind.
+    The publisher's address is tried first, then the registry's mirrors. Each download goes
+    through :func:`precml_widgets._io.atomic_open`: to a temporary file first, renamed over
+    the target only once the checksum matches, so no half-written or corrupt file is left.
 
     Args:
         name: registry name, e.g. ``"atlas2016_4lep_a"``.
         dest: data folder to write into (default: :func:`data_dir`).
-        timeout_s: network timeout in seconds.
+        timeout_s: network timeout in seconds, per address.
+        on_bytes: called with the number of bytes received (negative to take back the bytes
+            of a failed attempt), e.g. a progress bar's ``update``.
 
     Returns:
-        The path of the verified file.
+        The path of the verified file; for a file shipped inside precml, the packaged copy
+        (nothing is downloaded).
 
     Raises:
-        DataNotFoundError: ``name`` has no single download location.
-        PrecmlError: the download failed or its SHA-256 does not match the registry.
+        PrecmlError: the folder cannot be written, or every address failed; the message names
+            the file, each address and its error, and how to get the file by hand.
     """
     entry = known_file(name)
-    target = Path(dest or data_dir()) / entry.relpath
-    if not entry.url:
-        raise DataNotFoundError(
-            f"{entry.name!r} ({entry.relpath}) has no single download location: it was collected "
-            f"from {entry.source}. Put the precml shared data folder at {data_dir()} or point "
-            "$PRECML_DATA at a copy of it."
-        )
+    if entry.packaged is not None:
+        found = find(name)
+        if found is None:
+            raise PrecmlError(
+                f"{entry.name!r} ships inside precml ({PACKAGE_DIR / entry.packaged}) but that "
+                "copy is missing: reinstall precml-widgets (pip install --force-reinstall)."
+            )
+        return found.path
+    folder = Path(dest).expanduser() if dest is not None else data_dir()
+    target = folder / entry.relpath
     if target.is_file() and _sha256(target) == entry.sha256:
         return target
     try:
-        with (
-            atomic_open(target, "wb", make_parents=True, suffix=".part") as out,
-            urllib.request.urlopen(entry.url, timeout=timeout_s) as response,
-        ):
-            digest = hashlib.sha256()
-            while chunk := response.read(1 << 16):
-                digest.update(chunk)
-                out.write(chunk)
-            if digest.hexdigest() != entry.sha256:
-                raise PrecmlError(
-                    f"download of {entry.name!r} from {entry.url} has SHA-256 "
-                    f"{digest.hexdigest()}, expected {entry.sha256}; the file was discarded. The "
-                    "publisher may have changed the file: get it from the source named in the "
-                    "data documentation."
-                )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        writable = os.access(target.parent, os.W_OK)
     except OSError as exc:
+        writable, why = False, str(exc)
+    else:
+        why = "permission denied"
+    if not writable:
         raise PrecmlError(
-            f"could not download {entry.name!r} from {entry.url}: {exc}. Check the network, or "
-            f"copy the file by hand to {target}."
-        ) from exc
-    return target
+            f"cannot write {entry.name!r} into the data folder {folder}: {why}. Set "
+            f"{DATA_ENV_VAR} to a folder you can write (e.g. export {DATA_ENV_VAR}=~/precml-data) "
+            "and run the command again."
+        )
+    errors = []
+    for url in entry.urls:
+        try:
+            _download(url, target, entry, timeout_s, on_bytes)
+        except (OSError, _ChecksumMismatch) as exc:
+            errors.append(f"{url}: {exc}")
+            continue
+        return target
+    tried = "; ".join(errors) or "the registry has no address for it"
+    first = entry.urls[0] if entry.urls else entry.source
+    raise PrecmlError(
+        f"could not fetch {entry.name!r} ({entry.relpath}): {tried}. Check the network and run "
+        f"the command again, or download the file by hand from {first}, check that its SHA-256 "
+        f"is {entry.sha256}, and save it as {target}."
+    )
+
+
+def fetch_many(
+    names: Sequence[str],
+    *,
+    dest: str | os.PathLike[str] | None = None,
+    timeout_s: float = 60.0,
+    progress: bool = True,
+) -> list[FetchResult]:
+    """Fetch several known files with one progress bar (bytes); a failure does not stop the rest.
+
+    Args:
+        names: registry names (e.g. :func:`missing_files`).
+        dest: data folder to write into (default: :func:`data_dir`).
+        timeout_s: network timeout in seconds, per address.
+        progress: show a ``tqdm.auto`` bar of the bytes to download.
+
+    Returns:
+        One :class:`FetchResult` per name, in order.
+    """
+    entries = [known_file(n) for n in names]
+    folder = Path(dest).expanduser() if dest is not None else data_dir()
+    present = {
+        e.name
+        for e in entries
+        if e.packaged is None
+        and (folder / e.relpath).is_file()
+        and _sha256(folder / e.relpath) == e.sha256
+    }
+    total = sum(e.size for e in entries if e.packaged is None and e.name not in present)
+    bar = None
+    if progress and total:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="fetch")
+    results = []
+    try:
+        for entry in entries:
+            try:
+                path = fetch(entry.name, dest=folder, timeout_s=timeout_s,
+                             on_bytes=None if bar is None else bar.update)  # fmt: skip
+            except PrecmlError as exc:
+                results.append(FetchResult(entry.name, "failed", None, str(exc)))
+                continue
+            if entry.packaged is not None and path != folder / entry.relpath:
+                status = "packaged"
+            else:
+                status = "present" if entry.name in present else "fetched"
+            results.append(FetchResult(entry.name, status, path))
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
 
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(1 << 16):
+        while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()

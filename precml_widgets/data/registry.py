@@ -1,19 +1,39 @@
-"""The real data files precml knows by name, with provenance, licence and checksum."""
+"""The real data files precml knows by name, with provenance, licence, checksum and address.
+
+Every entry either ships inside the package (``packaged``) or has a publisher address pinned to
+a fixed version (a commit, a release folder) and a SHA-256, so that
+``python -m precml_widgets.data fetch NAME`` can get it; nothing is downloaded implicitly.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KNOWN_FILES", "DataFile", "known_file"]
+__all__ = ["FETCH_COMMAND", "FILE_GROUPS", "KNOWN_FILES", "DataFile", "group_members", "known_file"]
 
+#: The command that downloads known files by name (append the names, or ``--missing``).
+FETCH_COMMAND = "python -m precml_widgets.data fetch"
+
+# scikit-hep-testdata at the commit the shared copies were checked against (not ``main``).
 _SKHEP_RAW = (
-    "https://raw.githubusercontent.com/scikit-hep/scikit-hep-testdata/main/src/skhep_testdata/data/"
+    "https://raw.githubusercontent.com/scikit-hep/scikit-hep-testdata/"
+    "f51b8fb0aa3b3609996375a745eac8084472245f/src/skhep_testdata/data/"
 )
 _EXAMPLE_MODELS = (
     "https://raw.githubusercontent.com/fastmachinelearning/example-models/"
     "ce390f9a806dac2c254736c6113896c540e7447b/"
 )
 _ATLAS_2020 = "https://atlas-opendata.web.cern.ch/atlas-opendata/samples/2020/4lep/Data/"
+# The copy the registry's checksums were taken from (the 2020 release files, kept in a
+# teaching repository): tried when the publisher's server fails or serves other bytes.
+_ATLAS_MIRROR = (
+    "https://raw.githubusercontent.com/TomStevo/IntroToMLATLASOpenData/"
+    "b6cb45a6b47aaa762e2c3c35b3e939ef7303b768/4lep/Data/"
+)
+_HECTOR_PLATA = (
+    "https://raw.githubusercontent.com/Hector-Plata/hls4ml-tutorial/"
+    "4ac4f07a0edf530cde74aec53610e1e22a6ecc2d/"
+)
 
 
 @dataclass(frozen=True)
@@ -29,8 +49,12 @@ class DataFile:
         real: True for recorded collision data, False for simulation.
         source: publisher and record.
         licence: the publisher's licence terms.
-        url: where :func:`precml_widgets.data.fetch` downloads it from.
+        url: the publisher's address, pinned to a version, where
+            :func:`precml_widgets.data.fetch` downloads it from (empty for a packaged file).
         skhep_name: file name inside the ``scikit-hep-testdata==0.3.12`` wheel, if shipped there.
+        mirrors: further addresses of the same bytes, tried in order when ``url`` fails or
+            serves a file with another checksum.
+        packaged: path below the ``precml_widgets`` package of a copy shipped inside it.
     """
 
     name: str
@@ -43,6 +67,18 @@ class DataFile:
     licence: str
     url: str
     skhep_name: str | None = None
+    mirrors: tuple[str, ...] = ()
+    packaged: str | None = None
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every download address, publisher first."""
+        return tuple(u for u in (self.url, *self.mirrors) if u)
+
+    @property
+    def fetch_command(self) -> str:
+        """The shell command that downloads this file into the data folder."""
+        return f"{FETCH_COMMAND} {self.name}"
 
 
 _CMS_LICENCE = "CMS Open Data, CC0 1.0 waiver (https://opendata.cern.ch/docs/terms-of-use)"
@@ -107,6 +143,7 @@ KNOWN_FILES: dict[str, DataFile] = {
                 source="ATLAS Open Data 13 TeV 2020 release (4lep skim)",
                 licence=_ATLAS_LICENCE,
                 url=f"{_ATLAS_2020}data_{period.upper()}.4lep.root",
+                mirrors=(f"{_ATLAS_MIRROR}data_{period.upper()}.4lep.root",),
             )
             for period, sha, size in [
                 ("a", "8a0de39015dcc46ec3e65fd56234bbb8809c0fb1e16e6511a7872627bb7b6675", 25826),
@@ -139,16 +176,58 @@ KNOWN_FILES: dict[str, DataFile] = {
                 " layers, settings and the reports' latency, interval and resources"
             ),
             real=True,
-            source="collected from public GitHub repositories (provenance.txt per example)",
-            licence="see each example's provenance.txt",
+            source=(
+                "public GitHub repositories of hls4ml projects, each row's repository, commit and "
+                "folder in its columns repo, commit, subdir (fpga/synthesis_table_provenance.json)"
+            ),
+            licence="each source repository's own terms",
             url="",
+            packaged="fpga/synthesis_table.csv",
+        ),
+        DataFile(
+            name="hls4ml_jet_tagger_csynth",
+            relpath=(
+                "hls4ml/synthesis-reports/reports/Hector-Plata__hls4ml-tutorial__model_1_hls4ml_prj/"
+                "myproject_csynth.xml"
+            ),
+            sha256="e766f85ebe97e3ed72b472cbe894c25f1b9dcd665ced6a50d10b2c48de308915",
+            size=5978,
+            description=(
+                "the Vivado HLS C-synthesis report (XML) of the hls4ml jet tagger, ap_fixed<16,6> "
+                "on a Xilinx U250 at 5 ns: one of the synthesis table's rows"
+            ),
+            real=True,
+            source="Hector-Plata/hls4ml-tutorial @ 4ac4f07a, model_1/hls4ml_prj",
+            licence="see the repository (https://github.com/Hector-Plata/hls4ml-tutorial)",
+            url=_HECTOR_PLATA + "model_1/hls4ml_prj/myproject_prj/solution1/syn/report/"
+            "myproject_csynth.xml",
         ),
     ]
 }
 
+#: Names that stand for several files read together (a sample split over files).
+FILE_GROUPS: dict[str, tuple[str, ...]] = {
+    "atlas2016_4lep": tuple(f"atlas2016_4lep_{p}" for p in "abcd"),
+}
+
+
+def group_members(name: str) -> tuple[str, ...]:
+    """The registry names ``name`` stands for: a group's files, or ``(name,)`` for a file.
+
+    Raises:
+        InvalidInputError: ``name`` is neither a known file nor a group.
+
+    Example:
+        >>> group_members("atlas2016_4lep")[:2]
+        ('atlas2016_4lep_a', 'atlas2016_4lep_b')
+    """
+    if name in FILE_GROUPS:
+        return FILE_GROUPS[name]
+    return (known_file(name).name,)
+
 
 def known_file(name: str) -> DataFile:
-    """Return the registry entry ``name`` or raise a :class:`KeyError` listing the known names."""
+    """Return the registry entry ``name``; an unknown name raises InvalidInputError listing them."""
     from precml_widgets.errors import InvalidInputError
 
     try:

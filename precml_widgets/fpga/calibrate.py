@@ -45,7 +45,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from precml_widgets.data import data_dir, locate
+from precml_widgets.data import data_dir, known_file, locate
 from precml_widgets.fpga.calibration_fit import (
     AIMS,
     BASELINE_TARGET,
@@ -154,8 +154,10 @@ def calibration_record(rows: Sequence[CalibrationRow], table: Path) -> dict[str,
     bounds = interval_bounds(rows)
     try:
         relpath = str(table.resolve().relative_to(data_dir().resolve()))
-    except ValueError:
-        relpath = str(table)
+    except ValueError:  # the packaged copy records the registry's path; another file its own
+        entry = known_file(TABLE_NAME)
+        same = hashlib.sha256(table.read_bytes()).hexdigest() == entry.sha256
+        relpath = entry.relpath if same else str(table)
     comps = design_components(rows)
     fitted = [predict(r, c) for r in used]
     in_sample = {
@@ -238,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m precml_widgets.fpga.calibrate")
     parser.add_argument("--write", action="store_true", help=f"write {COEFFICIENTS_FILE.name}")
-    parser.add_argument("--table", help="table.csv to use (default: the shared data folder)")
+    parser.add_argument(
+        "--table", help="table.csv to use (default: the data folder's, else the packaged copy)"
+    )
     args = parser.parse_args(argv)
     table = Path(args.table) if args.table else locate(TABLE_NAME)
     rows = load_calibration_table(table)

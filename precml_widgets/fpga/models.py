@@ -24,11 +24,13 @@ if TYPE_CHECKING:
 __all__ = [
     "JET_TAGGER_CLASSES",
     "JET_TAGGER_LAYERS",
+    "JET_TAGGER_WEIGHTS",
     "default_models",
     "jet_tagger",
     "load_jet_tagger",
     "scored_autoencoder",
     "standardised_inputs",
+    "unavailable_models",
 ]
 
 JET_TAGGER_LAYERS = (16, 64, 32, 32, 5)
@@ -64,7 +66,7 @@ def load_jet_tagger(path: str | os.PathLike[str] | None = None) -> torch.nn.Modu
     h5py = require("h5py", "fpga", "reading Keras weights")
     from precml_widgets.data import locate
 
-    file = locate(path if path is not None else "hls4ml_jet_tagger_weights")
+    file = locate(path if path is not None else JET_TAGGER_WEIGHTS)
     model = jet_tagger()
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     try:
@@ -133,23 +135,59 @@ def standardised_inputs(trained: Any, features: np.ndarray) -> np.ndarray:
     return ((x - trained.mean) / trained.std).astype(np.float32)
 
 
-def default_models() -> dict[str, torch.nn.Module]:
-    """The two networks precml deploys, by display name (weights loaded, nothing emulated).
+#: The registry name of the jet tagger's published weights.
+JET_TAGGER_WEIGHTS = "hls4ml_jet_tagger_weights"
+
+
+def unavailable_models() -> dict[str, str]:
+    """The networks of :func:`default_models` that cannot be loaded here, and why.
+
+    Returns:
+        Display name -> one sentence naming the missing file and the command that fetches
+        it (:func:`precml_widgets.data.missing_data_message`); empty when all are there.
+
+    Example:
+        >>> sorted(unavailable_models()) in ([], ["jet tagger"])
+        True
+    """
+    from precml_widgets.data import is_available, missing_data_message
+
+    if is_available(JET_TAGGER_WEIGHTS):
+        return {}
+    return {
+        "jet tagger": f"The jet tagger is not shown: {missing_data_message(JET_TAGGER_WEIGHTS)}."
+    }
+
+
+def default_models(*, strict: bool = False) -> dict[str, torch.nn.Module]:
+    """The networks precml deploys, by display name (weights loaded, nothing emulated).
 
     Uses the anomaly package's public model API
-    (:func:`precml_widgets.anomaly.model.load_autoencoder`) for the trained autoencoder.
+    (:func:`precml_widgets.anomaly.model.load_autoencoder`) for the trained autoencoder, which
+    ships with precml.
+
+    Args:
+        strict: raise :class:`~precml_widgets.errors.DataNotFoundError` when the jet tagger's
+            weight file is missing; by default the jet tagger is left out with a
+            ``UserWarning`` that names the file and the command that fetches it
+            (:func:`unavailable_models`), so that a fresh machine still gets the autoencoder.
 
     Returns:
         ``{"trigger autoencoder": <score network>, "jet tagger": <16-64-32-32-5 MLP>}``: the
         anomaly autoencoder wrapped so that its output is the score, input ``(n, 5)``
         standardised features, output ``(n, 1)`` (:func:`scored_autoencoder`), and hls4ml's
         jet tagger with its published weights, ``(n, 16) -> (n, 5)``
-        (:func:`load_jet_tagger`).
+        (:func:`load_jet_tagger`), when its weights are found.
     """
+    import warnings
+
     from precml_widgets.anomaly.model import load_autoencoder
 
     trained = load_autoencoder()
-    return {
-        "trigger autoencoder": scored_autoencoder(trained.model, len(trained.mean)),
-        "jet tagger": load_jet_tagger(),
-    }
+    models = {"trigger autoencoder": scored_autoencoder(trained.model, len(trained.mean))}
+    missing = unavailable_models()
+    if "jet tagger" in missing and not strict:
+        warnings.warn(missing["jet tagger"], UserWarning, stacklevel=2)
+    else:
+        models["jet tagger"] = load_jet_tagger()
+    return models
