@@ -9,19 +9,29 @@ what was expected and what was given, and ends with ``hint`` (how to fix it) whe
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Collection
 from numbers import Integral, Real
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 from precml_widgets.errors import InvalidInputError
 
 __all__ = [
+    "MAX_SEED",
+    "require_array",
     "require_choice",
     "require_instance",
     "require_int",
     "require_probability",
     "require_real",
+    "require_seed",
 ]
+
+#: The largest seed :func:`require_seed` accepts (NumPy and torch both take ``0 .. 2**63 - 1``).
+MAX_SEED = 2**63 - 1
 
 T = TypeVar("T")
 
@@ -153,3 +163,78 @@ def require_instance(name: str, value: Any, kind: type[T], *, hint: str = "") ->
             f"{name} must be a {kind.__name__}, got {type(value).__name__}{tail}"
         )
     return value
+
+
+def require_seed(name: str, value: object, *, hint: str = "") -> int:
+    """``value`` as a seed for NumPy and torch: an integer in ``0 .. 2**63 - 1``.
+
+    NumPy refuses negative seeds with a bare ``ValueError`` and torch silently wraps them, so
+    a negative seed is refused here, with the argument's name.
+
+    Example:
+        >>> require_seed("seed", 7)
+        7
+        >>> require_seed("seed", -1)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        precml_widgets.errors.InvalidInputError: seed must be an integer in 0..., got -1; a seed ...
+    """
+    return require_int(
+        name, value, low=0, high=MAX_SEED, hint=hint or "a seed is a whole number >= 0, e.g. 0."
+    )
+
+
+def require_array(
+    name: str,
+    value: object,
+    *,
+    ndim: int | None = None,
+    finite: bool = True,
+    hint: str = "",
+) -> npt.NDArray[np.float64]:
+    """``value`` as a float64 NumPy array, or an error naming the argument.
+
+    Refuses what NumPy would turn into a cryptic ``ValueError`` or ``TypeError``: a path or
+    other string (load the file first), an object array that holds non-numbers, a ragged
+    nested list; with ``finite`` also NaN and infinities (counted in the message); with
+    ``ndim`` a wrong number of dimensions. Arrays are not copied when already float64.
+
+    Args:
+        name: the argument's name, as the caller spells it.
+        value: what was passed: an array or a (nested) sequence of numbers.
+        ndim: the required number of dimensions (``None``: any).
+        finite: refuse NaN and infinities.
+        hint: how to fix it, appended to the message.
+
+    Example:
+        >>> require_array("x", [[1, 2], [3, 4]], ndim=2).shape
+        (2, 2)
+        >>> require_array("x", "events.npy")
+        Traceback (most recent call last):
+        ...
+        precml_widgets.errors.InvalidInputError: x must be an array of numbers, got the str \
+'events.npy'; load the file first, e.g. numpy.load(path).
+    """
+    tail = f"; {hint}" if hint else "."
+    if isinstance(value, str | bytes | os.PathLike):
+        raise InvalidInputError(
+            f"{name} must be an array of numbers, got the {type(value).__name__} {value!r}; "
+            "load the file first, e.g. numpy.load(path)."
+        )
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        kind = getattr(value, "dtype", type(value).__name__)
+        raise InvalidInputError(
+            f"{name} must be an array of numbers, but the {kind} given could not be converted "
+            f"to float64 ({exc}){tail}"
+        ) from None
+    if ndim is not None and array.ndim != ndim:
+        raise InvalidInputError(f"{name} must be a {ndim}-D array, got shape {array.shape}{tail}")
+    if finite:
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise InvalidInputError(
+                f"{name} holds {bad} NaN or infinite value(s) of {array.size}{tail}"
+            )
+    return array

@@ -22,6 +22,7 @@ from precml_widgets.errors import InvalidInputError
 __all__ = [
     "atomic_open",
     "atomic_path",
+    "not_writable",
     "writable_target",
     "write_bytes",
     "write_json",
@@ -44,7 +45,7 @@ def writable_target(path: str | os.PathLike[str], *, make_parents: bool = False)
 
     Raises:
         InvalidInputError: ``path`` is a folder, or its folder does not exist and
-            ``make_parents`` is false.
+            ``make_parents`` is false (or cannot be created).
     """
     target = Path(path).expanduser()
     if target.is_dir():
@@ -53,13 +54,27 @@ def writable_target(path: str | os.PathLike[str], *, make_parents: bool = False)
         )
     folder = target.parent
     if make_parents:
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise not_writable(target, exc) from None
     elif not folder.is_dir():
         raise InvalidInputError(
             f"cannot write {os.fspath(target)!r}: the folder {os.fspath(folder)!r} does not "
             "exist; create it first."
         )
     return target
+
+
+def not_writable(target: Path, exc: OSError) -> InvalidInputError:
+    """The error for a file the operating system refuses to create: names ``target``, the
+    reason and the fix (never the hidden temporary file the write went through)."""
+    reason = exc.strerror or type(exc).__name__
+    return InvalidInputError(
+        f"cannot write {os.fspath(target)!r}: {reason} (in the folder "
+        f"{os.fspath(target.parent)!r}); choose a folder you can write to, or fix its "
+        "permissions or free space."
+    )
 
 
 @contextmanager
@@ -81,13 +96,19 @@ def atomic_path(
         ['a.txt']
     """
     target = writable_target(path, make_parents=make_parents)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
+    except OSError as exc:
+        raise not_writable(target, exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         yield tmp
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise not_writable(target, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -82,9 +82,10 @@ def test_cache_key_covers_every_input_and_damaged_entries_are_recomputed(tmp_pat
     assert cache.cache_key("cfg", model, x, versions, (3,)) == cache.cache_key(
         "cfg", model, x, versions, (3,)
     )
-    path = cache.save_entry(base, {"emulated": np.ones(3)}, {"predict_s": 1.0}, tmp_path)
-    arrays, meta = cache.load_entry(base, tmp_path)
-    assert np.array_equal(arrays["emulated"], np.ones(3)) and meta["predict_s"] == 1.0
+    outputs = {"emulated": np.ones((4, 2), np.float32), "reference": np.zeros((4, 2), np.float32)}
+    path = cache.save_entry(base, outputs, {"predict_s": 1.0}, tmp_path)
+    arrays, meta = cache.load_entry(base, tmp_path, n_events=4)
+    assert np.array_equal(arrays["emulated"], np.ones((4, 2))) and meta["predict_s"] == 1.0
     path.write_bytes(b"not a zip file")
     assert cache.load_entry(base, tmp_path) is None  # recomputed, never trusted or crashing
     assert "precml emulators" in cache.tool_versions()

@@ -219,7 +219,9 @@ def test_unknown_device_lists_known_ones_and_how_to_define_one():
 
 
 def test_device_validation():
-    with pytest.raises(InvalidInputError, match="positive integers"):
+    with pytest.raises(
+        InvalidInputError, match=r"Device .bad.: dsp must be an integer >= 1, got 0"
+    ):
         Device("bad", "xcbad", "UltraScale+", 0, 10, 10, 10)
     with pytest.raises(InvalidInputError, match="family"):
         Device("bad", "xcbad", "Stratix", 1, 10, 10, 10)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from precml_widgets._checks import require_int, require_real
+from precml_widgets._checks import require_int, require_real, require_seed
 from precml_widgets.anomaly.events import MAX_ABS_ETA, MIN_PT_GEV, DimuonEvents
 from precml_widgets.anomaly.kinematics import boost, from_pair_frame, to_pair_frame
 from precml_widgets.errors import InvalidInputError
@@ -131,7 +131,7 @@ class DimuonKDE:
         n = require_int(
             "number of events n", n, low=1, hint="pass a positive integer number of events."
         )
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(require_seed("seed", seed))
         parts: list[np.ndarray] = []
         have = 0
         while have < n:
@@ -234,7 +234,7 @@ def simulate_resonance(
     width = require_real("width_gev", width, low=0.0, low_open=True, unit="GeV")
     mean_pt_gev = require_real("mean_pt_gev", mean_pt_gev, low=0.0, low_open=True, unit="GeV")
     pt_resolution = require_real("pt_resolution", pt_resolution, low=0.0, high=1.0, high_open=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(require_seed("seed", seed))
     out: list[np.ndarray] = []
     have = 0
     while have < n:

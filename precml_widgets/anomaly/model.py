@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from precml_widgets._checks import require_int, require_real
+from precml_widgets._checks import require_array, require_int, require_real, require_seed
 from precml_widgets._io import atomic_path
 from precml_widgets._optional import require
 from precml_widgets.anomaly.events import FEATURE_NAMES
+from precml_widgets.anomaly.model_file import autoencoder_shapes, check_tensors, read_header
 from precml_widgets.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class AutoencoderConfig:
         require_int("epochs", self.epochs, low=1, hint=hint)
         require_int("batch_size", self.batch_size, low=1, hint=hint)
         require_real("learning_rate", self.learning_rate, low=0.0, low_open=True, hint="try 3e-3.")
+        require_seed("seed", self.seed)
 
 
 @dataclass
@@ -228,46 +230,62 @@ def save_autoencoder(result: TrainResult, path: str | os.PathLike[str]) -> Path:
 def load_autoencoder(path: str | os.PathLike[str] = PRETRAINED_PATH) -> TrainResult:
     """Load a model written by :func:`save_autoencoder` (no code is executed).
 
+    The file's header is checked first (:mod:`precml_widgets.anomaly.model_file`): the
+    metadata's architecture, the tensors' names, shapes, dtypes and byte ranges must agree and
+    stay under :data:`~precml_widgets.anomaly.model_file.MAX_PARAMETERS` before any weight is
+    read or any layer is built.
+
+    Raises:
+        InvalidInputError: the file is missing, not safetensors, not written by
+            :func:`save_autoencoder`, or its weights and metadata disagree.
+
     Example:
         >>> ae = load_autoencoder()
         >>> ae.feature_names
         ('log_pt1', 'log_pt2', 'eta1', 'eta2', 'abs_dphi')
     """
-    st = require("safetensors", "anomaly", "loading models")
     load_file = require("safetensors.torch", "anomaly", "loading models").load_file
     path = Path(path)
+    label = repr(str(path))
     if not path.is_file():
-        raise InvalidInputError(
-            f"model file {str(path)!r} does not exist; train one or check the path."
-        )
-    try:
-        with st.safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get("precml")
-        tensors = load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types
-        raise InvalidInputError(f"{str(path)!r} is not a readable safetensors file: {exc}") from exc
+        raise InvalidInputError(f"model file {label} does not exist; train one or check the path.")
+    header, metadata = read_header(path)
+    raw = metadata.get("precml")
     if raw is None:
         raise InvalidInputError(
-            f"{str(path)!r} has no precml metadata; it was not written by save_autoencoder."
+            f"{label} has no precml metadata; it was not written by save_autoencoder."
         )
     try:
         meta = json.loads(raw)
         if meta.get("format") != "precml-dimuon-autoencoder/1":
-            raise InvalidInputError(f"{str(path)!r}: unknown model format {meta.get('format')!r}")
+            raise InvalidInputError(f"{label}: unknown model format {meta.get('format')!r}")
         if tuple(meta["feature_names"]) != FEATURE_NAMES:
             raise InvalidInputError(
-                f"{str(path)!r} was trained on features {meta['feature_names']}, but precml's "
+                f"{label} was trained on features {meta['feature_names']}, but precml's "
                 f"dimuon representation gives {list(FEATURE_NAMES)}; retrain the model."
             )
         cfg = meta["config"]
         config = AutoencoderConfig(**{**cfg, "hidden": tuple(cfg["hidden"])})
-        model = build_autoencoder(len(meta["mean"]), config)
+        config.validate()
+        mean = np.asarray(meta["mean"], dtype=np.float64)
+        std = np.asarray(meta["std"], dtype=np.float64)
+        if mean.shape != (len(FEATURE_NAMES),) or std.shape != mean.shape:
+            raise InvalidInputError(
+                f"{label}: mean and std must hold one number per feature "
+                f"({len(FEATURE_NAMES)}), got shapes {mean.shape} and {std.shape}; retrain."
+            )
+        check_tensors(label, header, autoencoder_shapes(len(mean), config.hidden, config.latent))
+        try:
+            tensors = load_file(str(path))
+        except Exception as exc:  # safetensors raises its own error types
+            raise InvalidInputError(f"{label} is not a readable safetensors file: {exc}") from exc
+        model = build_autoencoder(len(mean), config)
         model.load_state_dict(tensors)
         model.eval()
         return TrainResult(
             model,
-            np.asarray(meta["mean"], dtype=np.float64),
-            np.asarray(meta["std"], dtype=np.float64),
+            mean,
+            std,
             config,
             list(meta["loss_history"]),
             int(meta["n_train"]),
@@ -279,15 +297,15 @@ def load_autoencoder(path: str | os.PathLike[str] = PRETRAINED_PATH) -> TrainRes
         if isinstance(exc, InvalidInputError):
             raise
         raise InvalidInputError(
-            f"{str(path)!r} has broken or inconsistent precml metadata or weights ({exc!r}); "
+            f"{label} has broken or inconsistent precml metadata or weights ({exc!r}); "
             "it was not written by this version of save_autoencoder: retrain and save again."
         ) from exc
 
 
 def _check_features(features: np.ndarray, label: str, n_features: int | None = None) -> np.ndarray:
-    x = np.asarray(features, dtype=np.float64)
+    want = f"(n_events, {n_features})" if n_features else "(n_events, n_features)"
+    x = require_array(label, features, finite=False, hint=f"pass an array of shape {want}.")
     if x.ndim != 2 or (n_features is not None and x.shape[1] != n_features):
-        want = f"(n_events, {n_features})" if n_features else "(n_events, n_features)"
         raise InvalidInputError(f"{label} must have shape {want}, got {x.shape}")
     bad = int(np.count_nonzero(~np.isfinite(x)))
     if bad:

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_INPUT_RATE_HZ",
     "LHC_BUNCH_SLOTS",
     "LHC_REVOLUTION_HZ",
+    "MAX_INPUT_RATE_HZ",
     "BinomialEstimate",
     "EfficiencyResult",
     "OperatingPoint",  # noqa: F822 (lazy, see __getattr__)
@@ -58,7 +59,13 @@ LHC_REVOLUTION_HZ: float = 11245.5
 #: Number of 25 ns bunch slots per LHC orbit (3564 × 11245.5 Hz ≈ 40.08 MHz).
 LHC_BUNCH_SLOTS: int = 3564
 
-_RATE_HINT = "pass a value > 0 (and not NaN or infinity)."
+#: The largest input rate any LHC stream can have: every bunch slot colliding (≈ 40.08 MHz).
+MAX_INPUT_RATE_HZ: float = LHC_REVOLUTION_HZ * LHC_BUNCH_SLOTS
+
+_RATE_HINT = (
+    "the input rate is the stream's collision rate, at most the LHC's 40.08 MHz bunch-crossing "
+    "rate (e.g. DEFAULT_INPUT_RATE_HZ, 28.6 MHz); check the unit (Hz, not kHz or MHz)."
+)
 
 #: Names re-exported from :mod:`precml_widgets.anomaly.operating_point`, which itself builds
 #: on this module (so they are imported on first access, not at import time).
@@ -278,7 +285,13 @@ def rate_at_threshold(
     background = require_sample("background", background)
     t = require_threshold(threshold)
     rate_in = require_real(
-        "input_rate_hz", input_rate_hz, low=0.0, low_open=True, unit="Hz", hint=_RATE_HINT
+        "input_rate_hz",
+        input_rate_hz,
+        low=0.0,
+        low_open=True,
+        high=MAX_INPUT_RATE_HZ,
+        unit="Hz",
+        hint=_RATE_HINT,
     )
     cl = require_cl(cl)
     n = background.n
@@ -337,7 +350,13 @@ def threshold_for_rate(
         "target_rate_hz", target_rate_hz, low=0.0, low_open=True, unit="Hz", hint=_RATE_HINT
     )
     rate_in = require_real(
-        "input_rate_hz", input_rate_hz, low=0.0, low_open=True, unit="Hz", hint=_RATE_HINT
+        "input_rate_hz",
+        input_rate_hz,
+        low=0.0,
+        low_open=True,
+        high=MAX_INPUT_RATE_HZ,
+        unit="Hz",
+        hint=_RATE_HINT,
     )
     s = background.sorted_scores
     n = background.n

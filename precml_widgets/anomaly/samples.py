@@ -7,7 +7,7 @@ import os
 import awkward as ak
 import numpy as np
 
-from precml_widgets._checks import require_int
+from precml_widgets._checks import require_seed
 from precml_widgets.anomaly.events import DimuonEvents
 from precml_widgets.data import known_file, locate, read_branches
 from precml_widgets.errors import InvalidInputError
@@ -174,7 +174,7 @@ def split_tune_validate(
         mask = idx % 2 == 0
         how = ("even-numbered collisions", "odd-numbered collisions")
     else:
-        require_int("seed", seed, hint="pass an integer, or None for the even/odd split.")
+        require_seed("seed", seed, hint="pass an integer >= 0, or None for the even/odd split.")
         mask = np.zeros(events.n, dtype=bool)
         mask[np.random.default_rng(seed).permutation(events.n)[: (events.n + 1) // 2]] = True
         how = (f"random half, split seed {seed}", f"other half, split seed {seed}")

@@ -3,14 +3,19 @@
 The key hashes the deployment configuration, the network's architecture and weights, the input
 events and the versions of hls4ml, torch, numpy and g++. Files are ``.npz`` (loaded with
 ``allow_pickle=False``: reading a cache entry never executes code), written to a temporary
-file and renamed, so a crash never leaves half an entry.
+file and renamed, so a crash never leaves half an entry. An entry is checked on reading
+(:func:`load_entry`: the arrays' names, dtype, shape and finiteness) and one that fails is
+ignored with a warning, recomputed and overwritten; a cache folder that cannot be written costs
+the cache, never the result (:func:`try_save_entry` warns and carries on).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from precml_widgets._io import atomic_open
+from precml_widgets.errors import PrecmlError
 from precml_widgets.fpga.toolchain import compiler_version
 
 if TYPE_CHECKING:
@@ -32,6 +38,7 @@ __all__ = [
     "load_entry",
     "save_entry",
     "tool_versions",
+    "try_save_entry",
 ]
 
 CACHE_ENV_VAR = "PRECML_CACHE"
@@ -88,8 +95,21 @@ def cache_key(
     return digest.hexdigest()
 
 
-def load_entry(key: str, folder: Path | None = None) -> tuple[dict[str, np.ndarray], dict] | None:
-    """The arrays and metadata stored under ``key``, or ``None`` if absent or unreadable."""
+def load_entry(
+    key: str, folder: Path | None = None, *, n_events: int | None = None
+) -> tuple[dict[str, np.ndarray], dict] | None:
+    """The arrays and metadata stored under ``key``, or ``None`` if absent or not trustworthy.
+
+    An entry is trusted only when it holds ``emulated`` and ``reference`` float32 arrays of
+    the same shape ``(n_events, n_out)``, all finite, and a finite ``predict_s >= 0``; a
+    damaged, foreign or edited entry warns (``RuntimeWarning``) and reads as a miss, so the
+    caller recomputes and overwrites it.
+
+    Args:
+        key: the entry's :func:`cache_key`.
+        folder: the cache folder (default :func:`cache_dir`).
+        n_events: the number of events the entry must hold (``None``: any).
+    """
     path = (folder or cache_dir()) / f"{key}.npz"
     if not path.is_file():
         return None
@@ -99,9 +119,38 @@ def load_entry(key: str, folder: Path | None = None) -> tuple[dict[str, np.ndarr
             meta = json.loads(str(data["meta"]))
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None  # a foreign or damaged file is recomputed, not trusted
-    if meta.get("format") != _FORMAT or meta.get("key") != key:
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("key") != key:
+        return None
+    problem = _entry_problem(arrays, meta, n_events)
+    if problem:
+        warnings.warn(
+            f"ignoring the emulation cache entry {os.fspath(path)!r}: {problem}; recomputing "
+            "and overwriting it.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
     return arrays, meta
+
+
+def _entry_problem(arrays: Mapping[str, np.ndarray], meta: Mapping, n_events: int | None) -> str:
+    """Why a cache entry cannot be trusted ('' when it can)."""
+    emulated, reference = arrays.get("emulated"), arrays.get("reference")
+    if emulated is None or reference is None:
+        return f"it holds the arrays {sorted(arrays)}, not 'emulated' and 'reference'"
+    for name, array in (("emulated", emulated), ("reference", reference)):
+        if array.dtype != np.float32 or array.ndim != 2 or array.shape[1] < 1:
+            return f"{name} is {array.dtype} of shape {array.shape}, not float32 (n_events, n_out)"
+        if n_events is not None and array.shape[0] != n_events:
+            return f"{name} holds {array.shape[0]} events, not the {n_events} asked for"
+        if not np.all(np.isfinite(array)):
+            return f"{name} holds NaN or infinite values"
+    if emulated.shape != reference.shape:
+        return f"emulated {emulated.shape} and reference {reference.shape} differ in shape"
+    seconds = meta.get("predict_s")
+    if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+        return f"its predict_s {seconds!r} is not a finite number of seconds >= 0"
+    return ""
 
 
 def save_entry(
@@ -113,3 +162,26 @@ def save_entry(
     with atomic_open(target, "wb", make_parents=True, suffix=".npz.part") as out:
         np.savez(out, meta=np.array(json.dumps(payload, sort_keys=True)), **arrays)
     return target
+
+
+def try_save_entry(
+    key: str, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any], folder: Path | None = None
+) -> Path | None:
+    """:func:`save_entry`, but a folder that cannot be written warns instead of raising.
+
+    The result was computed at some cost (a ~10 s compile); losing the cache must not lose it.
+
+    Returns:
+        The file written, or ``None`` (with a ``RuntimeWarning`` naming the folder) when the
+        cache could not be written.
+    """
+    try:
+        return save_entry(key, arrays, meta, folder)
+    except (OSError, PrecmlError) as exc:
+        warnings.warn(
+            f"the emulation result was not cached: {exc} Set ${CACHE_ENV_VAR} to a writable "
+            "folder, pass cache_folder=..., or cache=False.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None

@@ -196,6 +196,7 @@ class DesignSpec:
             mul_impl=self.mul_impl,  # type: ignore[arg-type]
             coefficients=coefficients,
             output_softmax=False,
+            invalid_reuse="as_given",  # a table row records the requested reuse factor
         )
 
     def with_settings(self, **settings: Any) -> DesignSpec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from precml_widgets._checks import require_choice
+from precml_widgets._checks import require_choice, require_int
 from precml_widgets.errors import InvalidInputError
 
 __all__ = ["DEVICES", "Device", "get_device"]
@@ -56,14 +56,15 @@ class Device:
             ("7-series", "UltraScale", "UltraScale+"),
             hint="it sets the DSP slice kind.",
         )
-        counts = {"dsp": self.dsp, "lut": self.lut, "ff": self.ff, "bram18k": self.bram18k}
-        bad = [k for k, v in {**counts, "uram": self.uram}.items() if int(v) != v or v < 0]
-        if bad or min(counts.values()) <= 0:
-            raise InvalidInputError(
-                f"Device {self.name!r}: resource totals must be positive integers (uram may be "
-                f"0), got dsp={self.dsp}, lut={self.lut}, ff={self.ff}, bram18k={self.bram18k}, "
-                f"uram={self.uram}; take them from the part's data sheet."
+        hint = "take the totals from the part's data sheet (uram may be 0)."
+        for key in ("dsp", "lut", "ff", "bram18k", "uram"):
+            value = getattr(self, key)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # 6840.0 from a spreadsheet is a whole number
+            count = require_int(
+                f"Device {self.name!r}: {key}", value, low=0 if key == "uram" else 1, hint=hint
             )
+            object.__setattr__(self, key, count)
         if self.dsp_kind is None:
             kind = "DSP48E1" if self.family == "7-series" else "DSP48E2"
             object.__setattr__(self, "dsp_kind", kind)

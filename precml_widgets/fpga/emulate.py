@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from precml_widgets._checks import require_choice
+from precml_widgets._checks import require_array, require_choice
 from precml_widgets._io import write_text
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
@@ -164,7 +164,7 @@ class FirmwareEmulator:
         return lib
 
     def _as_input(self, x: np.ndarray) -> np.ndarray:
-        arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+        arr = np.ascontiguousarray(require_array("x", x, finite=False), dtype=np.float32)
         if arr.ndim == 1:
             arr = arr[None, :]
         arr = arr.reshape(len(arr), -1)
@@ -327,7 +327,8 @@ def emulate(
             which the fast vectorised twin must equal hls4ml's compiled C++ bit for bit before
             it emulates the rest (else the C++ does all events).
     """
-    arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+    hint = "pass the events as an (n_events, n_features) array of finite numbers."
+    arr = np.ascontiguousarray(require_array("x", x, hint=hint), dtype=np.float32)
     if arr.ndim != 2 or len(arr) == 0:
         raise InvalidInputError(
             f"x must be a non-empty (n_events, n_features) array, got {arr.shape}"
@@ -339,7 +340,7 @@ def emulate(
     shape = tuple(input_shape) if input_shape else (arr.shape[1],)
     key = cache_mod.cache_key(config.key(), model, arr, versions, shape)
     if cache:
-        hit = cache_mod.load_entry(key, folder)
+        hit = cache_mod.load_entry(key, folder, n_events=len(arr))
         if hit is not None:
             arrays, meta = hit
             return EmulationResult(
@@ -384,7 +385,7 @@ def emulate(
         compile_s = firmware.compile_s
     meta = {"config": config.to_dict(), "predict_s": predict_s, "versions": versions}
     if cache:
-        cache_mod.save_entry(
+        cache_mod.try_save_entry(
             key, {"emulated": emulated, "reference": reference}, {**meta, "engine": engine}, folder
         )
     return EmulationResult(

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -83,6 +84,7 @@ from precml_widgets.fpga.resource_model import (
     evaluate_terms,
     with_output_softmax,
 )
+from precml_widgets.fpga.reuse import check_reuse_factor, nearest_valid_reuse
 
 __all__ = [
     "COEFFICIENTS_FILE",
@@ -166,6 +168,7 @@ def estimate(
     mul_impl: Literal["dsp", "fabric"] | None = None,
     coefficients: Coefficients | None = None,
     output_softmax: bool | None = None,
+    invalid_reuse: Literal["raise", "nearest", "as_given"] = "raise",
 ) -> ResourceEstimate:
     """Estimate DSP, LUT, FF, BRAM, latency and interval of an hls4ml design (pure arithmetic).
 
@@ -182,6 +185,12 @@ def estimate(
         output_softmax: append hls4ml's softmax after a final dense layer (``True``), never
             (``False``), or ``None``: only to a table layer string, which by the table's
             convention lists the multiply layers and not the output softmax.
+        invalid_reuse: a dense layer's reuse factor that hls4ml refuses
+            (:func:`~precml_widgets.fpga.reuse.check_reuse_factor`) raises (``"raise"``,
+            naming the layer and the nearest valid ones), is replaced by hls4ml's substitute
+            (``"nearest"``, as hls4ml itself does with a warning), or is priced as written
+            (``"as_given"``: the calibration table records the requested reuse factor of
+            syntheses in which hls4ml substituted it).
 
     Returns:
         A :class:`ResourceEstimate` with per-layer terms, device fractions, the calibration's
@@ -201,10 +210,13 @@ def estimate(
     require_choice("mul_impl", mul_impl, (None, "dsp", "fabric"))
     clock_ns = require_real("clock_ns", clock_ns, low=0.5, high=1000, unit="ns")
     require_choice("output_softmax", output_softmax, (None, True, False))
+    require_choice("invalid_reuse", invalid_reuse, ("raise", "nearest", "as_given"))
     dev = get_device(device)
     stack = _as_layers(layers)
     if not stack:
         raise InvalidInputError("layers is empty: give at least one layer to estimate.")
+    if invalid_reuse != "as_given":
+        stack = tuple(_valid_reuse(layer, backend, invalid_reuse) for layer in stack)
     append = _is_table_string(layers) if output_softmax is None else output_softmax
     given = stack
     if append:
@@ -250,6 +262,24 @@ def estimate(
         output_softmax=softmax_note,
         interval_notes=notes,
     )
+
+
+def _valid_reuse(layer: Layer, backend: str, policy: str) -> Layer:
+    """``layer`` with a reuse factor hls4ml accepts (dense layers; others unchanged)."""
+    if not isinstance(layer, DenseLayer):
+        return layer
+    rule = "Vivado" if backend == "VivadoAccelerator" else backend
+    if policy == "nearest":
+        rf = nearest_valid_reuse(layer.n_in, layer.n_out, layer.reuse_factor, rule)
+        return layer if rf == layer.reuse_factor else replace(layer, reuse_factor=rf)
+    try:
+        check_reuse_factor(layer.n_in, layer.n_out, layer.reuse_factor, rule)
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"layer {layer.name or 'dense'!r}: {exc} Pass invalid_reuse='nearest' to price "
+            "hls4ml's substitute."
+        ) from None
+    return layer
 
 
 def _softmax_note(given: Sequence[Layer], stack: Sequence[Layer], requested: bool | None) -> str:

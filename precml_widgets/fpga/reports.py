@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -127,6 +128,8 @@ def _read_file(path: Path) -> SynthesisReport:
         if text.lstrip().startswith("<"):
             return _parse_xml(text, path)
         return _parse_rpt(text, path)
+    except InvalidInputError:
+        raise
     except (
         ValueError,
         KeyError,
@@ -142,13 +145,51 @@ def _read_file(path: Path) -> SynthesisReport:
         ) from None
 
 
-def _int_or_none(text: str | None) -> int | None:
+_UNDEFINED = ("?", "undef", "")
+
+
+def _cycles(text: str | None, what: str, path: Path) -> int | None:
+    """A latency or interval in cycles: ``None`` where the tool wrote "?" (undefined)."""
     text = (text or "").strip()
-    return int(text) if text.isdigit() else None
+    if text.isdigit():
+        return int(text)
+    if text in _UNDEFINED:
+        return None
+    raise InvalidInputError(
+        f"{str(path)!r}: the {what} {text!r} is not a number of clock cycles (nor '?' for "
+        "undefined); the report is damaged or edited: re-run C synthesis or restore the file."
+    )
 
 
-def _ns(text: str) -> float:
-    return float(text.replace("ns", "").strip())
+def _count(text: str | None, what: str, path: Path, *, positive: bool = False) -> int:
+    """A resource count: a whole number (``> 0`` with ``positive``), never '-' or a sign."""
+    text = (text or "").strip()
+    if not text.isdigit() or (positive and int(text) == 0):
+        need = "a whole number > 0" if positive else "a whole number >= 0"
+        raise InvalidInputError(
+            f"{str(path)!r}: {what} is {text!r}, expected {need}; the report is truncated, "
+            "damaged or edited: re-run C synthesis or restore the file."
+        )
+    return int(text)
+
+
+def _ns(text: str | None, what: str, path: Path) -> float:
+    """A clock period in ns: finite and > 0."""
+    raw = (text or "").replace("ns", "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidInputError(
+            f"{str(path)!r}: the {what} {raw!r} is not a positive number of ns; the report "
+            "is damaged or edited: re-run C synthesis or restore the file."
+        )
+    return value
+
+
+#: Resources every FPGA part has: an "Available" total of 0 means a damaged report.
+_ALWAYS_AVAILABLE = ("bram18k", "dsp", "ff", "lut")
 
 
 def _parse_xml(text: str, path: Path) -> SynthesisReport:
@@ -164,7 +205,15 @@ def _parse_xml(text: str, path: Path) -> SynthesisReport:
         out = dict.fromkeys(_RESOURCES, 0)
         for child in [] if node is None else node:
             if child.tag in _COLUMN:
-                out[_COLUMN[child.tag]] = _int_or_none(child.text) or 0
+                key = _COLUMN[child.tag]
+                positive = tag == "AvailableResources" and key in _ALWAYS_AVAILABLE
+                out[key] = _count(child.text, f"<{tag}><{child.tag}>", path, positive=positive)
+        if tag == "AvailableResources" and not all(out[k] for k in _ALWAYS_AVAILABLE):
+            missing = [k for k in _ALWAYS_AVAILABLE if not out[k]]
+            raise InvalidInputError(
+                f"{str(path)!r}: <AvailableResources> lacks {missing}; the report is truncated "
+                "or edited: re-run C synthesis or restore the file."
+            )
         return out
 
     sibling = path.with_suffix(".rpt")
@@ -178,12 +227,12 @@ def _parse_xml(text: str, path: Path) -> SynthesisReport:
         tool=tool,
         version=version,
         part=user.findtext("Part").strip(),
-        clock_target_ns=float(user.findtext("TargetClockPeriod")),
-        clock_estimate_ns=float(estimate) if estimate else None,
-        latency_min=_int_or_none(perf.findtext("Best-caseLatency")),
-        latency_max=_int_or_none(perf.findtext("Worst-caseLatency")),
-        interval_min=_int_or_none(perf.findtext("Interval-min")),
-        interval_max=_int_or_none(perf.findtext("Interval-max")),
+        clock_target_ns=_ns(user.findtext("TargetClockPeriod"), "target clock period", path),
+        clock_estimate_ns=_ns(estimate, "estimated clock period", path) if estimate else None,
+        latency_min=_cycles(perf.findtext("Best-caseLatency"), "best-case latency", path),
+        latency_max=_cycles(perf.findtext("Worst-caseLatency"), "worst-case latency", path),
+        interval_min=_cycles(perf.findtext("Interval-min"), "minimum interval", path),
+        interval_max=_cycles(perf.findtext("Interval-max"), "maximum interval", path),
         available=resources("AvailableResources"),
         path=str(path),
         **used,
@@ -221,22 +270,30 @@ def _parse_rpt(text: str, path: Path) -> SynthesisReport:
     table = {_cells(line)[0]: _cells(line) for line in lines[1:]}
 
     def resources(label: str) -> dict[str, int]:
+        if label not in table or len(table[label]) < len(header):
+            found = len(table.get(label, ()))
+            raise InvalidInputError(
+                f"{str(path)!r}: the utilisation table's {label!r} row has {found} of "
+                f"{len(header)} columns; the report is truncated or edited: re-run C synthesis "
+                "or restore the file."
+            )
         out = dict.fromkeys(_RESOURCES, 0)
         for key, cell in zip(header, table[label], strict=False):
             if key is not None:
-                out[key] = _int_or_none(cell) or 0
+                positive = label == "Available" and key in _ALWAYS_AVAILABLE
+                out[key] = _count(cell, f"the {label!r} {key} cell", path, positive=positive)
         return out
 
     return SynthesisReport(
         tool=tool,
         version=version[1] if version else None,
         part=part[1],
-        clock_target_ns=_ns(clock[1]),
-        clock_estimate_ns=_ns(clock[2]),
-        latency_min=_int_or_none(row[0]),
-        latency_max=_int_or_none(row[1]),
-        interval_min=_int_or_none(row[ii[0]]),
-        interval_max=_int_or_none(row[ii[1]]),
+        clock_target_ns=_ns(clock[1], "target clock period", path),
+        clock_estimate_ns=_ns(clock[2], "estimated clock period", path),
+        latency_min=_cycles(row[0], "minimum latency", path),
+        latency_max=_cycles(row[1], "maximum latency", path),
+        interval_min=_cycles(row[ii[0]], "minimum interval", path),
+        interval_max=_cycles(row[ii[1]], "maximum interval", path),
         available=resources("Available"),
         path=str(path),
         **resources("Total"),

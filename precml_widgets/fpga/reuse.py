@@ -1,42 +1,60 @@
 """hls4ml's reuse-factor rule: the one place that says which reuse factors a dense layer takes.
 
 A dense ``n_in x n_out`` layer with reuse factor ``R`` shares each multiplier ``R`` times;
-hls4ml's backends accept only some ``R`` (:func:`valid_reuse_factors`, asked of hls4ml
-itself). :func:`check_reuse_factor` refuses any other, naming the nearest valid ones;
+hls4ml's backends accept only some ``R`` (:func:`valid_reuse_factors`: the rule of hls4ml's
+``FPGABackend._validate_reuse_factor``, hls4ml 1.x, applied to the divisors of
+``n_in * n_out``; the tests compare it with hls4ml's own ``get_valid_reuse_factors`` on a grid
+of shapes). :func:`check_reuse_factor` refuses any other, naming the nearest valid ones;
 :func:`nearest_valid_reuse` substitutes one, as hls4ml's ``set_closest_reuse_factor`` does.
-The Vivado and Vitis backends share the rule.
+The Vivado and Vitis backends share the rule. Unlike hls4ml's loop over every ``R`` up to
+``n_in * n_out``, this costs ``O(sqrt(n_in * n_out))``, so a huge layer is no denial of service.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from functools import lru_cache
 
-from precml_widgets._checks import require_int
-from precml_widgets._optional import require
+from precml_widgets._checks import require_choice, require_int
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.defaults import DEFAULT_BACKEND
 
-__all__ = ["check_reuse_factor", "nearest_valid_reuse", "valid_reuse_factors"]
+__all__ = ["BACKENDS", "check_reuse_factor", "nearest_valid_reuse", "valid_reuse_factors"]
+
+
+#: The hls4ml backends whose dense layers follow this rule.
+BACKENDS = ("Vivado", "Vitis", "VivadoAccelerator")
+
+
+def _accepted(n_in: int, n_out: int, rf: int) -> bool:
+    """hls4ml's ``FPGABackend._validate_reuse_factor`` (hls4ml 1.x), line for line."""
+    multiplier_limit = math.ceil(n_in * n_out / min(n_in, rf))
+    ok = multiplier_limit % n_out == 0 or rf >= n_in
+    ok = ok and (rf % n_in == 0 or rf < n_in)
+    return ok and (n_in * n_out) % rf == 0
 
 
 @lru_cache(maxsize=4096)
 def _valid_rfs(n_in: int, n_out: int, backend: str) -> tuple[int, ...]:
-    hls4ml = require("hls4ml", "fpga", "the valid reuse factors of hls4ml's backends")
-    return tuple(hls4ml.backends.get_backend(backend).get_valid_reuse_factors(n_in, n_out))
+    total = n_in * n_out
+    small = [d for d in range(1, math.isqrt(total) + 1) if total % d == 0]
+    divisors = sorted({*small, *(total // d for d in small)})  # hls4ml needs total % rf == 0
+    return tuple(rf for rf in divisors if _accepted(n_in, n_out, rf))
 
 
 def valid_reuse_factors(n_in: int, n_out: int, backend: str = DEFAULT_BACKEND) -> tuple[int, ...]:
     """Reuse factors hls4ml's backend accepts for an ``n_in x n_out`` dense layer (cached).
 
-    Calls ``hls4ml.backends.get_backend(backend).get_valid_reuse_factors``; for 16x64 these
-    are the divisors of 16 and the multiples of 16 that divide 1024.
+    The same list as ``hls4ml.backends.get_backend(backend).get_valid_reuse_factors``; for
+    16x64 these are the divisors of 16 and the multiples of 16 that divide 1024.
 
     Returns:
         The valid reuse factors, ascending.
     """
     for what, value in (("n_in", n_in), ("n_out", n_out)):
         require_int(f"layer 'dense': {what}", value, low=1)
+    require_choice("backend", backend, BACKENDS)
     return _valid_rfs(int(n_in), int(n_out), backend)
 
 

@@ -117,6 +117,8 @@ class IntegrationResult:
             (extra calls, not part of ``calls``; see ``event_calls``).
         event_calls: integrand calls spent on ``events`` that are NOT in ``calls``.
         wall_time_s: wall-clock seconds for training and integration.
+        warnings: caveats found by cheap checks of the run (e.g. iterations that disagree, a
+            heavy weight tail); empty when none fired. They travel with the numbers.
 
     Example:
         >>> ev = WeightedEvents(np.zeros((2, 1)), np.array([0.9, 1.1]))
@@ -135,6 +137,7 @@ class IntegrationResult:
     events: WeightedEvents
     event_calls: int
     wall_time_s: float
+    warnings: tuple[str, ...] = ()
 
     @property
     def relative_error(self) -> float:

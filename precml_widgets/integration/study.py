@@ -204,8 +204,12 @@ class Comparison:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """Warnings that travel with the result (empty when the guard saw agreement)."""
-        return (self.guard.message,) if self.flagged else ()
+        """Warnings that travel with the result: the guard's (when it flagged the run) and each
+        method's own (:attr:`IntegrationResult.warnings`, e.g. vegas's heavy weight tail)."""
+        own = tuple(
+            f"{method}: {text}" for method, r in self.results.items() for text in r.warnings
+        )
+        return ((self.guard.message,) if self.flagged else ()) + own
 
     def pull(self, method: str) -> float:
         """``(estimate - exact) / error`` of one method (reference uncertainty included).

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from precml_widgets._checks import require_seed
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.integration.result import WeightedEvents
 
@@ -70,6 +71,7 @@ def unweight(
     """
     if w_max is not None and quantile is not None:
         raise InvalidInputError("give w_max or quantile, not both.")
+    seed = require_seed("seed", seed)
     if len(events) == 0:
         raise InvalidInputError("there are no weighted events to unweight; draw some first.")
     w = events.weights

@@ -9,7 +9,9 @@ the same typed result as the flow, and draws weighted events from its adapted ma
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -29,6 +31,9 @@ from precml_widgets.integration.result import (
 
 __all__ = [
     "DEFAULT_VEGAS_BUDGET",
+    "MIN_EFFECTIVE_CALLS",
+    "MIN_EVENT_ESS_FRACTION",
+    "MIN_Q",
     "VEGAS_BETA",
     "VegasConfig",
     "VegasSampler",
@@ -39,6 +44,18 @@ Array = npt.NDArray[np.float64]
 
 #: ``beta`` of ``vegas.Integrator`` per variant: 0.75 is the package default (VEGAS+), 0 is classic.
 VEGAS_BETA: dict[str, float] = {"VEGAS+": 0.75, "VEGAS": 0.0}
+
+
+#: Below this ``Q`` (the chi-square probability of the final iterations' agreement) the result
+#: warns: consistent iterations give ``Q < 1e-3`` once in a thousand runs.
+MIN_Q = 1e-3
+#: Below this median effective number of calls per final iteration, ``(mean / sdev)**2``
+#: (a relative error per iteration above ~18 %), the result warns: a few calls carry the
+#: estimate and its error, which are then both unreliable (a heavy weight tail).
+MIN_EFFECTIVE_CALLS = 30.0
+#: Below this effective-sample fraction ``(sum w)**2 / (N sum w**2)`` of the drawn events the
+#: result warns (a heavy weight tail of the final map).
+MIN_EVENT_ESS_FRACTION = 0.01
 
 
 #: The budget of ``VegasConfig()``: 5 000 calls x (10 adapting + 10 final) iterations.
@@ -245,6 +262,13 @@ def integrate_vegas(
         events = WeightedEvents(x, counter(x) / q, density=q)
     if float(final.mean) == 0.0:  # vegas reports 0 +- 1e-129 when f vanished everywhere
         require_nonzero(np.zeros(calls), counter.name)
+    caveats = vegas_caveats(
+        float(final.Q) if config.final_iterations > 1 else math.nan,
+        history[config.adapt_iterations :],
+        events.weights,
+    )
+    for caveat in caveats:
+        warnings.warn(f"{config.variant} on {counter.name}: {caveat}", RuntimeWarning, stacklevel=2)
     return (
         IntegrationResult(
             method=config.variant,
@@ -257,6 +281,59 @@ def integrate_vegas(
             events=events,
             event_calls=counter.calls - before_events,
             wall_time_s=time.perf_counter() - started,
+            warnings=caveats,
         ),
         sampler,
     )
+
+
+def vegas_caveats(
+    q: float, final: tuple[IterationRecord, ...] | list[IterationRecord], weights: Array
+) -> tuple[str, ...]:
+    """Cheap checks of a vegas run, each a sentence when it fires (no extra integrand calls).
+
+    Args:
+        q: vegas's ``Q`` of the final iterations (NaN when there was one).
+        final: the final iterations' records (estimate and error of each).
+        weights: weights of events drawn from the final map (may be empty).
+
+    Returns:
+        One sentence per check that fired: ``Q < MIN_Q`` (the iterations disagree), a median
+        effective number of calls per iteration ``(mean / sdev)**2`` below
+        :data:`MIN_EFFECTIVE_CALLS`, an effective-sample fraction of the events below
+        :data:`MIN_EVENT_ESS_FRACTION`.
+
+    Example:
+        >>> ok = [IterationRecord(100, 1.0, 0.01, np.nan)] * 3
+        >>> vegas_caveats(0.5, ok, np.ones(10))
+        ()
+        >>> bad = [IterationRecord(100, 1e-15, 1e-15, np.nan)] * 3
+        >>> vegas_caveats(0.5, bad, np.ones(10))[0][:40]
+        'the median iteration has an effective sa'
+    """
+    out = []
+    if q < MIN_Q:
+        out.append(
+            f"the final iterations disagree (Q = {q:.2g} < {MIN_Q:g}): the grid was still "
+            "adapting or the weights are heavy-tailed; the estimate and error are unreliable, "
+            "spend more calls per iteration or more adaptation iterations."
+        )
+    effective = [
+        (r.estimate / r.error) ** 2 for r in final if r.error > 0 and math.isfinite(r.error)
+    ]
+    if effective and float(np.median(effective)) < MIN_EFFECTIVE_CALLS:
+        out.append(
+            f"the median iteration has an effective sample size (mean / error)^2 of "
+            f"{float(np.median(effective)):.3g} calls (< {MIN_EFFECTIVE_CALLS:g}): a few calls "
+            "carry the whole estimate (a heavy weight tail), so the estimate and its error are "
+            "unreliable; the adapted map misses the integrand's mass (e.g. in high dimension)."
+        )
+    if weights.size > 1 and np.all(np.isfinite(weights)) and np.sum(weights**2) > 0:
+        fraction = float(np.sum(weights) ** 2 / (weights.size * np.sum(weights**2)))
+        if fraction < MIN_EVENT_ESS_FRACTION:
+            out.append(
+                f"the drawn events' effective sample fraction is {fraction:.2g} "
+                f"(< {MIN_EVENT_ESS_FRACTION:g}): the largest weight is "
+                f"{float(weights.max() / weights.mean()):.3g} x the mean (a heavy weight tail)."
+            )
+    return tuple(out)
