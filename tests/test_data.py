@@ -296,7 +296,7 @@ def test_fetch_over_http_checks_the_checksum_and_falls_back_to_a_mirror(
     assert "SHA-256" in msg and "404" in msg
     assert f"download the file by hand from {base}bad.root" in msg
     assert entry.sha256 in msg and str(dest / entry.relpath) in msg
-    assert [p for p in dest.rglob("*") if p.is_file()] == []  # no partial file
+    assert not dest.exists()  # no partial file, not even an empty folder
     _serve_entry(monkeypatch, "cms2010_zmumu", base, urls=["bad.root", "good.root"])
     seen: list[int] = []
     path = fetch("cms2010_zmumu", dest=dest, on_bytes=seen.append)
@@ -350,3 +350,11 @@ def test_binder_fetches_every_missing_file_without_failing_the_image():
     i = lines.index("python -m precml_widgets.data fetch --missing --no-progress \\")
     assert lines[i + 1].startswith("|| echo ")  # a network failure does not fail the build
     assert "set -euo pipefail" in script
+
+
+def test_fetch_of_an_unknown_name_lists_the_known_ones(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main_module.main(["fetch", "no_such_file"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown data file no_such_file" in err and "cms2010_zmumu" in err

@@ -6,6 +6,7 @@ Nothing in precml calls this implicitly: a user runs ``python -m precml_widgets.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import urllib.request
@@ -124,6 +125,7 @@ def fetch(
     target = folder / entry.relpath
     if target.is_file() and _sha256(target) == entry.sha256:
         return target
+    created = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         writable = os.access(target.parent, os.W_OK)
@@ -145,6 +147,9 @@ def fetch(
             errors.append(f"{url}: {exc}")
             continue
         return target
+    for folder_made in created:  # leave no empty folders behind either
+        with contextlib.suppress(OSError):
+            folder_made.rmdir()
     tried = "; ".join(errors) or "the registry has no address for it"
     first = entry.urls[0] if entry.urls else entry.source
     raise PrecmlError(
