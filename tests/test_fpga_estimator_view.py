@@ -383,6 +383,34 @@ def test_latency_budget_and_bunch_crossings(widget):
     assert "[12,500.0]{.precml-budget-ns}" in _report(widget)
 
 
+def test_status_is_one_labelled_verdict(widget):
+    """The verdict heads the report; fit, latency and II follow as labelled rows (a green
+    "fits" never stands alone above a red "fails"), each agreeing with the core's check."""
+    widget.param.update(model=JET, device="xcvu9p", reuse_factor=1, clock_ns=5.0)
+    widget.latency_budget_ns = 50.0
+    est, check = widget.current_estimate(), widget.budget()
+    assert est.fits and not check.latency_ok  # the case the issue saw: fits, yet fails
+    lines = [line for line in _report(widget).splitlines() if line.strip()]
+    assert lines[0].startswith("[✘ Fails the trigger: latency over the 50 ns budget.]")
+    assert (
+        lines[1] == "- **Resources:** [✔ Fits xcvu9p (Virtex UltraScale+ VU9P)]{.precml-fit .fits}"
+    )
+    assert lines[2] == (
+        f"- **Latency:** [✘ {est.latency_ns:,.1f} ns, over the 50 ns budget]"
+        "{.precml-latency-status .fail}"
+    )
+    assert lines[3].startswith("- **Every bunch crossing:** [✔ yes (II ")
+    assert f"II {est.ii_ns:,.1f} ns vs 25 ns" in lines[3]
+    widget.latency_budget_ns = 12_500.0
+    lines = [line for line in _report(widget).splitlines() if line.strip()]
+    assert lines[0] == "[✔ Meets the trigger budget.]{.precml-budget .ok}"
+    assert "[✔ " in lines[2] and "within the 12.5 µs budget" in lines[2]
+    widget.reuse_factor = 8  # II = 8 cycles = 40 ns > 25 ns
+    lines = [line for line in _report(widget).splitlines() if line.strip()]
+    assert lines[0].startswith("[✘ Fails the trigger: cannot take an event every bunch")
+    assert "[✘ no (II 40.0 ns vs 25 ns)]{.precml-ii-status .fail}" in lines[3]
+
+
 def test_metrics_shown_when_present_and_missing_otherwise(models):
     metrics = {JET: {8: {"accuracy": 0.70, "argmax agreement": 0.91}, 16: {"accuracy": 0.76}}}
     import holoviews as hv
@@ -448,7 +476,8 @@ def test_own_part_form_adds_and_selects(widget):
     (message,) = [
         p for p in card.select(pn.pane.Markdown) if "precml-form-message" in p.css_classes
     ]
-    assert "resource totals must be positive" in message.object
+    # the core's message (Device's check), shown under the form: names the part and the total
+    assert "Device 'broken'" in message.object and "dsp must be" in message.object
     assert widget.device == "half VU9P"
 
 
@@ -572,3 +601,23 @@ def test_plots_carry_the_numbers_they_draw(models):
     assert xy(current) == [(8, 0.7)]
     assert [float(el.data) for el in overlay.traverse(lambda x: x, [hv.VLine])] == [8.0]
     assert physics_plot(None, 8) is None and len(physics_plot(metrics, 8)) == 1
+
+
+def test_sessions_share_the_estimates(models, monkeypatch):
+    """Two sessions (widgets) over the same networks compute each estimate once: the second
+    reads the first one's (a pure function of stack, part, backend and clock)."""
+    import precml_widgets.fpga.dashboard as dashboard
+
+    calls, real = [], dashboard.estimate
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("clock_ns"))
+        return real(*args, **kwargs)
+
+    first, second = FPGAEstimator(models, model=JET), FPGAEstimator(models, model=JET)
+    monkeypatch.setattr(dashboard, "estimate", spy)
+    first.param.update(width=13, clock_ns=4.35)  # a setting no other test asks for
+    second.param.update(width=13, clock_ns=4.35)
+    assert calls == [4.35], "the second session recomputed the first one's estimate"
+    assert first.current_estimate() is second.current_estimate()
+    assert first.current_estimate() == _core(models, model=JET, width=13, clock_ns=4.35)

@@ -57,6 +57,7 @@ __all__ = [
     "LATENCY_PRESETS",
     "RESOURCES",
     "REUSE_FACTORS",
+    "SHARED_ESTIMATES",
     "Dashboard",
     "Settings",
     "calibration_facts",
@@ -80,8 +81,13 @@ RESOURCES = (("dsp", "DSP"), ("lut", "LUT"), ("ff", "FF"), ("bram18k", "BRAM_18K
 #: The part the dashboard opens on: :data:`precml_widgets.fpga.defaults.DEFAULT_PART`, the
 #: estimator's and the converter's part (not a default of its own).
 DEFAULT_DEVICE: str = DEFAULT_PART
-#: Estimates kept per dashboard before the cache is emptied.
+#: Estimates kept before the shared cache is emptied.
 CACHE_LIMIT = 4096
+#: The estimates of every dashboard of this process, by (layer stack, part, backend, clock):
+#: :func:`~precml_widgets.fpga.estimator.estimate` is a pure function of that key, so the
+#: sessions of one server share what any of them computed (ten students on one slider: one
+#: estimate each).
+SHARED_ESTIMATES: dict[tuple, ResourceEstimate] = {}
 
 #: Physics per model name, per width W (bits), per metric name: ``{"jet tagger": {8: {...}}}``.
 Metrics = Mapping[str, Mapping[int, Mapping[str, float]]]
@@ -252,7 +258,7 @@ class Dashboard:
         self.metrics = check_metrics(metrics, list(self.models))
         self.devices: dict[str, Device] = dict(DEVICES)
         self.custom: set[str] = set()
-        self._estimates: dict[tuple, ResourceEstimate] = {}
+        self._estimates = SHARED_ESTIMATES  # read-only results, shared by every dashboard
         for device in devices:
             self.add_device(device)
 

@@ -50,7 +50,8 @@ __all__ = [
 RED, GREEN, BLUE, GREY = "#b00020", "#1b7f3b", "#1f77b4", "#888888"
 #: Stylesheet of the report panes: green fits / meets, red does not / over, grey not required.
 REPORT_CSS = f"""
-.precml-fit {{ font-weight: 700; font-size: 1.2em; }}
+.precml-budget {{ font-weight: 700; font-size: 1.2em; }}
+.precml-fit {{ font-weight: 700; }}
 .fits, .ok {{ color: {GREEN}; }}
 .no-fit, .fail, .over {{ color: {RED}; }}
 .not-required {{ color: {GREY}; }}
@@ -90,30 +91,48 @@ def ns_text(value: float) -> str:
 def status_text(
     s: Settings, est: ResourceEstimate, check: BudgetCheck, overflow: str | None
 ) -> str:
-    """Fits or not (with the overflow message), meets the trigger budget or why not, settings."""
+    """One labelled status: the overall verdict first, then one row per requirement.
+
+    The headline says whether the firmware meets the trigger budget (and, if not, why); the
+    rows below it say, each under its own label, whether the resources fit the part, whether
+    the latency is within its budget and whether the II takes an event every bunch crossing,
+    so a green "fits" row under a red headline reads as one part of one answer. The settings
+    line closes the block.
+    """
+    part = f"{md_escape(est.device.part)} ({md_escape(est.device.name)})"
     if overflow is not None:
-        fit = f"[✘ DOES NOT FIT]{{.precml-fit .no-fit}}\n\n[{md_escape(overflow)}]{{.no-fit}}"
+        fit = f"[✘ DOES NOT FIT]{{.precml-fit .no-fit}} {part}: [{md_escape(overflow)}]{{.no-fit}}"
     else:
-        fit = (
-            f"[✔ Fits {md_escape(est.device.part)} ({md_escape(est.device.name)})]"
-            "{.precml-fit .fits}"
-        )
+        fit = f"[✔ Fits {part}]{{.precml-fit .fits}}"
+    budget, lat, ii_ns = ns_text(check.latency_budget_ns), est.latency_ns, est.ii_ns
+    if check.latency_ok:
+        latency = f"[✔ {lat:,.1f} ns, within the {budget} budget]{{.precml-latency-status .ok}}"
+    else:
+        latency = f"[✘ {lat:,.1f} ns, over the {budget} budget]{{.precml-latency-status .fail}}"
+    spacing = f"II {ii_ns:,.1f} ns vs {BUNCH_SPACING_NS:g} ns"
+    if check.ii_ok:
+        ii = f"[✔ yes ({spacing})]{{.precml-ii-status .ok}}"
+    elif s.require_every_bunch:
+        ii = f"[✘ no ({spacing})]{{.precml-ii-status .fail}}"
+    else:
+        ii = f"[– no ({spacing}; not required)]{{.precml-ii-status .not-required}}"
     problems = []
     if not check.latency_ok:
-        problems.append(f"latency over the {ns_text(check.latency_budget_ns)} budget")
+        problems.append(f"latency over the {budget} budget")
     if not check.ii_ok and s.require_every_bunch:
         problems.append("cannot take an event every bunch crossing")
     if check.ok and est.fits:
-        verdict = "[Meets the trigger budget.]{.precml-budget .ok}"
+        verdict = "[✔ Meets the trigger budget.]{.precml-budget .ok}"
     else:
         why = "; ".join(problems) or "does not fit the part"
-        verdict = f"[Fails the trigger: {why}.]{{.precml-budget .fail}}"
+        verdict = f"[✘ Fails the trigger: {why}.]{{.precml-budget .fail}}"
     settings = (
         f"{md_escape(s.model)} · `ap_fixed<{s.width},I>` · reuse factor {s.reuse_factor} · "
         f"{s.strategy} · {s.backend} HLS · {est.clock_ns:g} ns clock "
         f"({1e3 / est.clock_ns:,.0f} MHz) · {md_escape(est.device.part)}"
     )
-    return f"{fit}\n\n{verdict}\n\n[{settings}]{{.precml-settings}}"
+    rows = f"- **Resources:** {fit}\n- **Latency:** {latency}\n- **Every bunch crossing:** {ii}"
+    return f"{verdict}\n\n{rows}\n\n[{settings}]{{.precml-settings}}"
 
 
 def resources_text(est: ResourceEstimate) -> str:
