@@ -377,35 +377,49 @@ def test_exports_carry_the_one_sided_upper_limit(study, tmp_path):
 
 
 def test_roc_view_ignores_the_input_rate(study):
-    deps = {
-        d.name
-        for d in AnomalyScoreExplorer.from_study(study).param.method_dependencies("roc_overlay")
-    }
-    assert "input_rate_mhz" not in deps
-    assert {"score", "signal", "threshold", "log_scale", "cl"} <= deps
-
     ex = AnomalyScoreExplorer.from_study(study, mode="threshold")
-    calls = {"roc": 0, "histogram": 0}
-    roc, histogram = ex.roc_overlay, ex.histogram_overlay
 
-    def counting(name, view):
+    def deps(method):
+        return {d.name for d in ex.param.method_dependencies(method)}
+
+    assert "input_rate_mhz" not in deps("roc_marker") | deps("roc_base")
+    assert {"score", "signal", "threshold", "log_scale", "cl"} <= deps("roc_marker")
+    # the bases do not follow the threshold: only the cut line and the marker do
+    assert "threshold" not in deps("roc_base") | deps("histogram_base")
+    assert deps("cut_line") == {"threshold"}
+
+    names = ("roc_base", "roc_marker", "histogram_base", "cut_line")
+    calls = dict.fromkeys(names, 0)
+    views = {name: getattr(ex, name) for name in names}
+
+    def counting(name):
         def wrapped():
             calls[name] += 1
-            return view()
+            return views[name]()
 
         return wrapped
 
-    ex.roc_overlay = counting("roc", roc)  # the layout captures these bound views
-    ex.histogram_overlay = counting("histogram", histogram)
+    for name in names:  # the layout captures these bound views
+        setattr(ex, name, counting(name))
     root = pn.panel(ex).get_root()
-    assert root is not None and calls["roc"] >= 1
+    assert root is not None and all(calls[n] >= 1 for n in names)
     before = dict(calls)
     ex.input_rate_mhz = 20.0  # threshold mode: the cut stays, so nothing is redrawn
     assert calls == before
-    ex.cl = 0.95  # the efficiency interval of the marker changes: the ROC view redraws
-    assert calls["roc"] > before["roc"]
+    ex.cl = 0.95  # the efficiency interval of the marker changes: only the marker redraws
+    assert calls["roc_marker"] > before["roc_marker"]
+    assert {n: calls[n] for n in names if n != "roc_marker"} == {
+        n: before[n] for n in names if n != "roc_marker"
+    }
+    before = dict(calls)
+    ex.threshold = float(np.quantile(study.background.sorted_scores, 0.99))
+    assert calls["roc_marker"] > before["roc_marker"] and calls["cut_line"] > before["cut_line"]
+    assert (calls["roc_base"], calls["histogram_base"]) == (
+        before["roc_base"],
+        before["histogram_base"],
+    )
     # the marker is the core's (FPR, efficiency) at the cut
-    point = next(el for el in roc() if el.group == "Points")
+    point = views["roc_marker"]()
     eff = rates.efficiency_at_threshold(study.signals[ex.signal], ex.threshold, cl=0.95)
     fpr = rate_at_threshold(study.background, ex.threshold).fpr.value
     assert tuple(point.array()[0]) == (

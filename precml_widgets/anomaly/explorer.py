@@ -1,11 +1,8 @@
 """Interactive explorer of an anomaly-score trigger: threshold <-> rate <-> signal efficiency.
 
-:class:`AnomalyScoreExplorer` is a thin Panel view: it declares the parameters, wires them
-and delegates to the cores (:class:`~precml_widgets.anomaly.score_set.ScoreSet` for the
-samples and caches, :class:`~precml_widgets.anomaly.trigger_state.TriggerState` for
-everything at the current setting, :mod:`~precml_widgets.anomaly.plots`,
-:mod:`~precml_widgets.anomaly.explorer_layout` and :mod:`~precml_widgets.anomaly.exports`).
-Moving a slider only triggers O(log N) threshold look-ups; nothing is retrained or rescored.
+A thin Panel view over the cores (:class:`~precml_widgets.anomaly.score_set.ScoreSet`,
+:class:`~precml_widgets.anomaly.trigger_state.TriggerState`). A threshold move costs O(log N)
+look-ups and redraws only the cut line and the ROC marker; nothing is retrained or rescored.
 """
 
 from __future__ import annotations
@@ -175,13 +172,8 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
     def from_study(
         cls, study: Any, *, systematic_bandwidths: tuple[float, ...] | None = None, **params: Any
     ) -> AnomalyScoreExplorer:
-        """Explorer of an :class:`~precml_widgets.anomaly.study.AnomalyStudy`
-        (:meth:`ScoreSet.from_study`: autoencoder and baseline scores, every signal).
-
-        ``systematic_bandwidths``: kernel widths (x Scott) of the background variants that
-        give the rate systematic; None: the grid neighbours of the chosen width; ``()``: none
-        (the pane and the exports then say so).
-        """
+        """Explorer of an :class:`~precml_widgets.anomaly.study.AnomalyStudy`; see
+        :meth:`ScoreSet.from_study` for ``systematic_bandwidths`` (``()``: no systematic)."""
         data = ScoreSet.from_study(study, systematic_bandwidths, what="AnomalyScoreExplorer")
         return cls(score_set=data, **params)
 
@@ -204,9 +196,7 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         background: str,
         **params: Any,
     ) -> AnomalyScoreExplorer:
-        """Explorer of a flat score branch in ROOT files, one file per sample
-        (:func:`~precml_widgets.anomaly.score_set.read_score_branch`, which names a missing
-        branch and the branches a file has)."""
+        """Explorer of a score branch in ROOT files, one per sample (:func:`read_score_branch`)."""
         return cls.from_scores(read_score_branch(files, tree, branch), background, **params)
 
     @property
@@ -288,29 +278,39 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         """ROC curve of a signal and score (default: the selected ones), cached."""
         return self.score_set.roc(score or self.score, signal or self.signal)
 
-    @param.depends("score", "signal", "threshold", "log_scale")
-    def histogram_overlay(self) -> hv.Overlay:
-        """Density histograms of the background and the selected signal, with the cut."""
-        edges, log_x = self.score_set.binning(self.score)
-        return plots.histogram_overlay(
-            edges,
-            self.score_set.density(self.score, ""),
-            self.score_set.density(self.score, self.signal),
-            self.threshold,
-            score=self.score,
-            signal_name=self.signal,
-            log_x=log_x,
-            log_y=self.log_scale,
+    @param.depends("score", "signal", "log_scale")
+    def histogram_base(self) -> hv.Overlay:
+        """Density histograms of the background and the selected signal (cached bins)."""
+        e, lx = self.score_set.binning(self.score)
+        bkg, sig = (self.score_set.density(self.score, k) for k in ("", self.signal))
+        return plots.histogram_base(
+            e, bkg, sig, score=self.score, signal_name=self.signal, log_x=lx, log_y=self.log_scale
         )
 
-    @param.depends("score", "signal", "threshold", "log_scale", "cl")
+    @param.depends("threshold")
+    def cut_line(self) -> hv.VLine:
+        """The cut on the histograms (the only part that follows the threshold)."""
+        return plots.cut_line(self.threshold)
+
+    def histogram_overlay(self) -> hv.Overlay:
+        """:meth:`histogram_base` with the :meth:`cut_line`."""
+        return plots.compose(self.histogram_base(), self.cut_line())
+
+    @param.depends("score", "signal", "log_scale")
+    def roc_base(self) -> hv.Overlay:
+        """ROC curve of the selected signal (thinned cached vertices) and the diagonal."""
+        pts = self.score_set.roc_plot_points(self.score, self.signal)
+        return plots.roc_base(self.roc(), signal_name=self.signal, log_x=self.log_scale, points=pts)
+
+    @param.depends("score", "signal", "threshold", "cl", "log_scale")
+    def roc_marker(self) -> hv.Points:
+        """The operating point on the ROC curve (at FPR = 1/N, a bound, if no event passes)."""
+        m = self.score_set.roc_marker(self.score, self.signal, self.threshold, self.cl)
+        return plots.operating_point_marker(self.roc(), *m[:2], log_x=self.log_scale, passes=m[2])
+
     def roc_overlay(self) -> hv.Overlay:
-        """ROC curve with the operating point (at FPR = 1/N, a bound, if no event passes)."""
-        marker = self.score_set.roc_marker(self.score, self.signal, self.threshold, self.cl)
-        fpr, eff, passes = marker
-        return plots.roc_overlay(
-            self.roc(), fpr, eff, signal_name=self.signal, log_x=self.log_scale, passes=passes
-        )
+        """:meth:`roc_base` with the :meth:`roc_marker`."""
+        return plots.compose(self.roc_base(), self.roc_marker())
 
     @param.depends("score", "threshold", "cl")
     def efficiency_frame(self) -> pd.DataFrame:

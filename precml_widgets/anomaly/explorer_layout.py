@@ -22,7 +22,58 @@ ExplorerLike: TypeAlias = Any
 pn = require("panel", "widgets", "the anomaly-score explorer")
 param = require("param", "widgets", "the anomaly-score explorer")
 
-__all__ = ["ThresholdSliders", "controls", "dashboard", "plot_pane"]
+__all__ = [
+    "READOUT_WIDTH",
+    "PromptFloatSlider",
+    "ReadoutInput",
+    "ThresholdSlider",
+    "ThresholdSliders",
+    "controls",
+    "dashboard",
+    "plot_pane",
+]
+
+
+class PromptFloatSlider(pn.widgets.FloatSlider):
+    """A float slider whose browser changes reach Python at once.
+
+    Panel holds every browser change 50 ms (``_debounce``) to merge a burst; a slider sends
+    one value per key press, and Panel still merges the values that arrive while a change
+    is being processed, so a drag cannot pile up work. This takes 50 ms off each redraw.
+    """
+
+    _debounce = 0
+
+
+class ReadoutInput(pn.widgets.FloatInput):
+    """The typed-in value of :class:`ThresholdSlider`: a number without spin buttons.
+
+    Panel's editable slider draws the spin buttons over the digits of its 70 px readout; the
+    readout here has room for the digits and no buttons (the slider and the keys step).
+    """
+
+    def __init__(self, **params: Any) -> None:
+        params["stylesheets"] = [*params.get("stylesheets", []), _READOUT_CSS]
+        super().__init__(**params)
+
+
+_READOUT_CSS = (
+    ":host(.slider-edit) .bk-input-group .bk-spin-wrapper .bk-spin-btn { display: none; }"
+)
+#: Width in px of the threshold readout (8 significant digits in bold).
+READOUT_WIDTH = 120
+
+
+class ThresholdSlider(pn.widgets.EditableFloatSlider):
+    """:class:`~panel.widgets.EditableFloatSlider` on a :class:`PromptFloatSlider`, with a
+    :class:`ReadoutInput` of :data:`READOUT_WIDTH` px (Panel's is a quarter of the width)."""
+
+    _slider_widget = PromptFloatSlider
+    _input_widget = ReadoutInput
+
+    def _update_layout(self) -> None:
+        super()._update_layout()
+        self._value_edit.width = READOUT_WIDTH
 
 
 class ThresholdSliders:
@@ -48,7 +99,7 @@ class ThresholdSliders:
         """A new slider for the selected score, linked to the explorer's threshold."""
         ex, score = self.explorer, self.explorer.score
         start, end, step = ex.score_set.threshold_range(score)
-        slider = pn.widgets.EditableFloatSlider(
+        slider = ThresholdSlider(
             **label_kwargs(pn.widgets.EditableFloatSlider, "Threshold"),
             value=ex.threshold,
             start=start,
@@ -56,13 +107,17 @@ class ThresholdSliders:
             fixed_start=start,
             fixed_end=end,
             step=step,
+            format="0.[000000]",  # the readout: at most 6 decimals (the status pane: all)
             disabled=ex.mode == "target rate",
             width=280,
         )
 
         def to_param(event: Any) -> None:
             if ex.mode == "threshold" and ex.score == score and event.new != ex.threshold:
-                ex.threshold = event.new
+                # one batch: the plots, panes and slider updates leave in one message, and
+                # Bokeh recomputes the document's model graph once, not once per plot
+                with pn.io.hold(freeze=True):
+                    ex.threshold = event.new
 
         slider.param.watch(to_param, "value")
         return slider
@@ -79,17 +134,19 @@ class ThresholdSliders:
         self.box[:] = [self.slider()]
 
 
-def plot_pane(explorer: ExplorerLike, overlay: Any, dynamic: list[str]) -> Any:
-    """A live pane of ``overlay`` (a bound view method of ``explorer``).
+def plot_pane(explorer: ExplorerLike, base: Any, live: Any, params: list[str]) -> Any:
+    """A live plot: ``base`` overlaid with ``live`` (bound view methods of ``explorer``).
 
-    Re-rendered on score / log-scale changes (Bokeh cannot change axis types in place);
-    updated in place (the existing plot's data) on the ``dynamic`` parameters.
+    The base is drawn when the score, the signal or the log scale change (Bokeh cannot change
+    axis types in place); on the ``params`` (the threshold...) only ``live`` is re-evaluated
+    and its glyph's data updated in place: the figure and the base's data are not sent again.
     """
     hv = plots.load_holoviews()
 
-    @param.depends(explorer.param.score, explorer.param.log_scale)
-    def view(score: str, log_scale: bool) -> Any:
-        return hv.DynamicMap(lambda **_: overlay(), streams=[hv.streams.Params(explorer, dynamic)])
+    @param.depends(explorer.param.score, explorer.param.signal, explorer.param.log_scale)
+    def view(score: str, signal: str, log_scale: bool) -> Any:
+        stream = hv.streams.Params(explorer, params)
+        return plots.compose(base(), hv.DynamicMap(lambda **_: live(), streams=[stream]))
 
     return pn.panel(view)
 
@@ -104,7 +161,7 @@ def controls(explorer: ExplorerLike) -> Any:
             callback=lambda ext=ext: io.BytesIO(ex.export_bytes(ext)),
             filename=f"precml_operating_point.{ext}",
             label=ext.upper(),
-            width=88,
+            width=80,  # three buttons with their 10 px margins fill the 300 px column
         )
         for ext in EXPORT_KINDS
     ]
@@ -146,8 +203,8 @@ def dashboard(explorer: ExplorerLike) -> Any:
     note = "*lower / upper: Clopper–Pearson interval at the chosen confidence level.*"
     views = pn.Column(
         pn.Row(
-            plot_pane(ex, ex.histogram_overlay, ["signal", "threshold"]),
-            plot_pane(ex, ex.roc_overlay, ["signal", "threshold", "cl"]),
+            plot_pane(ex, ex.histogram_base, ex.cut_line, ["threshold"]),
+            plot_pane(ex, ex.roc_base, ex.roc_marker, ["threshold", "cl"]),
         ),
         pn.Row(
             pn.Column("#### Operating point", status, width=610),

@@ -2,6 +2,12 @@
 
 Pure HoloViews (Bokeh backend options); every number drawn is passed in, computed by the
 cores (:mod:`~precml_widgets.anomaly.score_set`, :mod:`~precml_widgets.anomaly.roc`).
+
+Each plot comes in two parts: a base that does not depend on the threshold
+(:func:`histogram_base`, :func:`roc_base`) and the part that does (:func:`cut_line`,
+:func:`operating_point_marker`). A live view draws the base once and updates only the small
+part when the threshold moves; :func:`histogram_overlay` and :func:`roc_overlay` put the two
+together for a static picture.
 """
 
 from __future__ import annotations
@@ -15,7 +21,16 @@ from precml_widgets._optional import require
 from precml_widgets.anomaly.roc import RocCurve, roc_points_for_plot
 from precml_widgets.stats.binomial import BinomialEstimate
 
-__all__ = ["histogram_overlay", "load_holoviews", "roc_overlay"]
+__all__ = [
+    "compose",
+    "cut_line",
+    "histogram_base",
+    "histogram_overlay",
+    "load_holoviews",
+    "operating_point_marker",
+    "roc_base",
+    "roc_overlay",
+]
 
 
 def load_holoviews() -> Any:
@@ -25,30 +40,41 @@ def load_holoviews() -> Any:
     return hv
 
 
-def histogram_overlay(
+def compose(base: Any, live: Any) -> Any:
+    """``base * live`` with the base's overlay options (title, size, axes, legend).
+
+    Args:
+        base: an ``hv.Overlay`` from :func:`histogram_base` or :func:`roc_base`.
+        live: an element or an ``hv.DynamicMap`` of the threshold-dependent part.
+
+    Returns:
+        An ``hv.Overlay`` (or an ``hv.DynamicMap`` of them when ``live`` is one).
+    """
+    return (base * live).opts(**base.opts.get().kwargs)
+
+
+def histogram_base(
     edges: npt.NDArray[np.float64],
     background: npt.NDArray[np.float64],
     signal: npt.NDArray[np.float64],
-    threshold: float,
     *,
     score: str,
     signal_name: str,
     log_x: bool,
     log_y: bool,
 ) -> Any:
-    """Density histograms of the background and one signal, with the cut as a dashed line.
+    """Density histograms of the background and one signal (no cut).
 
     Args:
         edges: bin edges, shape ``(B + 1,)``.
         background, signal: probability densities per bin, shape ``(B,)``.
-        threshold: the cut, drawn as an :class:`hv.VLine`.
         score: the score's name (axis label and title).
         signal_name: the signal's name (legend).
         log_x: log-spaced edges (log x-axis).
         log_y: log y-axis; empty bins are then left out.
 
     Returns:
-        An ``hv.Overlay`` of two ``hv.Histogram`` and an ``hv.VLine``.
+        An ``hv.Overlay`` of two ``hv.Histogram``.
     """
     hv = load_holoviews()
     bkg, sig = background, signal
@@ -62,7 +88,6 @@ def histogram_overlay(
     )
     h_sig = hv.Histogram((edges, sig), kdims=kdims, vdims=vdims, label=f"signal: {signal_name}")
     h_sig = h_sig.opts(fill_color="#d62728", line_color="#d62728", fill_alpha=0.25)
-    cut = hv.VLine(threshold, label="cut").opts(color="black", line_dash="dashed", line_width=2)
     axes: dict[str, Any] = {"logx": log_x, "logy": log_y}
     if log_y:  # an explicit lower bound: Bokeh cannot start a log axis at 0
         finite = np.concatenate([bkg[np.isfinite(bkg)], sig[np.isfinite(sig)]])
@@ -71,16 +96,111 @@ def histogram_overlay(
             axes["ylim"] = (float(finite.min()) / 2.0, float(finite.max()) * 30.0)
     else:
         axes["ylim"] = (0.0, 1.35 * float(np.nanmax(np.concatenate([bkg, sig]))))
-    h_bkg = h_bkg.opts(framewise=True, **axes)
-    h_sig = h_sig.opts(framewise=True, **axes)
-    return (h_bkg * h_sig * cut).opts(
-        title=f"{score} score, cut at > {threshold:.4g}",
+    return (h_bkg.opts(**axes) * h_sig.opts(**axes)).opts(
+        title=f"{score} score: background and {signal_name}",
         width=600,
         height=360,
         legend_position="top_right",
         toolbar="above",
-        framewise=True,
         **axes,
+    )
+
+
+def cut_line(threshold: float) -> Any:
+    """The cut ``score > threshold`` as a dashed vertical line (an ``hv.VLine``)."""
+    hv = load_holoviews()
+    return hv.VLine(threshold, label="cut").opts(color="black", line_dash="dashed", line_width=2)
+
+
+def histogram_overlay(
+    edges: npt.NDArray[np.float64],
+    background: npt.NDArray[np.float64],
+    signal: npt.NDArray[np.float64],
+    threshold: float,
+    *,
+    score: str,
+    signal_name: str,
+    log_x: bool,
+    log_y: bool,
+) -> Any:
+    """:func:`histogram_base` with the :func:`cut_line` at ``threshold``.
+
+    Returns:
+        An ``hv.Overlay`` of two ``hv.Histogram`` and an ``hv.VLine``.
+    """
+    base = histogram_base(
+        edges, background, signal, score=score, signal_name=signal_name, log_x=log_x, log_y=log_y
+    )
+    return compose(base, cut_line(threshold))
+
+
+def roc_base(
+    curve: RocCurve,
+    *,
+    signal_name: str,
+    log_x: bool,
+    points: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
+) -> Any:
+    """ROC curve with the random-guess diagonal.
+
+    Args:
+        curve: the ROC curve (title: its AUC; axis: from its ``1/N``).
+        signal_name: the signal's name (title).
+        log_x: log FPR axis from 1/N.
+        points: the ``(fpr, tpr)`` vertices to draw (e.g. thinned by
+            :meth:`~precml_widgets.anomaly.score_set.ScoreSet.roc_plot_points`); default:
+            every point with FPR >= 1/N (:func:`roc_points_for_plot`).
+
+    Returns:
+        An ``hv.Overlay`` of two ``hv.Curve``.
+    """
+    hv = load_holoviews()
+    x, y = points if points is not None else roc_points_for_plot(curve, curve.min_resolvable_fpr)
+    kd, vd = _roc_dims(hv)
+    grid = np.geomspace(curve.min_resolvable_fpr, 1.0, 50) if log_x else np.linspace(0, 1, 50)
+    roc = hv.Curve((x, y), kd, vd, label="ROC curve").opts(color="#d62728", line_width=2)
+    diag = hv.Curve((grid, grid), kd, vd, label="random").opts(color="#999999", line_dash="dotted")
+    axes = _roc_axes(curve, log_x)
+    return (roc.opts(**axes) * diag.opts(**axes)).opts(
+        title=f"ROC: {signal_name}, AUC = {curve.auc:.3f}",
+        width=480,
+        height=360,
+        legend_position="bottom_right",
+        toolbar="above",
+        **axes,
+    )
+
+
+def operating_point_marker(
+    curve: RocCurve, fpr: float, efficiency: BinomialEstimate, *, log_x: bool, passes: bool = True
+) -> Any:
+    """The operating point on a ROC plot (an ``hv.Points`` with the interval on hover).
+
+    Args:
+        curve: the ROC curve the marker sits on (its axis ranges).
+        fpr: x of the marker: the background FPR at the cut (1/N when nothing passes).
+        efficiency: the signal efficiency at the cut with its interval (hover values).
+        log_x: log FPR axis from 1/N.
+        passes: whether any background event passes; if not, the marker is a triangle (an
+            upper bound on the FPR, as the legend says).
+    """
+    hv = load_holoviews()
+    e = efficiency
+    return hv.Points(
+        [(fpr, e.value, e.lower, e.upper)],
+        list(_roc_dims(hv)),
+        [
+            hv.Dimension("eff_lo", label="eff. CP lower"),
+            hv.Dimension("eff_hi", label="eff. CP upper"),
+        ],
+        # one label for both shapes: a changed label makes Bokeh build a new renderer
+        label="operating point (▲: FPR < 1/N)",
+    ).opts(
+        color="black",
+        size=10,
+        marker="circle" if passes else "triangle",
+        tools=["hover"],
+        **_roc_axes(curve, log_x),
     )
 
 
@@ -93,47 +213,20 @@ def roc_overlay(
     log_x: bool,
     passes: bool = True,
 ) -> Any:
-    """ROC curve with the random-guess diagonal and the operating point marked.
-
-    Args:
-        curve: the ROC curve; points with FPR >= 1/N are drawn (:func:`roc_points_for_plot`).
-        fpr: x of the marker: the background FPR at the cut (1/N when nothing passes).
-        efficiency: the signal efficiency at the cut with its interval (hover values).
-        signal_name: the signal's name (title).
-        log_x: log FPR axis from 1/N.
-        passes: whether any background event passes; if not, the marker is a triangle
-            labelled as an upper bound.
+    """:func:`roc_base` with the :func:`operating_point_marker` (same arguments).
 
     Returns:
         An ``hv.Overlay`` of two ``hv.Curve`` and an ``hv.Points``.
     """
-    hv = load_holoviews()
-    x, y = roc_points_for_plot(curve, curve.min_resolvable_fpr)
+    base = roc_base(curve, signal_name=signal_name, log_x=log_x)
+    return compose(base, operating_point_marker(curve, fpr, efficiency, log_x=log_x, passes=passes))
+
+
+def _roc_dims(hv: Any) -> tuple[Any, Any]:
     kd = hv.Dimension("fpr", label="background FPR")
-    vd = hv.Dimension("tpr", label="signal efficiency", range=(0.0, 1.02))
-    grid = np.geomspace(curve.min_resolvable_fpr, 1.0, 50) if log_x else np.linspace(0, 1, 50)
-    roc = hv.Curve((x, y), kd, vd, label="ROC curve").opts(color="#d62728", line_width=2)
-    diag = hv.Curve((grid, grid), kd, vd, label="random").opts(color="#999999", line_dash="dotted")
-    e = efficiency
-    point = hv.Points(
-        [(fpr, e.value, e.lower, e.upper)],
-        [kd, vd],
-        [
-            hv.Dimension("eff_lo", label="eff. CP lower"),
-            hv.Dimension("eff_hi", label="eff. CP upper"),
-        ],
-        label="operating point" if passes else "operating point (FPR < 1/N)",
-    ).opts(color="black", size=10, marker="circle" if passes else "triangle")
+    return kd, hv.Dimension("tpr", label="signal efficiency", range=(0.0, 1.02))
+
+
+def _roc_axes(curve: RocCurve, log_x: bool) -> dict[str, Any]:
     xlim = (curve.min_resolvable_fpr, 1.0) if log_x else (0.0, 1.0)
-    axes = {"logx": log_x, "xlim": xlim, "ylim": (0.0, 1.02)}
-    roc = roc.opts(**axes)
-    diag = diag.opts(**axes)
-    point = point.opts(tools=["hover"], **axes)
-    return (roc * diag * point).opts(
-        title=f"ROC: {signal_name}, AUC = {curve.auc:.3f}",
-        width=480,
-        height=360,
-        legend_position="bottom_right",
-        toolbar="above",
-        **axes,
-    )
+    return {"logx": log_x, "xlim": xlim, "ylim": (0.0, 1.02)}

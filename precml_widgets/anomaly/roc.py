@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from precml_widgets._checks import require_instance, require_real
+from precml_widgets._checks import require_instance, require_int, require_real
 from precml_widgets._optional import require
 from precml_widgets.anomaly.scores import ScoreSample, require_sample
 from precml_widgets.errors import InvalidInputError
 
-__all__ = ["RocCurve", "roc_curve", "roc_points_for_plot"]
+__all__ = ["RocCurve", "roc_curve", "roc_points_for_plot", "thin_curve"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,3 +173,52 @@ def roc_points_for_plot(
         )
         keep &= curve.fpr >= m
     return np.array(curve.fpr[keep]), np.array(curve.tpr[keep])
+
+
+def thin_curve(
+    x: npt.ArrayLike, y: npt.ArrayLike, max_points: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """At most about ``max_points`` of the vertices of a monotone curve, for drawing.
+
+    The vertices kept are a subset of the input (no new point is made): the two ends and,
+    for targets spaced evenly in ``x``, in ``log10(x)`` (where ``x > 0``) and in ``y``, the
+    vertices on both sides of each target. Steps, the low-``x`` end of a log axis and steep
+    rises therefore survive; detail finer than ~1/``max_points`` of the axis does not.
+
+    Args:
+        x, y: the curve, shape ``(K,)``, ``x`` and ``y`` non-decreasing (e.g. the output of
+            :func:`roc_points_for_plot`).
+        max_points: the budget, >= 6; curves with ``K <= max_points`` are returned whole.
+
+    Returns:
+        ``(x, y)`` subsets of shape ``(K',)`` with ``K' <= max_points + 2``, in order.
+
+    Raises:
+        InvalidInputError: for arrays of different shapes or ``max_points < 6``.
+
+    Example:
+        >>> x = np.linspace(0.001, 1.0, 100_000)
+        >>> tx, ty = thin_curve(x, x**0.5, 600)
+        >>> tx.size <= 602, bool(np.isin(tx, x).all()), (tx[0], tx[-1]) == (x[0], x[-1])
+        (True, True, True)
+    """
+    xa = np.asarray(x, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64)
+    if xa.shape != ya.shape or xa.ndim != 1:
+        raise InvalidInputError(
+            f"thin_curve needs two 1-d arrays of one shape, got {xa.shape} and {ya.shape}."
+        )
+    budget = require_int("max_points", max_points, low=6, hint="draw e.g. 2000 points.")
+    if xa.size <= budget:
+        return xa.copy(), ya.copy()
+    n = budget // 6  # three sets of targets, two vertices each
+    targets = [(xa, np.linspace(xa[0], xa[-1], n)), (ya, np.linspace(ya[0], ya[-1], n))]
+    positive = xa[xa > 0.0]
+    if positive.size:
+        targets.append((xa, np.geomspace(positive[0], xa[-1], n)))
+    idx = [np.array([0, xa.size - 1])]
+    for axis, grid in targets:
+        i = np.clip(np.searchsorted(axis, grid), 1, xa.size - 1)
+        idx += [i, i - 1]
+    keep = np.unique(np.concatenate(idx))
+    return xa[keep], ya[keep]

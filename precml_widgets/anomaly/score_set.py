@@ -24,15 +24,24 @@ from precml_widgets.anomaly.efficiency import efficiency_at_threshold
 from precml_widgets.anomaly.figures import density_histogram, score_bins
 from precml_widgets.anomaly.formatting import rate_caveat
 from precml_widgets.anomaly.rates import rate_at_threshold, threshold_for_rate
-from precml_widgets.anomaly.roc import RocCurve, roc_curve
+from precml_widgets.anomaly.roc import RocCurve, roc_curve, roc_points_for_plot, thin_curve
 from precml_widgets.anomaly.scores import ScoreSample
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.stats.binomial import BinomialEstimate
 
-__all__ = ["AUTOENCODER", "ScoreSet", "read_score_branch", "threshold_range"]
+__all__ = [
+    "AUTOENCODER",
+    "ROC_PLOT_POINTS",
+    "ScoreSet",
+    "read_score_branch",
+    "threshold_range",
+]
 
 #: Name of the primary score of a :class:`ScoreSet`.
 AUTOENCODER = "autoencoder"
+
+#: How many vertices of a ROC curve :meth:`ScoreSet.roc_plot_points` hands a plot.
+ROC_PLOT_POINTS = 2000
 
 Samples = tuple[ScoreSample, dict[str, ScoreSample]]
 
@@ -198,6 +207,7 @@ class ScoreSet:
         self._bins: dict[str, tuple[npt.NDArray[np.float64], bool]] = {}
         self._densities: dict[tuple[str, str], npt.NDArray[np.float64]] = {}
         self._rocs: dict[tuple[str, str], RocCurve] = {}
+        self._roc_points: dict[tuple[str, str], tuple[npt.NDArray[np.float64], ...]] = {}
         self._ranges = {name: threshold_range([b, *s.values()]) for name, (b, s) in samples.items()}
 
     # ------------------------------------------------------------------ builders
@@ -414,3 +424,33 @@ class ScoreSet:
             sample = bkg if key == "" else sigs[key]
             self._densities[(score, key)] = density_histogram(sample, self.binning(score)[0])
         return self._densities[(score, key)]
+
+    def roc_plot_points(
+        self, score: str, signal: str
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The ROC vertices a plot draws: :func:`roc_points_for_plot` from ``1/N``, thinned
+        to about :data:`ROC_PLOT_POINTS` by :func:`thin_curve` (computed once; read-only)."""
+        key = (score, signal)
+        if key not in self._roc_points:
+            curve = self.roc(score, signal)
+            x, y = thin_curve(
+                *roc_points_for_plot(curve, curve.min_resolvable_fpr), ROC_PLOT_POINTS
+            )
+            x.setflags(write=False)
+            y.setflags(write=False)
+            self._roc_points[key] = (x, y)
+        return self._roc_points[key]  # type: ignore[return-value]
+
+    def warm(self) -> ScoreSet:
+        """Compute every cache now (ROC curves and their plot points, binning, densities of
+        every score and sample), so that views sharing this set never compute them.
+
+        Returns:
+            ``self``, now read-only in use: a server can hand it to every session.
+        """
+        for score in self.scores:
+            self.density(score, "")
+            for signal in self.signal_names:
+                self.density(score, signal)
+                self.roc_plot_points(score, signal)
+        return self

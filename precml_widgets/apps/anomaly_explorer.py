@@ -2,23 +2,30 @@
 
 Serve it with::
 
-    panel serve precml_widgets/apps/anomaly_explorer.py --show
+    panel serve precml_widgets/apps/anomaly_explorer.py --address 127.0.0.1 --warm --show
 
-The study (fast simulation, scores of every sample) is built once per server process with
-``pn.state.as_cached`` and shared by all sessions. Set ``PRECML_APP_CONFIG=fast`` for a
-small study (20 000 background events, used by the tests); the default is the full
+The study (fast simulation, scores of every sample, about 15 s for the default 1e6 background
+events on two cores) and its :class:`~precml_widgets.anomaly.score_set.ScoreSet` (ROC curves,
+histograms) are built once per server process, in a background thread, and every session
+shares them read-only (:func:`start_preparing`). ``--warm`` starts that build when the
+server starts; without it the first visit starts it. A page paints at once and fills in
+when the build is done. Set ``PRECML_APP_CONFIG=fast`` for a small study (20 000 background
+events, used by the tests); the default is the full
 :class:`~precml_widgets.anomaly.study.StudyConfig`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import panel as pn
 
 from precml_widgets.anomaly.explorer import AnomalyScoreExplorer
 from precml_widgets.anomaly.formatting import rate_caveat
+from precml_widgets.anomaly.score_set import ScoreSet
 from precml_widgets.anomaly.study import (
     BACKGROUND,
     BACKGROUND_CAVEAT,
@@ -27,8 +34,18 @@ from precml_widgets.anomaly.study import (
     neighbour_bandwidths,
     run_study,
 )
+from precml_widgets.errors import PrecmlError
 
-__all__ = ["FAST_CONFIG", "build_study", "header", "study_config"]
+__all__ = [
+    "FAST_CONFIG",
+    "app",
+    "build_study",
+    "header",
+    "prepare",
+    "shared_scores",
+    "start_preparing",
+    "study_config",
+]
 
 #: The small configuration selected by ``PRECML_APP_CONFIG=fast``.
 FAST_CONFIG = StudyConfig(n_background=20_000, n_signal=2_000, n_permutations=50)
@@ -61,6 +78,44 @@ def build_study() -> AnomalyStudy:
     return pn.state.as_cached(
         "precml-anomaly-study", run_study, config=study_config(), progress=False
     )
+
+
+def shared_scores(study: AnomalyStudy) -> ScoreSet:
+    """The explorer's scores of ``study`` for this server process, every cache filled.
+
+    Built once (:meth:`ScoreSet.from_study` with the grid neighbours' kernel-width
+    systematic, then :meth:`ScoreSet.warm`) and shared read-only by every session, so a
+    session adds no per-session copy of the 1e6-event arrays, ROC curves or histograms.
+    """
+    return pn.state.as_cached(
+        "precml-anomaly-scores",
+        lambda **_: ScoreSet.from_study(
+            study, neighbour_bandwidths(study), what="anomaly explorer app"
+        ).warm(),
+        n_background=study.config.n_background,
+    )
+
+
+def prepare() -> tuple[AnomalyStudy, ScoreSet]:
+    """The study and its shared scores (:func:`build_study`, :func:`shared_scores`)."""
+    study = build_study()
+    return study, shared_scores(study)
+
+
+def start_preparing() -> Future[tuple[AnomalyStudy, ScoreSet]]:
+    """Start :func:`prepare` in a background thread, once per server process.
+
+    Returns:
+        Its future (shared by every session). A failed build (e.g. a missing data file) is
+        started again by the next call, so fetching the file and reloading the page works.
+    """
+    holder: dict[str, Future] = pn.state.as_cached("precml-anomaly-preparing", dict)
+    future = holder.get("future")
+    if future is None or (future.done() and future.exception() is not None):
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="precml-anomaly-study")
+        future = holder["future"] = pool.submit(prepare)
+        pool.shutdown(wait=False)  # the worker ends when the build is done
+    return future
 
 
 def header(study: AnomalyStudy) -> str:
@@ -106,14 +161,33 @@ def header(study: AnomalyStudy) -> str:
     return "\n".join(lines)
 
 
-def _app() -> pn.viewable.Viewable:
-    study = build_study()
-    explorer = AnomalyScoreExplorer.from_study(
-        study, systematic_bandwidths=neighbour_bandwidths(study)
-    )
-    return pn.Column(pn.pane.Markdown(header(study), width=1400), explorer)
+def app() -> pn.viewable.Viewable:
+    """The page of one session: paints at once, fills in when :func:`start_preparing` is done.
+
+    A missing data file or dependency shows its message (which names the file and the
+    command that fetches it) instead of the explorer.
+    """
+    future = start_preparing()
+
+    async def page() -> pn.viewable.Viewable:
+        try:
+            study, scores = await asyncio.wrap_future(future)
+        except PrecmlError as exc:
+            return pn.pane.Alert(
+                f"The anomaly explorer cannot start: {html.escape(str(exc))}",
+                alert_type="warning",
+                width=1000,
+            )
+        explorer = AnomalyScoreExplorer(score_set=scores)
+        return pn.Column(pn.pane.Markdown(header(study), width=1400), explorer)
+
+    return pn.panel(page, defer_load=True, min_height=600, min_width=1000)
 
 
 if __name__.startswith("bokeh_app"):
+    # Bokeh runs this file as a throw-away module per session and clears its globals after
+    # the run; the build thread must use the functions of the importable module instead.
+    from precml_widgets.apps.anomaly_explorer import app
+
     pn.extension()
-    _app().servable(title="precml · trigger anomaly-score explorer")
+    app().servable(title="precml · trigger anomaly-score explorer")

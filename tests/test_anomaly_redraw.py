@@ -1,0 +1,281 @@
+"""The anomaly explorer's threshold slider is cheap and still shows exactly the core's numbers.
+
+Issue 11 §3: a threshold move must not rebuild the Bokeh figures or resend the ROC curve and
+histograms (only the cut line, the ROC marker, the status pane and the table change), its
+server-side callback must stay fast, every session must share the app's one read-only
+:class:`~precml_widgets.anomaly.score_set.ScoreSet`, and the app's page must paint before the
+study is built. Every number the rendered document holds after a move is recounted here
+with numpy, independently of the cores' sorted-array look-ups.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import statistics
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+pn = pytest.importorskip("panel")
+pytest.importorskip("holoviews")
+pytest.importorskip("sklearn")
+
+from bokeh.document import Document  # noqa: E402
+from bokeh.models import ColumnDataSource, Plot, Span  # noqa: E402
+from bokeh.protocol import Protocol  # noqa: E402
+
+from precml_widgets.anomaly.explorer import AnomalyScoreExplorer, format_khz  # noqa: E402
+from precml_widgets.anomaly.roc import roc_curve  # noqa: E402
+from precml_widgets.anomaly.score_set import ROC_PLOT_POINTS, ScoreSet  # noqa: E402
+from precml_widgets.anomaly.scores import ScoreSample  # noqa: E402
+
+#: Bound on the median server-side time of one threshold move (fast study, in-process).
+#: Measured on the shared 2-core machine: 30-40 ms when quiet, ~80 ms at load average 8;
+#: a move that rebuilds both figures (what a signal switch does) costs 200-400 ms there.
+#: 150 ms leaves room for a loaded CI runner and still catches a rebuild on every move.
+MOVE_BOUND_MS = 150.0
+#: Bound on the bytes a threshold move sends to the browser (the status pane and the table
+#: are ~6 kB of HTML; the marker is one row). Resending a ROC curve costs 30-500 kB.
+PATCH_BOUND_BYTES = 20_000
+
+
+@pytest.fixture(scope="module")
+def study():
+    from precml_widgets.anomaly.study import run_study
+    from precml_widgets.apps.anomaly_explorer import FAST_CONFIG
+
+    return run_study(FAST_CONFIG, progress=False)
+
+
+@pytest.fixture(scope="module")
+def shared(study):
+    """The app's shared, warmed ScoreSet of the fast study."""
+    from precml_widgets.apps.anomaly_explorer import shared_scores
+
+    return shared_scores(study)
+
+
+class Session:
+    """One in-process session: an explorer in threshold mode rendered into a Bokeh document,
+    moved through its slider widget as a browser moves it."""
+
+    def __init__(self, score_set: ScoreSet) -> None:
+        self.explorer = AnomalyScoreExplorer(score_set=score_set, mode="threshold")
+        self.layout = pn.panel(self.explorer)
+        self.doc = Document()
+        self.doc.add_root(self.layout.get_root(self.doc))
+        (self.slider,) = self.layout.select(pn.widgets.EditableFloatSlider)
+        self.events: list = []
+        self.doc.on_change(self.events.append)
+
+    def move(self, threshold: float) -> list:
+        """Set the slider as a browser change does; returns the document events it caused."""
+        self.events.clear()
+        self.slider.value = float(threshold)
+        return list(self.events)
+
+    def models(self, kind: type) -> list:
+        return [m for m in self.doc.models if isinstance(m, kind)]
+
+    def status_html(self) -> str:
+        (pane,) = [p for p in self.layout.select(pn.pane.HTML) if "precml-rate" in p.css_classes]
+        return pane.object if isinstance(pane.object, str) else pane.object()
+
+    def table(self):
+        (pane,) = self.layout.select(pn.pane.DataFrame)
+        return pane.object if not callable(pane.object) else pane.object()
+
+
+def thresholds(sample: ScoreSample, n: int = 20) -> list[float]:
+    """``n`` thresholds between the 90 % and 99.9 % quantiles (inside the slider range)."""
+    return [float(t) for t in np.quantile(sample.sorted_scores, np.linspace(0.9, 0.999, n))]
+
+
+def patch_bytes(events: list) -> int:
+    """Size of the PATCH-DOC message the server would send for ``events``."""
+    if not events:
+        return 0
+    message = Protocol().create("PATCH-DOC", events)
+    return len(message.content_json) + sum(memoryview(b.data).nbytes for b in message.buffers)
+
+
+def test_threshold_move_keeps_the_figures(shared):
+    s = Session(shared)
+    plots = {m.id for m in s.models(Plot)}
+    models = {m.id for m in s.doc.models}
+    big_sources = {m.id for m in s.models(ColumnDataSource) if len(next(iter(m.data.values()))) > 1}
+    assert len(plots) == 2 and big_sources  # the histograms and the ROC curve
+    bkg = shared.background("autoencoder")
+    for t in [*thresholds(bkg, 8), float(bkg.sorted_scores[-1])]:  # the last: nothing passes
+        events = s.move(t)
+        # the same figures and models: nothing rebuilt, nothing added
+        assert {m.id for m in s.models(Plot)} == plots
+        assert {m.id for m in s.doc.models} == models
+        # no histogram or ROC data resent: only the one-row marker source changes
+        resent = [
+            ev.model.id
+            for ev in events
+            if isinstance(getattr(ev, "model", None), ColumnDataSource)
+            and ev.model.id in big_sources
+        ]
+        assert resent == []
+        spans = [ev for ev in events if isinstance(getattr(ev, "model", None), Span)]
+        assert spans and spans[-1].model.location == t
+        assert 0 < patch_bytes(events) < PATCH_BOUND_BYTES
+
+
+def test_threshold_move_server_time(shared):
+    s = Session(shared)
+    times = []
+    for t in thresholds(shared.background("autoencoder"), 21):
+        t0 = time.perf_counter()
+        s.move(t)
+        times.append(1e3 * (time.perf_counter() - t0))
+    median = statistics.median(times[1:])
+    assert median < MOVE_BOUND_MS, f"median {median:.1f} ms over 20 moves: {times}"
+
+
+def test_moved_page_shows_numpy_recounts(study, shared):
+    s = Session(shared)
+    ex = s.explorer
+    bkg = shared.background("autoencoder")
+    raw_bkg = np.asarray(bkg.sorted_scores)
+    n_bkg = raw_bkg.size
+    marker = next(m for m in s.models(ColumnDataSource) if "eff_lo" in m.data)
+    for t in [*thresholds(bkg, 5), float(raw_bkg[-1])]:  # the last: nothing passes
+        s.move(t)
+        assert ex.threshold == t
+        k = int(np.count_nonzero(raw_bkg > t))
+        rate_hz = k / n_bkg * ex.input_rate_mhz * 1e6
+        status = s.status_html()
+        assert re.search(r'<span class="rate-khz">([^<]*)</span>', status)[1] == format_khz(rate_hz)
+        assert f'data-value="{t!r}"' in status
+        table = s.table()
+        for _, row in table.iterrows():
+            sig = np.asarray(study.signals[row["signal"]].sorted_scores)
+            passing = int(np.count_nonzero(sig > t))
+            assert row["passing"] == passing and row["events"] == sig.size
+            assert row["efficiency [%]"] == pytest.approx(100.0 * passing / sig.size, abs=1e-12)
+        sig = np.asarray(study.signals[ex.signal].sorted_scores)
+        fpr = k / n_bkg if k else 1.0 / n_bkg
+        assert marker.data["fpr"][0] == pytest.approx(fpr, rel=1e-12)
+        assert marker.data["tpr"][0] == pytest.approx(np.count_nonzero(sig > t) / sig.size)
+    assert "no background event passes" in html.unescape(s.status_html())
+
+
+def test_drawn_histograms_and_roc_are_the_core_ones(study, shared):
+    s = Session(shared)
+    ex = s.explorer
+    edges, _ = shared.binning("autoencoder")
+    widths = np.diff(edges)
+    expected = {}
+    for name, sample in (("background", shared.background("autoencoder")), *study.signals.items()):
+        counts, _ = np.histogram(np.asarray(sample.sorted_scores), bins=edges)
+        expected[name] = counts / (sample.n * widths)
+    heights = [m.data["top"] for m in s.models(ColumnDataSource) if "top" in m.data]
+    assert len(heights) == 2
+    drawn = sorted(np.nan_to_num(np.asarray(h, dtype=float)).tolist() for h in heights)
+    want = sorted(np.asarray(expected[k]).tolist() for k in ("background", ex.signal))
+    np.testing.assert_allclose(drawn, want, rtol=1e-12)
+    # the ROC line: at most ROC_PLOT_POINTS + 2 vertices, each a vertex of the core's curve
+    curve = roc_curve(shared.background("autoencoder"), shared.signals("autoencoder")[ex.signal])
+    line = next(m for m in s.models(ColumnDataSource) if list(m.data) == ["fpr", "tpr"])
+    x, y = np.asarray(line.data["fpr"]), np.asarray(line.data["tpr"])
+    assert 2 <= x.size <= ROC_PLOT_POINTS + 2
+    vertices = set(zip(curve.fpr.tolist(), curve.tpr.tolist(), strict=True))
+    assert all((a, b) in vertices for a, b in zip(x.tolist(), y.tolist(), strict=True))
+    assert x[-1] == 1.0 and x[0] == curve.fpr[curve.fpr >= curve.min_resolvable_fpr][0]
+
+
+def test_sessions_share_one_read_only_score_set(study, shared, monkeypatch):
+    from precml_widgets.anomaly import figures, score_set
+    from precml_widgets.apps.anomaly_explorer import shared_scores
+
+    assert shared_scores(study) is shared  # one per server process
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a session must not compute what the shared set has cached")
+
+    monkeypatch.setattr(score_set, "roc_curve", forbidden)
+    monkeypatch.setattr(score_set, "density_histogram", forbidden)
+    monkeypatch.setattr(figures, "density_histogram", forbidden)
+    ex = AnomalyScoreExplorer(score_set=shared)
+    pn.panel(ex).get_root()
+    for score in shared.scores:  # every score and signal is already drawn from the caches
+        ex.score = score
+        for signal in shared.signal_names:
+            ex.signal = signal
+            ex.histogram_overlay(), ex.roc_overlay()
+    assert ex.score_set is shared
+
+
+def test_memory_per_session_with_a_million_events():
+    rng = np.random.default_rng(3)
+    big = ScoreSet(
+        ScoreSample("zero bias", rng.exponential(1.0, 1_000_000)),
+        {"A": ScoreSample("A", rng.exponential(3.0, 50_000))},
+    ).warm()
+    AnomalyScoreExplorer(score_set=big)  # first-use costs (imports, class set-up) not counted
+    pn.panel(AnomalyScoreExplorer(score_set=big)).get_root(Document())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        sessions = []
+        for _ in range(10):
+            ex = AnomalyScoreExplorer(score_set=big)
+            sessions.append((ex, pn.panel(ex).get_root(Document())))
+        per_session_mb = (tracemalloc.get_traced_memory()[0] - before) / 10 / 2**20
+    finally:
+        tracemalloc.stop()
+    # one copy of the 1e6 sorted background scores alone would be 7.6 MB
+    assert per_session_mb < 5.0, f"{per_session_mb:.2f} MB per session"
+    assert all(ex.score_set is big for ex, _ in sessions)
+
+
+def test_app_page_paints_before_the_study_is_built(monkeypatch):
+    from precml_widgets.apps import anomaly_explorer as app_module
+
+    release = threading.Event()
+    calls = []
+
+    def slow_prepare():
+        calls.append(1)
+        release.wait(10)
+        raise app_module.PrecmlError("no data here (test)")
+
+    monkeypatch.setattr(app_module, "prepare", slow_prepare)
+    pn.state.cache.pop("precml-anomaly-preparing", None)
+    try:
+        t0 = time.perf_counter()
+        page = app_module.app()
+        assert time.perf_counter() - t0 < 1.0  # the build runs in the background
+        assert page.defer_load
+        future = app_module.start_preparing()
+        assert app_module.start_preparing() is future and not future.done()
+        release.set()
+        with pytest.raises(app_module.PrecmlError):
+            future.result(10)
+        future2 = app_module.start_preparing()
+        assert future2 is not future  # a failed build starts again
+        with pytest.raises(app_module.PrecmlError):
+            future2.result(10)
+        assert len(calls) == 2
+    finally:
+        release.set()
+        pn.state.cache.pop("precml-anomaly-preparing", None)
+
+
+def test_patch_size_helper_counts_data():
+    doc = Document()
+    source = ColumnDataSource({"x": np.arange(10_000.0)})
+    doc.add_root(source)
+    events = []
+    doc.on_change(events.append)
+    source.data = {"x": np.arange(10_000.0) + 1}
+    assert patch_bytes(events) > 80_000
+    assert json.loads(Protocol().create("PATCH-DOC", events).content_json)["events"]
