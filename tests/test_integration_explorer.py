@@ -174,3 +174,15 @@ def test_quantile_move_is_cheap_on_the_server(rendered):
         ex.quantile = 0.95 + 0.002 * i
         times.append(time.perf_counter() - t0)
     assert statistics.median(times) < QUANTILE_MOVE_BOUND_S, times
+
+
+def test_show_caches_a_comparison_under_its_own_configuration(counted):
+    """A comparison trained elsewhere (the served app's shared starter) is shown only while
+    the knobs select its configuration, and comes back from the cache without retraining."""
+    c = IntegrationExplorer(**FAST).train()
+    ex = IntegrationExplorer(**{**FAST, "seed": 1})
+    ex.show(c)
+    assert ex.comparison is None  # the knobs select seed 1: nothing to show yet
+    ex.seed = 0
+    assert ex.comparison is c
+    assert counted == ["camel-2d"]

@@ -6,17 +6,25 @@ Serve it with::
 
 (``make gallery`` serves every app; plain ``panel serve`` needs ``--address 127.0.0.1``.)
 
-Each session starts with a small Camel comparison already trained (cached per server process
-with ``pn.state.as_cached``, so visitors see results at once); *Train* runs any other choice.
+Each session starts with a small Camel comparison. It is trained once per server process, in a
+background thread started by the first visit (or by ``panel serve --warm``), and shared by every
+session (``pn.state.cache``): the page paints at once and shows the comparison as soon as it is
+ready, instead of making the first visitor wait for the training. *Train* runs any other choice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import html
+import threading
+from concurrent.futures import Future
+
 import panel as pn
 
 from precml_widgets.integration.explorer import IntegrationExplorer
+from precml_widgets.integration.study import Comparison
 
-__all__ = ["INTRO", "STARTER"]
+__all__ = ["INTRO", "STARTER", "starter_comparison"]
 
 #: Knobs of the comparison every session opens on (a few seconds on one CPU core).
 STARTER = dict(
@@ -41,15 +49,46 @@ number of integrand calls**, training included. Pick an integrand and a budget, 
 """
 
 
-def _starter() -> IntegrationExplorer:
-    explorer = IntegrationExplorer(**STARTER)
-    explorer.train()
-    return explorer
+_CACHE_KEY = "precml-integration-starter"
+
+
+def starter_comparison() -> Future[Comparison]:
+    """The starter comparison of this server process, trained once in a background thread.
+
+    Sessions are created on the server's event loop, one at a time, so the first call starts
+    the thread and every later call (any session) gets the same future.
+    """
+    future = pn.state.cache.get(_CACHE_KEY)
+    if future is None:
+        future = pn.state.cache[_CACHE_KEY] = Future()
+
+        def train() -> None:
+            try:
+                future.set_result(IntegrationExplorer(**STARTER).train())
+            except BaseException as exc:  # shown to every session, never lost in a thread
+                future.set_exception(exc)
+
+        threading.Thread(target=train, name="precml-integration-starter", daemon=True).start()
+    return future
 
 
 def _app() -> pn.viewable.Viewable:
-    cached = pn.state.as_cached("precml-integration-starter", _starter)
-    explorer = IntegrationExplorer(**STARTER, comparison=cached.comparison)
+    future = starter_comparison()
+    explorer = IntegrationExplorer(**STARTER)
+    if future.done() and future.exception() is None:
+        explorer.show(future.result())
+    else:
+        explorer.summary_pane.object = "Training the starter comparison (a few seconds)…"
+
+        async def show_when_ready() -> None:
+            try:
+                explorer.show(await asyncio.wrap_future(future))
+            except Exception as exc:  # the starter failed: say so, the knobs still work
+                explorer.error_pane.object = (
+                    f"**The starter comparison failed:** {html.escape(str(exc))}"
+                )
+
+        pn.state.onload(show_when_ready)
     return pn.Column(pn.pane.Markdown(INTRO, width=1200), explorer)
 
 

@@ -23,7 +23,6 @@ from precml_widgets.integration.flow import FLOW_SIZES
 from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis_config import NISConfig
 from precml_widgets.integration.plots import (
-    WeightHistograms,
     convergence_plot,
     projection_plot,
     weight_histogram,
@@ -110,8 +109,11 @@ class IntegrationExplorer(pn.viewable.Viewer):
     busy = param.Boolean(default=False, precedence=-1)
 
     def __init__(self, **params: Any) -> None:
-        self.summary_pane = pn.pane.Markdown(
-            "", sizing_mode="stretch_width", css_classes=["precml-integration"]
+        self.summary_pane = pn.pane.Markdown(  # a wide table scrolls inside its column
+            "",
+            sizing_mode="stretch_width",
+            css_classes=["precml-integration"],
+            styles={"overflow-x": "auto"},
         )
         self.convergence_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self.weights_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
@@ -174,6 +176,15 @@ class IntegrationExplorer(pn.viewable.Viewer):
         self.comparison = self._compute(self._key())
         self.progress.value = 100
         return self.comparison
+
+    def show(self, comparison: Comparison) -> None:
+        """Cache a finished comparison (e.g. one shared by every session of a server) under
+        its own configuration, and show it when the knobs select that configuration."""
+        key = (comparison.integrand.name, comparison.config)
+        self._cache[key] = comparison
+        if key == self._key():
+            self.comparison = comparison
+            self.progress.value = 100
 
     async def on_train_click(self, _event: object = None) -> None:
         """The *Train* button: compute in a worker thread, then show on the server's loop.
@@ -272,7 +283,8 @@ class IntegrationExplorer(pn.viewable.Viewer):
         self.convergence_pane.object = convergence_plot(comparison)
         histograms = weight_histograms(comparison)  # binned once; the quantile moves lines
         self.weights_pane.object = hv.DynamicMap(
-            partial(self._weights_figure, comparison, histograms), streams=[self._quantile_stream]
+            partial(weight_histogram, comparison, histograms=histograms),
+            streams=[self._quantile_stream],
         )
         n_images = len(comparison.results) + (comparison.integrand.sampler is not None)
         # one fixed-size pane per image: a Layout inside a stretching column collapses
@@ -286,12 +298,6 @@ class IntegrationExplorer(pn.viewable.Viewer):
         ]
         if not self.projection_message():
             self.projections_pane.visible = True
-
-    @staticmethod
-    def _weights_figure(
-        comparison: Comparison, histograms: WeightHistograms, quantile: float
-    ) -> hv.Overlay:
-        return weight_histogram(comparison, quantile, histograms)
 
     def _projection_image(
         self, comparison: Comparison, index: int, quantile: float, x_dim: int, y_dim: int
@@ -312,15 +318,14 @@ class IntegrationExplorer(pn.viewable.Viewer):
         return last[2][index]
 
     def __panel__(self) -> pn.viewable.Viewable:
-        knobs = pn.Param(
-            self.param,
-            parameters=list(_KNOBS),
-            show_name=False,
-        )
+        # widgets narrower than their 300 px column (Panel's default 300 px overflowed it)
+        fit = {name: {"width": 260} for name in (*_KNOBS, "x_dim", "y_dim")}
+        knobs = pn.Param(self.param, parameters=list(_KNOBS), widgets=fit, show_name=False)
+        quantile = {"type": pn.widgets.FloatSlider, "format": "0.0000", "width": 260}
         inspect = pn.Param(
             self.param,
             parameters=["quantile", "x_dim", "y_dim"],
-            widgets={"quantile": {"type": pn.widgets.FloatSlider, "format": "0.0000"}},
+            widgets={**fit, "quantile": {**quantile, "css_classes": ["precml-quantile"]}},
             show_name=False,
         )
         return pn.Row(
