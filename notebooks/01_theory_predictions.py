@@ -77,11 +77,14 @@ from precml_widgets.integration import (
 )
 from precml_widgets.integration import ee_mumu as eemumu
 from precml_widgets.record import record_results
+from precml_widgets.serving import inline_stylesheets
 from precml_widgets.stats import classifier_check
 
-# inline=True: the Bokeh and Panel JavaScript travel inside the notebook, so the plots and the
-# explorer draw in JupyterLab without internet access (the default fetches them from a CDN)
+# inline: the Bokeh and Panel JavaScript (inline=True) and Panel's style sheets
+# (inline_stylesheets) travel inside the notebook, so the plots and the explorer draw in
+# JupyterLab without internet access (the defaults fetch them from a CDN)
 hv.extension("bokeh", logo=False, inline=True)
+inline_stylesheets()
 # %matplotlib inline
 
 # one budget for every method: iterations of calls_per_iteration integrand calls

@@ -15,6 +15,11 @@
 Bokeh and Panel JavaScript come from this server (Bokeh's ``server`` resources), never from a
 CDN, so the dashboards also work offline.
 
+In a notebook, ``pn.extension(inline=True)`` puts the JavaScript and the style sheets of Panel
+objects into the notebook. HoloViews objects shown directly (``hv.Curve(...)`` as a cell's
+last line) still point at Panel's style sheets on the CDN; :func:`inline_stylesheets`, called
+once after ``hv.extension("bokeh", inline=True)``, inlines those too.
+
 Example:
     >>> host_allowed("127.0.0.1:5006", ["localhost:5006", "127.0.0.1:5006"])
     True
@@ -45,6 +50,7 @@ __all__ = [
     "default_origins",
     "guard_hosts",
     "host_allowed",
+    "inline_stylesheets",
     "main",
     "make_server",
 ]
@@ -121,6 +127,31 @@ def guard_hosts(app: Application, allowed: Sequence[str]) -> None:
             )
 
     app.default_router.rules.insert(0, Rule(ForeignHost(), RefuseHost))
+
+
+def inline_stylesheets() -> None:
+    """Inline Panel's style sheets in every notebook output of this kernel (idempotent).
+
+    Sets ``pn.config.inline = True`` and registers a Panel pre-processing hook that replaces
+    each style sheet a rendered model imports from the CDN by its text from the installed
+    Panel. Panel objects get this from ``pn.extension(inline=True)`` already; HoloViews
+    renders its plots without it, so offline their theme and loading style sheets fail.
+    """
+    import panel as pn
+    from bokeh.models import UIElement
+    from panel.io.notebook import patch_inline_stylesheets
+    from panel.viewable import Viewable
+
+    def inline_hook(viewable: Any, root: Any) -> None:
+        if pn.config.inline:
+            for model in root.select({"type": UIElement}):
+                patch_inline_stylesheets(model)
+
+    inline_hook.precml_inline = True  # type: ignore[attr-defined]
+    pn.config.inline = True
+    hooks = Viewable._preprocessing_hooks  # Panel's own registry of render hooks
+    if not any(getattr(h, "precml_inline", False) for h in hooks):
+        hooks.append(inline_hook)
 
 
 def make_server(
