@@ -224,6 +224,12 @@ def _emulate(x: object) -> object:
     return emulate(torch.nn.Sequential(torch.nn.Linear(3, 2)), x, DeployConfig())
 
 
+def _weighted_events(x: object) -> object:
+    from precml_widgets.integration.result import WeightedEvents
+
+    return WeightedEvents(x, np.ones(3))
+
+
 def _device(**totals: object) -> object:
     from precml_widgets.fpga.devices import Device
 
@@ -400,6 +406,11 @@ CASES = [
         r"x must be an array of numbers, but the object given could not be converted",
     ),
     Case(
+        "weighted-events-path-string-for-points",
+        lambda tmp: _weighted_events("points.npy"),
+        r"WeightedEvents\.x must be an array of numbers, got the str 'points\.npy'",
+    ),
+    Case(
         "device-dsp-nan",
         lambda tmp: _device(dsp=float("nan")),
         r"Device 'my board': dsp must be an integer >= 1, got nan",
@@ -554,8 +565,9 @@ def test_an_unwritable_cache_folder_warns_and_keeps_the_result(tmp_path):
 
 
 @pytest.mark.slow
-def test_emulate_with_an_unwritable_cache_returns_its_result(tmp_path):
-    """The ~10 s compile is not lost when the cache folder cannot be written (g++ needed)."""
+def test_emulate_keeps_its_result_without_a_cache_and_replaces_a_poisoned_entry(tmp_path):
+    """The ~10 s compile is not lost when the cache folder cannot be written, and a NaN
+    entry is recomputed and overwritten (g++ needed)."""
     from precml_widgets.fpga.convert import DeployConfig
     from precml_widgets.fpga.emulate import emulate
 
@@ -567,6 +579,19 @@ def test_emulate_with_an_unwritable_cache_returns_its_result(tmp_path):
         result = emulate(model, x, DeployConfig(), cache_folder=folder)
     assert result.emulated.shape == (50, 2) and not result.cached
     assert result.max_abs_diff < 0.1  # ap_fixed<16,6> of a 3->2 linear layer
+
+    # a NaN entry under the right key: a warned miss, recomputed, overwritten, then a hit
+    from precml_widgets.fpga import cache
+
+    config = DeployConfig()
+    key = cache.cache_key(config.key(), model.eval(), x, cache.tool_versions(), (3,))
+    poisoned = {"emulated": np.full((50, 2), np.nan, np.float32), "reference": result.reference}
+    cache.save_entry(key, poisoned, {"predict_s": 0.1}, tmp_path)
+    with pytest.warns(RuntimeWarning, match="emulated holds NaN or infinite values"):
+        fresh = emulate(model, x, config, cache_folder=tmp_path)
+    assert not fresh.cached and np.array_equal(fresh.emulated, result.emulated)
+    again = emulate(model, x, config, cache_folder=tmp_path)
+    assert again.cached and np.array_equal(again.emulated, result.emulated)
 
 
 # --------------------------------------------------------------------------- VEGAS caveats

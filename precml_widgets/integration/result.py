@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from precml_widgets._checks import require_real
+from precml_widgets._checks import require_array, require_real
 from precml_widgets.errors import InvalidInputError
 
 __all__ = ["IntegrationResult", "IterationRecord", "WeightedEvents", "mc_estimate"]
@@ -49,6 +49,10 @@ class WeightedEvents:
     density: Array | None = None
 
     def __post_init__(self) -> None:
+        for field in ("x", "weights", "density"):  # lists become arrays, strings an error
+            if field != "density" or self.density is not None:
+                value = require_array(f"WeightedEvents.{field}", getattr(self, field), finite=False)
+                object.__setattr__(self, field, value)
         shapes_ok = self.density is None or self.density.shape == self.weights.shape
         if self.x.ndim != 2 or self.weights.shape != (self.x.shape[0],) or not shapes_ok:
             raise InvalidInputError(
