@@ -279,6 +279,11 @@ CASES = [
         r"huge\.safetensors.*1\.8e\+09 parameters, more than the 1e\+07",
     ),
     Case(
+        "safetensors-metadata-asks-100000-layers",
+        _load(lambda t: autoencoder_file(t, "deep.safetensors", hidden=[1] * 100_000)),
+        r"deep\.safetensors': the autoencoder has 100000 hidden layers, more than the 32",
+    ),
+    Case(
         "safetensors-weights-disagree-with-metadata",
         _load(
             lambda t: autoencoder_file(

@@ -274,7 +274,11 @@ def load_autoencoder(path: str | os.PathLike[str] = PRETRAINED_PATH) -> TrainRes
                 f"{label}: mean and std must hold one number per feature "
                 f"({len(FEATURE_NAMES)}), got shapes {mean.shape} and {std.shape}; retrain."
             )
-        check_tensors(label, header, autoencoder_shapes(len(mean), config.hidden, config.latent))
+        try:
+            shapes = autoencoder_shapes(len(mean), config.hidden, config.latent)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{label}: {exc}") from None
+        check_tensors(label, header, shapes)
         try:
             tensors = load_file(str(path))
         except Exception as exc:  # safetensors raises its own error types

@@ -23,6 +23,7 @@ from precml_widgets.errors import InvalidInputError
 
 __all__ = [
     "MAX_HEADER_BYTES",
+    "MAX_HIDDEN_LAYERS",
     "MAX_PARAMETERS",
     "TensorInfo",
     "autoencoder_shapes",
@@ -35,6 +36,8 @@ MAX_HEADER_BYTES = 1 << 20
 #: Largest number of parameters an autoencoder file may describe (40 MB of float32; the shipped
 #: model has 1.9e3).
 MAX_PARAMETERS = 10_000_000
+#: Most hidden layers an autoencoder file may describe (the shipped model has 2).
+MAX_HIDDEN_LAYERS = 32
 _ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1}
 _ITEMSIZE |= {"U8": 1, "BOOL": 1}
 
@@ -130,10 +133,18 @@ def autoencoder_shapes(
     Linear layers sit at the indices ``build_autoencoder``'s ``nn.Sequential`` gives them
     (a ReLU after every Linear except the bottleneck and the output).
 
+    Raises:
+        InvalidInputError: more than :data:`MAX_HIDDEN_LAYERS` hidden layers.
+
     Example:
         >>> autoencoder_shapes(5, (4,), 2)["0.weight"], len(autoencoder_shapes(5, (4,), 2))
         ((4, 5), 8)
     """
+    if len(hidden) > MAX_HIDDEN_LAYERS:
+        raise InvalidInputError(
+            f"the autoencoder has {len(hidden)} hidden layers, more than the "
+            f"{MAX_HIDDEN_LAYERS} precml builds; the file is not a precml model (or was edited)."
+        )
     widths = [n_features, *hidden, latent]
     pairs = [*itertools.pairwise(widths), *itertools.pairwise(widths[::-1])]
     shapes: dict[str, tuple[int, ...]] = {}
