@@ -16,13 +16,18 @@ What is timed, per slider move:
 The redraw latency is ``t1 - t0`` in ms: key press -> server round trip -> every reply patch
 applied -> painted. The quiet period is waited for but not counted.
 
-First paint: from ``page.goto`` until ``ready_selector`` is visible *and* at least one Bokeh
-canvas has a non-zero size (the plots have drawn).
+Page load (:func:`measure_first_paint`): from ``page.goto`` until Bokeh has rendered a view
+(``paint_s``: the page shows something), and until ``ready_selector`` is visible *and* a
+Bokeh canvas has a non-zero size (``ready_s``: the plots have drawn).
+
+Memory: the server's RSS (psutil) before and after ``--sessions`` pages are open at once,
+divided by their number.
 
 Run (writes ``benchmarks/results/browser_latency_anomaly[_fast].json``)::
 
     python benchmarks/browser_latency.py            # default 1e6-event study
     python benchmarks/browser_latency.py --fast     # PRECML_APP_CONFIG=fast
+    python benchmarks/browser_latency.py --warm --first-visit-after 60   # built at start
 
 Numbers taken on a shared machine are indicative only; re-measure on a quiet one.
 """
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -74,6 +80,15 @@ _PROBE_JS = """
 _PAINTED_JS = """
 () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(
   () => resolve(performance.now()))))
+"""
+
+_PAINTED_DOC_JS = """
+() => {
+  const docs = (window.Bokeh && window.Bokeh.documents) || [];
+  if (!docs.length || !window.Bokeh.index) return false;
+  const views = Object.values(window.Bokeh.index);
+  return views.some((v) => v.el && v.el.getBoundingClientRect().height > 0);
+}
 """
 
 _CANVAS_DRAWN_JS = """
@@ -154,13 +169,24 @@ def browser_page(width: int = 1480, height: int = 900) -> Iterator[Any]:
             browser.close()
 
 
-def measure_first_paint(page: Any, url: str, ready_selector: str, timeout_s: float = 180) -> float:
-    """Seconds from ``page.goto(url)`` until ``ready_selector`` shows and a canvas has drawn."""
+def measure_first_paint(
+    page: Any, url: str, ready_selector: str, timeout_s: float = 180
+) -> dict[str, float]:
+    """Seconds from ``page.goto(url)`` until the page paints and until it is ready.
+
+    Returns:
+        ``{"paint_s": ..., "ready_s": ...}``: ``paint_s`` until Bokeh has rendered the
+        document's first view (the page shows something: a header, a placeholder with a
+        spinner...); ``ready_s`` until ``ready_selector`` is visible and a Bokeh canvas has a
+        non-zero size (the plots have drawn).
+    """
     t0 = time.perf_counter()
     page.goto(url, timeout=timeout_s * 1000)
+    page.wait_for_function(_PAINTED_DOC_JS, timeout=timeout_s * 1000)
+    paint = time.perf_counter() - t0
     page.locator(ready_selector).first.wait_for(timeout=timeout_s * 1000)
     page.wait_for_function(_CANVAS_DRAWN_JS, timeout=timeout_s * 1000)
-    return time.perf_counter() - t0
+    return {"paint_s": round(paint, 2), "ready_s": round(time.perf_counter() - t0, 2)}
 
 
 def measure_redraw(
@@ -246,8 +272,15 @@ def anomaly_threshold_mode(page: Any) -> None:
     page.wait_for_timeout(1500)  # the mode switch re-renders the slider
 
 
+def server_rss_mb(proc: subprocess.Popen) -> float:
+    """Resident memory of the server process in MiB (psutil)."""
+    import psutil
+
+    return psutil.Process(proc.pid).memory_info().rss / 2**20
+
+
 def main() -> None:
-    """Serve the anomaly explorer, time its first paint and threshold redraws, write JSON."""
+    """Serve the anomaly explorer, time its page loads and threshold redraws, write JSON."""
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import write
 
@@ -255,23 +288,43 @@ def main() -> None:
     parser.add_argument("--fast", action="store_true", help="PRECML_APP_CONFIG=fast")
     parser.add_argument("--moves", type=int, default=10)
     parser.add_argument("--warm", action="store_true", help="panel serve --warm")
+    parser.add_argument(
+        "--first-visit-after", type=float, default=0.0, help="seconds between start and visit"
+    )
+    parser.add_argument("--sessions", type=int, default=5, help="extra pages for memory")
     parser.add_argument("--label", default="", help="suffix of the JSON file name")
     args = parser.parse_args()
     app = REPO / "precml_widgets" / "apps" / "anomaly_explorer.py"
     env = {"PRECML_APP_CONFIG": "fast" if args.fast else "default"}
+    ready = ".precml-rate .rate-khz"
     results: dict[str, Any] = {"app": app.stem, "config": env["PRECML_APP_CONFIG"]}
+    results |= {"warm": args.warm, "first_visit_after_s": args.first_visit_after}
     t_start = time.perf_counter()
-    with serve(app, env, warm=args.warm) as (url, _):
-        results["server_start_s"] = round(time.perf_counter() - t_start, 2)
+    with serve(app, env, warm=args.warm) as (url, proc):
+        results["server_listening_s"] = round(time.perf_counter() - t_start, 2)
+        time.sleep(args.first_visit_after)
+        results["rss_start_mb"] = round(server_rss_mb(proc), 1)
         for visit in ("first_visit", "second_visit"):
             with browser_page() as page:
-                paint = measure_first_paint(page, url, ".precml-rate .rate-khz")
-                results[f"{visit}_paint_s"] = round(paint, 2)
+                results[visit] = measure_first_paint(page, url, ready)
                 if visit == "second_visit":
                     results["threshold_redraw"] = measure_redraw(
                         page, n_moves=args.moves, prepare=anomaly_threshold_mode
                     )
-    print(results)
+        # memory per session: pages kept open at once, RSS before and after
+        rss0 = server_rss_mb(proc)
+        with browser_page() as page:
+            browser = page.context.browser
+            pages = [page, *(browser.new_page() for _ in range(args.sessions - 1))]
+            for p in pages:
+                measure_first_paint(p, url, ready)
+            time.sleep(2.0)
+            rss1 = server_rss_mb(proc)
+        results["rss_before_sessions_mb"] = round(rss0, 1)
+        results["rss_after_sessions_mb"] = round(rss1, 1)
+        results["mb_per_session"] = round((rss1 - rss0) / args.sessions, 2)
+        results["sessions"] = args.sessions
+    print(json.dumps(results, indent=1))
     name = f"browser_latency_anomaly{'_fast' if args.fast else ''}{args.label}"
     write(name, results)
 

@@ -139,6 +139,21 @@ class AnomalyStudy:
         scores = ["autoencoder", *self.baselines]
         return {name: {s: self.roc(name, s).auc for s in scores} for name in self.signals}
 
+    def release_variant_events(self) -> int:
+        """Forget the events of the kernel-width variants, keeping their scores.
+
+        :func:`variant_scores` caches each variant's events (about 46 MiB per 1e6 events)
+        to score them with every score type; once every score type is scored (e.g. after
+        :meth:`~precml_widgets.anomaly.score_set.ScoreSet.from_study`), a server can drop
+        them. A later request for a new variant draws it again, with the same seed.
+
+        Returns:
+            The number of variant samples released.
+        """
+        n = len(self._variant_cache)
+        self._variant_cache.clear()
+        return n
+
     def summary(self) -> dict[str, Any]:
         """Key numbers as plain types (for recording)."""
         return {
@@ -286,6 +301,9 @@ def variant_scores(
     out: dict[float, ScoreSample] = {}
     for bw in bandwidths:
         key = (float(bw), n)
+        if (*key, score) in study._variant_scores:  # scored before: no events needed
+            out[bw] = study._variant_scores[(*key, score)]
+            continue
         if key not in study._variant_cache:
             study._variant_cache[key] = DimuonKDE(study.kde.source, bw).sample(
                 n, seed=study.config.seed + 1, name=f"fastsim_bandwidth_{bw:g}"

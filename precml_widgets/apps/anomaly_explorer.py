@@ -97,9 +97,12 @@ def shared_scores(study: AnomalyStudy) -> ScoreSet:
 
 
 def prepare() -> tuple[AnomalyStudy, ScoreSet]:
-    """The study and its shared scores (:func:`build_study`, :func:`shared_scores`)."""
+    """The study and its shared scores (:func:`build_study`, :func:`shared_scores`); the
+    variants' events are released once they are scored (their scores stay)."""
     study = build_study()
-    return study, shared_scores(study)
+    scores = shared_scores(study)
+    study.release_variant_events()
+    return study, scores
 
 
 def start_preparing() -> Future[tuple[AnomalyStudy, ScoreSet]]:
