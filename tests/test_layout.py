@@ -8,9 +8,10 @@ screenshot (to a temporary folder; to ``docs/_static/layout_<app>.png`` with
 * **no overlap**: no two visible controls (inputs, selects, buttons, sliders, Bokeh canvases,
   tables, Markdown blocks) whose boxes intersect by more than :data:`TOLERANCE_PX` in both
   directions, unless one contains the other in the DOM (nesting is allowed);
-* **no clipping**: no control whose content is wider than its box (``scrollWidth >
-  clientWidth``, a select whose chosen option's text is wider than the select), and none that
-  reaches outside an ancestor that hides its overflow.
+* **no clipping**: no input or select whose value or chosen option is wider than the part of
+  its box left visible (its own padding, an ancestor that hides its overflow), no other control
+  that reaches outside such an ancestor, no button or table whose content is wider than its box
+  (``scrollWidth > clientWidth``), and no page wider than the window (a horizontal scroll).
 
 Playwright drives the system Chromium (never ``playwright install``); under ``CI=true`` a
 missing Chromium fails (the fixture pattern of ``tests/test_browser.py``).
@@ -133,6 +134,10 @@ _LAYOUT_JS = """
     } else if (['BUTTON', 'TABLE'].includes(el.tagName) && el.scrollWidth > el.clientWidth + 1) {
       clipped.push(`${name(el)}: content ${el.scrollWidth} px in ${el.clientWidth} px`);
     }
+  }
+  const page = document.documentElement;
+  if (page.scrollWidth > window.innerWidth + tol) {
+    clipped.push(`the page: ${page.scrollWidth} px wide in a ${window.innerWidth} px window`);
   }
   return {n: ctrls.length, overlaps, clipped};
 }

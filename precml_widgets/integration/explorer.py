@@ -119,7 +119,7 @@ class IntegrationExplorer(pn.viewable.Viewer):
         self.weights_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self.message_pane = pn.pane.Markdown("")
         self.error_pane = pn.pane.Markdown("", styles={"color": "#b00020"})
-        self.projections_pane = pn.Row()
+        self.projections_pane = pn.FlexBox()  # wraps: four images overflowed 1280 px
         self._projections: tuple[Comparison, tuple, list] | None = None  # last drawn
         super().__init__(**params)
         # one stream per group of knobs, shared by every DynamicMap (no watcher per figure)
