@@ -205,6 +205,25 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+#: Notebook 02's widgets executed outside Lab, outputs saved: what a reader opens later.
+SAVED = "offline_nb02_saved.ipynb"
+
+
+def _save_executed(source: Path, target: Path, env: dict[str, str]) -> None:
+    """Execute ``source`` (nbclient, its own kernel) into ``target`` and trust the result, so
+    Lab runs its saved JavaScript outputs (the inline Bokeh/Panel bundle) when opened."""
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.read(source, as_version=4)
+    nbclient.NotebookClient(
+        notebook, timeout=600, resources={"metadata": {"path": str(REPO)}}
+    ).execute()
+    nbformat.write(notebook, target)
+    trust = [sys.executable, "-m", "jupyter", "trust", str(target)]
+    subprocess.run(trust, env=env, check=True, capture_output=True, timeout=120)
+
+
 @pytest.fixture(scope="module")
 def lab(
     chromium: str, notebook_kernel: str, tmp_path_factory: pytest.TempPathFactory
@@ -231,6 +250,7 @@ def lab(
     (notification / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8"
     )
+    _save_executed(work / "offline_nb02.ipynb", work / SAVED, env)
     port = _free_port()
     cmd = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
@@ -352,6 +372,26 @@ def test_notebook_01_plot_draws_in_an_offline_lab(chromium: str, lab: tuple) -> 
             canvas.wait_for(timeout=DRAW_TIMEOUT_S * 1000)
         except Exception:
             pytest.fail(f"the plot never drew; {_resource_errors(seen)}\n{seen['console'][-30:]}")
+        box = _box(canvas)
+        assert box["width"] > 50 and box["height"] > 50, box
+    assert not _resource_errors(seen), _resource_errors(seen)
+
+
+def test_saved_widget_outputs_draw_in_an_offline_lab(chromium: str, lab: tuple) -> None:
+    """Notebook 02's widgets executed earlier (outputs saved, notebook trusted) draw when the
+    notebook is opened offline, without running a cell."""
+    base = lab[0]
+    with offline_page(chromium) as (page, seen):
+        page.goto(_notebook_url(base, SAVED), timeout=START_TIMEOUT_S * 1000)
+        canvas = page.locator(".jp-OutputArea-output canvas").filter(visible=True).first
+        report = page.locator(".jp-OutputArea-output .precml-fpga-report .precml-dsp").first
+        try:
+            canvas.wait_for(timeout=DRAW_TIMEOUT_S * 1000)
+            report.wait_for(timeout=DRAW_TIMEOUT_S * 1000)
+        except Exception:
+            pytest.fail(
+                f"a saved widget never drew; {_resource_errors(seen)}\n{seen['console'][-30:]}"
+            )
         box = _box(canvas)
         assert box["width"] > 50 and box["height"] > 50, box
     assert not _resource_errors(seen), _resource_errors(seen)
