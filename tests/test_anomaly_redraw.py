@@ -298,3 +298,35 @@ def test_released_variant_events_keep_their_scores(study, shared, monkeypatch):
     for score, variants in before.items():
         again = variant_scores(study, widths, score=score)
         assert all(again[bw] is variants[bw] for bw in widths)
+
+
+def test_app_page_is_immediate_once_built(study, shared, monkeypatch):
+    from precml_widgets.apps import anomaly_explorer as app_module
+
+    monkeypatch.setattr(app_module, "prepare", lambda: (study, shared))
+    pn.state.cache.pop("precml-anomaly-preparing", None)
+    try:
+        app_module.start_preparing().result(10)
+        page = app_module.app()  # no placeholder: the header and the explorer at once
+        assert isinstance(page, pn.Column) and not getattr(page, "defer_load", False)
+        (slider,) = page.select(pn.widgets.EditableFloatSlider)
+        assert (slider.start, slider.end, slider.step) == shared.threshold_range("autoencoder")
+        rate = [p for p in page.select(pn.pane.HTML) if "precml-rate" in p.css_classes]
+        assert len(rate) == 1
+        other = app_module.app()  # one explorer per session
+        assert other.select(pn.widgets.EditableFloatSlider)[0] is not slider
+    finally:
+        pn.state.cache.pop("precml-anomaly-preparing", None)
+
+
+def test_app_page_shows_a_missing_file_as_a_message():
+    from concurrent.futures import Future
+
+    from precml_widgets.apps.anomaly_explorer import page
+    from precml_widgets.errors import DataNotFoundError
+
+    failed = Future()
+    failed.set_exception(DataNotFoundError("cms2010_zmumu.root not found; run `fetch` <it>"))
+    alert = page(failed)
+    assert isinstance(alert, pn.pane.Alert) and alert.alert_type == "warning"
+    assert "cms2010_zmumu.root not found" in alert.object and "&lt;it&gt;" in alert.object

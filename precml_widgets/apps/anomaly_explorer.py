@@ -41,6 +41,7 @@ __all__ = [
     "app",
     "build_study",
     "header",
+    "page",
     "prepare",
     "shared_scores",
     "start_preparing",
@@ -92,7 +93,7 @@ def shared_scores(study: AnomalyStudy) -> ScoreSet:
         lambda **_: ScoreSet.from_study(
             study, neighbour_bandwidths(study), what="anomaly explorer app"
         ).warm(),
-        n_background=study.config.n_background,
+        config=repr(study.config),
     )
 
 
@@ -164,27 +165,34 @@ def header(study: AnomalyStudy) -> str:
     return "\n".join(lines)
 
 
+def page(future: Future[tuple[AnomalyStudy, ScoreSet]]) -> pn.viewable.Viewable:
+    """The header and a new explorer on the shared scores of a finished :func:`prepare`, or
+    the message of its error (a missing data file or dependency: which one and the command
+    that gets it) in a warning box."""
+    try:
+        study, scores = future.result()
+    except PrecmlError as exc:
+        return pn.pane.Alert(
+            f"The anomaly explorer cannot start: {html.escape(str(exc))}",
+            alert_type="warning",
+            width=1000,
+        )
+    explorer = AnomalyScoreExplorer(score_set=scores)
+    return pn.Column(pn.pane.Markdown(header(study), width=1400), explorer)
+
+
 def app() -> pn.viewable.Viewable:
-    """The page of one session: paints at once, fills in when :func:`start_preparing` is done.
-
-    A missing data file or dependency shows its message (which names the file and the
-    command that fetches it) instead of the explorer.
-    """
+    """The page of one session: :func:`page` at once when the build is done; else a
+    placeholder that paints at once and is replaced by :func:`page` when it is done."""
     future = start_preparing()
+    if future.done():
+        return page(future)
 
-    async def page() -> pn.viewable.Viewable:
-        try:
-            study, scores = await asyncio.wrap_future(future)
-        except PrecmlError as exc:
-            return pn.pane.Alert(
-                f"The anomaly explorer cannot start: {html.escape(str(exc))}",
-                alert_type="warning",
-                width=1000,
-            )
-        explorer = AnomalyScoreExplorer(score_set=scores)
-        return pn.Column(pn.pane.Markdown(header(study), width=1400), explorer)
+    async def deferred() -> pn.viewable.Viewable:
+        await asyncio.wait([asyncio.wrap_future(future)])
+        return page(future)
 
-    return pn.panel(page, defer_load=True, min_height=600, min_width=1000)
+    return pn.panel(deferred, defer_load=True, min_height=600, min_width=1000)
 
 
 if __name__.startswith("bokeh_app"):
