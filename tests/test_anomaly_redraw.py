@@ -185,7 +185,9 @@ def test_drawn_histograms_and_roc_are_the_core_ones(study, shared):
     np.testing.assert_allclose(drawn, want, rtol=1e-12)
     # the ROC line: at most ROC_PLOT_POINTS + 2 vertices, each a vertex of the core's curve
     curve = roc_curve(shared.background("autoencoder"), shared.signals("autoencoder")[ex.signal])
-    line = next(m for m in s.models(ColumnDataSource) if list(m.data) == ["fpr", "tpr"])
+    lines = [m for m in s.models(ColumnDataSource) if list(m.data) == ["fpr", "tpr"]]
+    assert len(lines) == 2  # the ROC curve and the 50-point diagonal
+    line = max(lines, key=lambda m: len(m.data["fpr"]))
     x, y = np.asarray(line.data["fpr"]), np.asarray(line.data["tpr"])
     assert 2 <= x.size <= ROC_PLOT_POINTS + 2
     vertices = set(zip(curve.fpr.tolist(), curve.tpr.tolist(), strict=True))
