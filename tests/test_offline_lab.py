@@ -42,7 +42,7 @@ SCREENSHOT = REPO / "docs" / "_static" / "offline_lab.png"
 TOKEN = "precml-offline-test"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 START_TIMEOUT_S = 120.0
-DRAW_TIMEOUT_S = 240.0
+DRAW_TIMEOUT_S = 120.0
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
