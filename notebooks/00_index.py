@@ -76,8 +76,10 @@
 # your back; files are looked up, in this order:
 #
 # 1. the data folder: `$PRECML_DATA` if set, else `../shared/data` beside the repository
-#    (on Binder, `~/.precml/data`, filled once by `binder/postBuild`);
-# 2. the `scikit-hep-testdata==0.3.12` wheel, the last release that ships its files inside
+#    when it exists, else `~/.precml/data` (on Binder filled once by `binder/postBuild`);
+# 2. copies shipped inside precml: small derived tables such as the 57 hls4ml syntheses
+#    that calibrate the FPGA estimator (with their provenance);
+# 3. the `scikit-hep-testdata==0.3.12` wheel, the last release that ships its files inside
 #    the package (it holds the real CMS 2010 dimuon events used as background in 02).
 #
 # From a terminal:
@@ -102,8 +104,7 @@ results_path = None
 
 # %%
 import precml_widgets
-from precml_widgets.data import DATA_ENV_VAR, KNOWN_FILES, data_dir, locate
-from precml_widgets.errors import DataNotFoundError
+from precml_widgets.data import DATA_ENV_VAR, KNOWN_FILES, data_dir, find
 from precml_widgets.record import record_results
 
 print(f"precml_widgets {precml_widgets.__version__}")
@@ -111,18 +112,16 @@ print(f"data folder: {data_dir()}  (set {DATA_ENV_VAR} to use another one)\n")
 
 files = {}
 for name, entry in KNOWN_FILES.items():
-    try:
-        path = locate(name)
-    except DataNotFoundError:
-        path = None
-    if path is None:
+    found = find(name)
+    path = None if found is None else found.path
+    if found is None:
         where = f"MISSING -> python -m precml_widgets.data fetch {name}"
-    elif path.is_relative_to(data_dir()):
+    elif found.origin == "data folder":
         where = f"data folder: {entry.relpath}"
     else:
-        where = "scikit-hep-testdata wheel"
+        where = found.origin
     files[name] = {"real": entry.real, "found": path is not None, "path": path}
-    print(f"{name:18s} {'real data ' if entry.real else 'simulation'}  {where}")
+    print(f"{name:26s} {'real data ' if entry.real else 'simulation'}  {where}")
 
 n_found = sum(f["found"] for f in files.values())
 print(f"\n{n_found} of {len(files)} known files found")

@@ -1338,17 +1338,14 @@ from precml_widgets.fpga import load_jet_tagger
 tagger, tagger_runs, tagger_beyond_32 = None, {}, None
 if not is_available("hls4ml_jet_tagger_weights"):
     skipped_sections["8.3 jet tagger"] = (
-        "The jet-tagger emulation is skipped: "
-        f"{missing_data_message('hls4ml_jet_tagger_weights')}."
+        f"The jet-tagger emulation is skipped: {missing_data_message('hls4ml_jet_tagger_weights')}."
     )
     print(skipped_sections["8.3 jet tagger"])
 else:
     tagger = load_jet_tagger()
     # The tagger's real input features are not public here: these are GENERATED inputs,
     # standard normal, the scale of the standardised features it was trained on.
-    x_tagger = (
-        np.random.default_rng(seed + 7).normal(size=(n_tagger_events, 16)).astype(np.float32)
-    )
+    x_tagger = np.random.default_rng(seed + 7).normal(size=(n_tagger_events, 16)).astype(np.float32)
     tagger_runs = {
         "ap_fixed<16,6> (truncate, wrap)": emulate(
             tagger, x_tagger, DeployConfig(precision="ap_fixed<16,6>")
@@ -1422,7 +1419,9 @@ else:
         tagger_hls = convert(
             tagger,
             (16,),
-            DeployConfig(backend="Vivado", part=report.part, clock_period_ns=report.clock_target_ns),
+            DeployConfig(
+                backend="Vivado", part=report.part, clock_period_ns=report.clock_target_ns
+            ),
             Path(tmp) / "tagger",
         )
         tagger_estimate = estimate(

@@ -114,9 +114,10 @@ def missing_data_message(*names: str) -> str:
             not found are named (all of them when every one is found).
 
     Returns:
-        e.g. ``"missing data file 'hls4ml_jet_tagger_weights' (KERAS_3layer_weights.h5):
-        fetch it with `python -m precml_widgets.data fetch hls4ml_jet_tagger_weights`"``,
-        without a final full stop, so that callers can prefix what is skipped.
+        The sentence without a final full stop (callers prefix what is skipped), e.g.::
+
+            missing data file 'hls4ml_jet_tagger_weights' (KERAS_3layer_weights.h5): fetch it
+            with `python -m precml_widgets.data fetch hls4ml_jet_tagger_weights`
 
     Example:
         >>> missing_data_message("cms2012_doublemu")  # doctest: +ELLIPSIS
