@@ -196,19 +196,18 @@ def dashboard(explorer: ExplorerLike) -> Any:
     the CSS class ``precml-rate``.
     """
     ex = explorer
-    status = pn.pane.HTML(ex.status_html, css_classes=["precml-rate"], width=600, min_height=170)
+    status = pn.pane.HTML(ex.status_html, css_classes=["precml-rate"], width=900, min_height=170)
     table = pn.pane.DataFrame(
-        ex.efficiency_frame, index=False, float_format="{:.2f}".format, width=520
+        ex.efficiency_frame, index=False, float_format="{:.2f}".format, width=560
     )
     note = "*lower / upper: Clopper–Pearson interval at the chosen confidence level.*"
+    # 300 px of controls + 940 px of plots (plots.PLOT_WIDTHS) fit a 1280 px window
     views = pn.Column(
         pn.Row(
             plot_pane(ex, ex.histogram_base, ex.cut_line, ["threshold"]),
             plot_pane(ex, ex.roc_base, ex.roc_marker, ["threshold", "cl"]),
         ),
-        pn.Row(
-            pn.Column("#### Operating point", status, width=610),
-            pn.Column("#### Signal efficiencies at the cut", table, note, width=520),
-        ),
+        pn.Column("#### Operating point", status, width=910),
+        pn.Column("#### Signal efficiencies at the cut", table, note, width=910),
     )
     return pn.Row(controls(ex), views)

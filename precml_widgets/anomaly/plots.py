@@ -22,6 +22,7 @@ from precml_widgets.anomaly.roc import RocCurve, roc_points_for_plot
 from precml_widgets.stats.binomial import BinomialEstimate
 
 __all__ = [
+    "PLOT_WIDTHS",
     "compose",
     "cut_line",
     "histogram_base",
@@ -31,6 +32,11 @@ __all__ = [
     "roc_base",
     "roc_overlay",
 ]
+
+
+#: Widths in px of the histogram and the ROC plot: beside a 300 px column of controls they
+#: fit a 1280 px window.
+PLOT_WIDTHS = (520, 420)
 
 
 def load_holoviews() -> Any:
@@ -98,7 +104,7 @@ def histogram_base(
         axes["ylim"] = (0.0, 1.35 * float(np.nanmax(np.concatenate([bkg, sig]))))
     return (h_bkg.opts(**axes) * h_sig.opts(**axes)).opts(
         title=f"{score} score: background and {signal_name}",
-        width=600,
+        width=PLOT_WIDTHS[0],
         height=360,
         legend_position="top_right",
         toolbar="above",
@@ -163,7 +169,7 @@ def roc_base(
     axes = _roc_axes(curve, log_x)
     return (roc.opts(**axes) * diag.opts(**axes)).opts(
         title=f"ROC: {signal_name}, AUC = {curve.auc:.3f}",
-        width=480,
+        width=PLOT_WIDTHS[1],
         height=360,
         legend_position="bottom_right",
         toolbar="above",

@@ -178,7 +178,7 @@ def page(future: Future[tuple[AnomalyStudy, ScoreSet]]) -> pn.viewable.Viewable:
             width=1000,
         )
     explorer = AnomalyScoreExplorer(score_set=scores)
-    return pn.Column(pn.pane.Markdown(header(study), width=1400), explorer)
+    return pn.Column(pn.pane.Markdown(header(study), width=1240), explorer)
 
 
 def app() -> pn.viewable.Viewable:
