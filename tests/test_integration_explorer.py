@@ -186,3 +186,19 @@ def test_show_caches_a_comparison_under_its_own_configuration(counted):
     ex.seed = 0
     assert ex.comparison is c
     assert counted == ["camel-2d"]
+
+
+def test_sessions_share_projection_images(rendered):
+    """Every session on the same comparison draws the same images for a quantile (one
+    unweighting per value per server), and they hold the core's unweighted events."""
+    import numpy as np
+
+    from precml_widgets.integration.plots import projection_images
+
+    ex, _root = rendered
+    images = projection_images(ex.comparison, 0.97, (0, 1))
+    assert projection_images(ex.comparison, 0.97, (0, 1)) is images
+    flow = ex.comparison.unweighted("flow", 0.97).x
+    assert images[0].data["events"].sum() == len(flow)
+    counts, _, _ = np.histogram2d(flow[:, 0], flow[:, 1], bins=[np.linspace(0, 1, 41)] * 2)
+    assert np.array_equal(images[0].data["events"], counts.T)

@@ -24,7 +24,7 @@ from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis_config import NISConfig
 from precml_widgets.integration.plots import (
     convergence_plot,
-    projection_plot,
+    projection_images,
     weight_histogram,
     weight_histograms,
 )
@@ -120,7 +120,7 @@ class IntegrationExplorer(pn.viewable.Viewer):
         self.message_pane = pn.pane.Markdown("")
         self.error_pane = pn.pane.Markdown("", styles={"color": "#b00020"})
         self.projections_pane = pn.FlexBox()  # wraps: four images overflowed 1280 px
-        self._projections: tuple[Comparison, tuple, list] | None = None  # last drawn
+        self._projections: tuple[Comparison, list] | None = None  # last drawn
         super().__init__(**params)
         # one stream per group of knobs, shared by every DynamicMap (no watcher per figure)
         self._quantile_stream = hv.streams.Params(self, ["quantile"])
@@ -292,7 +292,7 @@ class IntegrationExplorer(pn.viewable.Viewer):
             pn.pane.HoloViews(
                 hv.DynamicMap(
                     partial(self._projection_image, comparison, i), streams=[self._inspect_stream]
-                ).opts(framewise=True)
+                )
             )
             for i in range(n_images)
         ]
@@ -302,20 +302,17 @@ class IntegrationExplorer(pn.viewable.Viewer):
     def _projection_image(
         self, comparison: Comparison, index: int, quantile: float, x_dim: int, y_dim: int
     ) -> hv.Image:
-        """Image ``index`` of :func:`projection_plot` (one call serves every image of a move).
+        """Image ``index`` of :func:`projection_plot` (shared: :func:`projection_images`).
 
         Coordinates that cannot be projected keep the last images (the pane is hidden then).
         """
         dims, last = (x_dim, y_dim), self._projections
-        same = last is not None and last[0] is comparison
-        if not (same and last[1] == (quantile, dims)):
-            if x_dim == y_dim or max(dims) >= comparison.integrand.dim:
-                if same:
-                    return last[2][index]
-                dims = (0, 1)
-            images = list(projection_plot(comparison, dims, quantile=quantile))
-            self._projections = last = (comparison, (quantile, dims), images)
-        return last[2][index]
+        if x_dim == y_dim or max(dims) >= comparison.integrand.dim:
+            if last is not None and last[0] is comparison:
+                return last[1][index]
+            dims = (0, 1)
+        self._projections = (comparison, projection_images(comparison, quantile, dims))
+        return self._projections[1][index]
 
     def __panel__(self) -> pn.viewable.Viewable:
         # widgets narrower than their 300 px column (Panel's default 300 px overflowed it)

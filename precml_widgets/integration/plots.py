@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLORS",
+    "PROJECTION_CACHE_SIZE",
+    "SHARED_PROJECTIONS",
     "WeightHistograms",
     "convergence_plot",
+    "projection_images",
     "projection_plot",
     "weight_histogram",
     "weight_histograms",
@@ -206,8 +211,42 @@ def projection_plot(
             cmap="viridis",
             width=230,
             height=230,
+            framewise=True,  # colour range of this frame (a DynamicMap updates it in place)
             xlim=(0, 1),
             ylim=(0, 1),
         )
         panels.append(image)
     return hv.Layout(panels).cols(4)
+
+
+#: Projection images by ``(id(comparison), quantile, dims)``, shared by every session of a
+#: server (the served sessions share one starter comparison): a slider value that any session
+#: drew is a look-up for the others. An entry holds a weak reference to its comparison: it
+#: never keeps a comparison alive, and a new comparison that reuses an id is not a hit.
+SHARED_PROJECTIONS: OrderedDict[tuple, tuple[weakref.ref, list]] = OrderedDict()
+PROJECTION_CACHE_SIZE = 256
+
+
+def projection_images(
+    comparison: Comparison, quantile: float, dims: tuple[int, int]
+) -> list[hv.Image]:
+    """The images of :func:`projection_plot` (cached in :data:`SHARED_PROJECTIONS`).
+
+    Args:
+        comparison: a finished comparison.
+        quantile: the quantile of the weights used as ``w_max`` (0.9 to 1).
+        dims: the two projected coordinates.
+
+    Returns:
+        One ``hv.Image`` per method (and the exact samples when the integrand has a sampler),
+        the same objects for the same arguments while cached.
+    """
+    key = (id(comparison), float(quantile), tuple(dims))
+    hit = SHARED_PROJECTIONS.get(key)
+    if hit is None or hit[0]() is not comparison:
+        hit = (weakref.ref(comparison), list(projection_plot(comparison, dims, quantile=quantile)))
+        SHARED_PROJECTIONS[key] = hit
+        while len(SHARED_PROJECTIONS) > PROJECTION_CACHE_SIZE:
+            SHARED_PROJECTIONS.popitem(last=False)
+    SHARED_PROJECTIONS.move_to_end(key)
+    return hit[1]
