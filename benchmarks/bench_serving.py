@@ -172,15 +172,15 @@ class BokehClient:
 
     async def receive(self, timeout: float) -> tuple[str, dict[str, Any]]:
         """The next whole message: ``(msgtype, content)`` (buffers read and dropped)."""
-        parts = []
-        for _ in range(3):
-            frame = await asyncio.wait_for(self.ws.read_message(), timeout)
-            if frame is None:
-                raise ConnectionError("the server closed the websocket")
-            parts.append(frame)
+        # the timeout applies to the first frame only: cancelling a read inside a message
+        # would leave its remaining frames to be misread as the next message
+        parts = [await asyncio.wait_for(self.ws.read_message(), timeout)]
+        parts += [await self.ws.read_message() for _ in range(2)]
+        if any(part is None for part in parts):
+            raise ConnectionError("the server closed the websocket")
         header = json.loads(parts[0])
         for _ in range(2 * header.get("num_buffers", 0)):
-            await asyncio.wait_for(self.ws.read_message(), timeout)
+            await self.ws.read_message()
         return header["msgtype"], json.loads(parts[2])
 
     async def send(self, msgtype: str, content: dict[str, Any]) -> None:
