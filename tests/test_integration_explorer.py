@@ -105,6 +105,21 @@ def test_a_flagged_run_shows_the_warning_and_no_ratio():
     assert "relative error of VEGAS+ / flow" not in text
 
 
+def test_a_methods_own_caveat_travels_into_the_summary():
+    """A result's warnings (e.g. vegas's Q across iterations) are shown beside its numbers."""
+    import dataclasses
+    import html
+
+    ex = IntegrationExplorer(**FAST)
+    c = ex.train()
+    assert "Caveats" not in ex.summary()  # a well-behaved 2-D Camel carries none
+    caveat = "iterations disagree (Q = 1e-05 < 0.001)"
+    vegas = dataclasses.replace(c.results["VEGAS+"], warnings=(caveat,))
+    ex.comparison = dataclasses.replace(c, results={**c.results, "VEGAS+": vegas})
+    text = ex.summary()
+    assert "**Caveats:**" in text and f"VEGAS+: {html.escape(caveat)}" in text
+
+
 def test_an_integrand_without_exact_value_shows_no_pulls():
     import numpy as np
 

@@ -245,6 +245,13 @@ class IntegrationExplorer(pn.viewable.Viewer):
                 f"{comparison.error_ratio('VEGAS+'):.2f} (above 1: the flow is better).{agree}"
             )
         head = f"**{html.escape(exact.name)}**: {known} ({html.escape(exact.reference)})."
+        own = [
+            w
+            for w in comparison.warnings
+            if not comparison.flagged or w != comparison.guard.message
+        ]
+        if own:  # each method's own caveats (e.g. vegas's Q or weight tail) travel with its row
+            verdict += "\n\n**Caveats:**\n\n" + "\n".join(f"- {html.escape(w)}" for w in own)
         note = (
             "*Efficiencies ⟨w⟩/w_max on fresh events; for VEGAS+ and VEGAS the events come "
             "from the adapted grid alone (no stratification).*"
