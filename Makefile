@@ -77,7 +77,7 @@ gallery: $(ENV)
 	@if [ -z "$(strip $(APPS))" ]; then \
 	  echo "make gallery: no dashboards found (precml_widgets/apps/[!_]*.py)" >&2; exit 1; \
 	fi
-	exec $(PY) -m precml_widgets.serving $(APPS) --warm --address $(ADDRESS) --port $(PORT) \
+	exec $(PY) -m precml_widgets.serving $(APPS) --address $(ADDRESS) --port $(PORT) \
 	  $(foreach o,$(ORIGINS),--allow-websocket-origin $(o)) $(GALLERY_ARGS)
 
 test: $(ENV) chromium

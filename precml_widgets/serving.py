@@ -225,7 +225,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "localhost:PORT and 127.0.0.1:PORT)",
     )
     parser.add_argument("--prefix", default="", help="URL prefix behind a proxy")
-    parser.add_argument("--warm", action="store_true", help="run each app once at start")
+    parser.add_argument(
+        "--warm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run each app once at start, so the first visitor gets a ready page (default)",
+    )
     parser.add_argument("--show", action="store_true", help="open the index in a browser")
     args = parser.parse_args(argv)
     server = make_server(
