@@ -291,12 +291,20 @@ def _paint(page: Any, url: str, case: AppCase) -> dict[str, float]:
     return {"paint_s": round(paint, 2), "ready_s": round(time.perf_counter() - t0, 2)}
 
 
-def bench(name: str, *, clients: int, duration: float, period: float, moves: int) -> dict:
-    """Serve app ``name`` and measure it (see the module docs); returns the JSON record."""
+def bench(
+    name: str, *, clients: int, duration: float, period: float, moves: int, warm: bool = True
+) -> dict:
+    """Serve app ``name`` and measure it (see the module docs); returns the JSON record.
+
+    ``warm``: start the server with ``--warm``, as ``python -m precml_widgets.serving`` and
+    ``make gallery`` do by default (the shared study or models are built, or being built in the
+    background, before the first visit); ``False`` measures a cold first visit.
+    """
     case = CASES[name]
     results: dict[str, Any] = {"app": case.script, "env": case.env, "targets": TARGETS}
+    results["warm"] = warm
     results["load"] = {"websocket_clients": clients, "period_s": period, "duration_s": duration}
-    with serve(APPS / f"{case.script}.py", case.env) as (url, proc):
+    with serve(APPS / f"{case.script}.py", case.env, warm=warm) as (url, proc):
         port = int(url.rsplit(":", 1)[1].split("/")[0])
         time.sleep(1.0)
         results["rss_idle_mb"] = round(_rss_mb(proc.pid), 1)
@@ -369,13 +377,24 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="4 clients, 10 s, 3 moves")
     parser.add_argument("--label", default="", help="suffix of the JSON file name")
     parser.add_argument("--handle", default="", help="CSS selector of the slider handle")
+    parser.add_argument(
+        "--warm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve with --warm, as the documented commands do (default); --no-warm: cold",
+    )
     args = parser.parse_args()
     if args.handle:  # e.g. an older page without the class: ':nth-match(.noUi-handle, 6)'
         CASES[args.app] = AppCase(**{**CASES[args.app].__dict__, "handle": args.handle})
     if args.quick:
         args.clients, args.duration, args.moves = 4, 10.0, 3
     results = bench(
-        args.app, clients=args.clients, duration=args.duration, period=args.period, moves=args.moves
+        args.app,
+        clients=args.clients,
+        duration=args.duration,
+        period=args.period,
+        moves=args.moves,
+        warm=args.warm,
     )
     print(json.dumps(results["summary"], indent=1))
     write(
