@@ -131,6 +131,30 @@ def with_header(tmp: Path, name: str, header: dict, data: bytes = b"") -> Path:
     return path
 
 
+def raw_header(tmp: Path, name: str, raw: bytes) -> Path:
+    """A file whose header is the bytes ``raw`` (not necessarily JSON), with no data."""
+    path = tmp / name
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw)
+    return path
+
+
+def unreadable_file(tmp: Path, name: str) -> Path:
+    """A file the OS refuses to read: mode 000, or for root (who ignores permission bits) a
+    link to ``/proc/self/mem``, whose first bytes raise ``EIO``."""
+    path = tmp / name
+    if os.name == "posix" and os.geteuid() != 0:
+        path.write_bytes(b"\0" * 64)
+        path.chmod(0)
+    else:
+        path.symlink_to("/proc/self/mem")
+    return path
+
+
+def f32(shape: list[int], start: int, end: int) -> dict:
+    """A header entry of an F32 tensor of ``shape`` at data bytes ``start:end``."""
+    return {"dtype": "F32", "shape": shape, "data_offsets": [start, end]}
+
+
 def huge_prefix(tmp: Path, name: str) -> Path:
     """A file whose 8-byte header length says 2**60 bytes."""
     path = tmp / name
@@ -304,11 +328,59 @@ CASES = [
             lambda t: with_header(
                 t,
                 "short.safetensors",
-                {"0.weight": {"dtype": "F32", "shape": [1000, 1000], "data_offsets": [0, 4e6]}},
+                {"0.weight": f32([1000, 1000], 0, 4_000_000)},
                 b"\0" * 16,
             )
         ),
-        r"short\.safetensors.*tensor '0\.weight'",
+        r"short\.safetensors.*tensor '0\.weight'.*needs 4000000 bytes, its offsets span "
+        r"4000000 of the 16 data bytes",
+    ),
+    Case(
+        "safetensors-header-of-1mb-nested-brackets",
+        _load(lambda t: raw_header(t, "nested.safetensors", b"[" * 1_000_000)),
+        r"nested\.safetensors.*header is not JSON \(nested too deeply\); save the model again",
+    ),
+    Case(
+        "safetensors-unreadable-file",
+        _load(lambda t: unreadable_file(t, "locked.safetensors")),
+        r"cannot read the model file '[^']*locked\.safetensors'.*permissions",
+    ),
+    Case(
+        "safetensors-overlapping-tensors",
+        _load(
+            lambda t: with_header(
+                t, "overlap.safetensors", {"a": f32([2], 0, 8), "b": f32([2], 4, 12)}, b"\0" * 12
+            )
+        ),
+        r"overlap\.safetensors.*tensor 'b' starts at data byte 4, where 8 was expected: it "
+        r"overlaps",
+    ),
+    Case(
+        "safetensors-gap-between-tensors",
+        _load(
+            lambda t: with_header(
+                t, "gap.safetensors", {"a": f32([1], 0, 4), "b": f32([1], 8, 12)}, b"\0" * 12
+            )
+        ),
+        r"gap\.safetensors.*tensor 'b' starts at data byte 8, where 4 was expected: it leaves a",
+    ),
+    Case(
+        "safetensors-data-no-tensor-covers",
+        _load(lambda t: with_header(t, "tail.safetensors", {"a": f32([1], 0, 4)}, b"\0" * 4096)),
+        r"tail\.safetensors.*tensors cover 4 of the 4096 data bytes",
+    ),
+    Case(
+        "safetensors-tensor-of-80000-dimensions",
+        _load(
+            lambda t: with_header(t, "rank.safetensors", {"a": f32([1] * 80_000, 0, 4)}, b"\0" * 4)
+        ),
+        r"rank\.safetensors.*tensor 'a' has an inconsistent header entry",
+    ),
+    Case(
+        "safetensors-metadata-not-strings",
+        _load(lambda t: with_header(t, "meta.safetensors", {"__metadata__": {"precml": 1}})),
+        r"meta\.safetensors.*__metadata__ must map names to strings.*save the model again with "
+        r"save_autoencoder",
     ),
     Case(
         "pickle-bearing-pt-file",

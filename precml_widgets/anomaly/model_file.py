@@ -15,6 +15,7 @@ import itertools
 import json
 import math
 import os
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "MAX_HEADER_BYTES",
     "MAX_HIDDEN_LAYERS",
     "MAX_PARAMETERS",
+    "MAX_RANK",
     "TensorInfo",
     "autoencoder_shapes",
     "check_tensors",
@@ -38,6 +40,8 @@ MAX_HEADER_BYTES = 1 << 20
 MAX_PARAMETERS = 10_000_000
 #: Most hidden layers an autoencoder file may describe (the shipped model has 2).
 MAX_HIDDEN_LAYERS = 32
+#: Most dimensions a tensor may have (an autoencoder's tensors have 1 or 2).
+MAX_RANK = 8
 _ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1}
 _ITEMSIZE |= {"U8": 1, "BOOL": 1}
 
@@ -67,47 +71,82 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, TensorInfo], di
         ``(tensors, metadata)``: name -> :class:`TensorInfo`, and the metadata strings.
 
     Raises:
-        InvalidInputError: the file is shorter than its header claims, the header is over
-            :data:`MAX_HEADER_BYTES` or not JSON, or a tensor's dtype, shape or byte range is
-            inconsistent or outside the file.
+        InvalidInputError: the file cannot be read, is shorter than its header claims, the
+            header is over :data:`MAX_HEADER_BYTES`, not JSON or nested too deeply, a tensor's
+            dtype, shape (at most :data:`MAX_RANK` dimensions) or byte range is inconsistent
+            or outside the file, or the tensors' byte ranges overlap, leave gaps or do not
+            cover the data (as the safetensors format requires).
     """
     path = Path(path)
     label = repr(str(path))
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        prefix = f.read(8)
-        length = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
-        if length < 2 or length > MAX_HEADER_BYTES or 8 + length > size:
-            raise InvalidInputError(
-                f"{label} is not a readable safetensors file: its header length "
-                f"{length} bytes is impossible for a {size}-byte file (at most "
-                f"{MAX_HEADER_BYTES} bytes are accepted); save the model again."
-            )
-        raw = f.read(length)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            prefix = f.read(8)
+            length = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
+            if length < 2 or length > MAX_HEADER_BYTES or 8 + length > size:
+                raise InvalidInputError(
+                    f"{label} is not a readable safetensors file: its header length "
+                    f"{length} bytes is impossible for a {size}-byte file (at most "
+                    f"{MAX_HEADER_BYTES} bytes are accepted); save the model again."
+                )
+            raw = f.read(length)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot read the model file {label}: {exc.strerror or type(exc).__name__}; check "
+            "that it exists and that you may read it (its permissions), or save it again."
+        ) from None
     try:
         header = json.loads(raw)
         if not isinstance(header, dict):
             raise ValueError("the header is not a JSON object")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise InvalidInputError(
-            f"{label} is not a readable safetensors file: its header is not JSON ({exc}); "
+            f"{label} is not a readable safetensors file: its header is not JSON ({why}); "
             "save the model again."
         ) from None
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise InvalidInputError(f"{label}: the safetensors __metadata__ must map names to strings.")
+        raise InvalidInputError(
+            f"{label}: the safetensors __metadata__ must map names to strings, got "
+            f"{type(metadata).__name__}; the file was not written by save_autoencoder (or was "
+            "edited): save the model again with save_autoencoder."
+        )
     data_bytes = size - 8 - length
-    return {name: _tensor(label, name, info, data_bytes) for name, info in header.items()}, metadata
+    tensors = {name: _tensor(label, name, info, data_bytes) for name, info in header.items()}
+    _check_layout(label, header, data_bytes)
+    return tensors, metadata
+
+
+def _check_layout(label: str, header: Mapping[str, dict], data_bytes: int) -> None:
+    """Refuse overlapping byte ranges, gaps, and data bytes no tensor covers."""
+    covered = 0
+    for name, info in sorted(header.items(), key=lambda item: tuple(item[1]["data_offsets"])):
+        start, end = info["data_offsets"]
+        if start != covered:
+            what = "overlaps the tensor before it" if start < covered else "leaves a gap"
+            raise InvalidInputError(
+                f"{label}: tensor {name!r} starts at data byte {start}, where {covered} was "
+                f"expected: it {what}; the file is damaged or edited: save the model again."
+            )
+        covered = end
+    if covered != data_bytes:
+        raise InvalidInputError(
+            f"{label}: its tensors cover {covered} of the {data_bytes} data bytes after the "
+            "header; the file is damaged or edited: save the model again."
+        )
 
 
 def _tensor(label: str, name: str, info: object, data_bytes: int) -> TensorInfo:
-    problem = f"{label}: tensor {name!r} has an inconsistent header entry {info!r}"
+    problem = f"{label}: tensor {name!r} has an inconsistent header entry {reprlib.repr(info)}"
     if not isinstance(info, dict):
         raise InvalidInputError(f"{problem}; save the model again.")
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     ok = (
         dtype in _ITEMSIZE
         and isinstance(shape, list)
+        and len(shape) <= MAX_RANK
         and all(type(n) is int and 0 <= n < 2**40 for n in shape)
         and isinstance(offsets, list)
         and len(offsets) == 2
