@@ -223,7 +223,7 @@ def require_array(
         )
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         kind = getattr(value, "dtype", type(value).__name__)
         raise InvalidInputError(
             f"{name} must be an array of numbers, but the {kind} given could not be converted "

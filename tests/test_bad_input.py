@@ -453,6 +453,17 @@ CASES = [
         r"layer 'fc1': reuse_factor=3 is not valid for a 16x64.*nearest valid: 2, 4",
     ),
     Case(
+        "estimate-layer-of-1e18-weights",
+        lambda tmp: _estimate({"n_in": 10**9, "n_out": 10**9, "reuse_factor": 1, "name": "fc1"}),
+        r"a 1000000000x1000000000 dense layer has 1e\+18 weights, more than the 4\.29e\+09",
+    ),
+    Case(
+        "weighted-events-number-beyond-float64",
+        lambda tmp: _weighted_events([[10**400]] * 3),
+        r"WeightedEvents\.x must be an array of numbers, but the list given could not be "
+        r"converted to float64 \(.*too large",
+    ),
+    Case(
         "rate-input-above-lhc-40mhz",
         lambda tmp: _rate(input_rate_hz=1e9),
         r"input_rate_hz must be .*<= 4\.0079e\+07 Hz, got 1000000000\.0",
@@ -564,6 +575,34 @@ def test_valid_reuse_factors_of_a_huge_layer_are_cheap_and_equal_hls4mls_rule():
     t0 = time.perf_counter()
     valid = valid_reuse_factors(30000, 30001)
     assert time.perf_counter() - t0 < 0.5 and valid[0] == 1
+    # the largest layer accepted, and a prime width near it: milliseconds, not 1e9 steps
+    for n_in, n_out in [(65536, 65536), (4_294_967_291, 1), (65521, 65519)]:
+        t0 = time.perf_counter()
+        valid = valid_reuse_factors(n_in, n_out)
+        assert time.perf_counter() - t0 < 0.5, (n_in, n_out)
+        assert all(n_in * n_out % rf == 0 for rf in valid) and valid[0] == 1
+    # two primes: R = 65519 < n_in leaves 65521 multipliers, not a multiple of n_out (refused);
+    # R = n_in and R = n_in * n_out pass every clause of the rule
+    assert valid_reuse_factors(65521, 65519) == (1, 65521, 65521 * 65519)
+
+
+def test_the_divisor_walk_equals_hls4mls_rule_by_brute_force():
+    """Without hls4ml: every R up to n_in * n_out, by hls4ml 1.x's
+    ``FPGABackend._validate_reuse_factor`` (copied here), on a grid of shapes."""
+    import math
+
+    from precml_widgets.fpga.reuse import valid_reuse_factors
+
+    def accepted(n_in: int, n_out: int, rf: int) -> bool:
+        multiplier_limit = math.ceil((n_in * n_out) / min(n_in, rf))
+        _assert = ((multiplier_limit % n_out) == 0) or (rf >= n_in)
+        _assert = _assert and (((rf % n_in) == 0) or (rf < n_in))
+        return _assert and (((n_in * n_out) % rf) == 0)
+
+    for n_in in (1, 2, 3, 4, 6, 12, 16, 25, 49, 60):
+        for n_out in (1, 2, 5, 8, 9, 12, 36, 64):
+            brute = [r for r in range(1, n_in * n_out + 1) if accepted(n_in, n_out, r)]
+            assert valid_reuse_factors(n_in, n_out) == tuple(brute), (n_in, n_out)
 
 
 def test_a_truncated_real_root_file_is_a_clear_error(tmp_path):
@@ -628,8 +667,42 @@ def test_a_pickle_bearing_cache_entry_is_never_unpickled(tmp_path):
         meta=np.array(json.dumps({"format": "precml-emulation/1", "key": key})),
         emulated=np.array([_Boom(tmp_path / "executed")], dtype=object),
     )
-    assert cache.load_entry(key, tmp_path) is None
+    with pytest.warns(RuntimeWarning, match=r"cannot be read \(ValueError"):
+        assert cache.load_entry(key, tmp_path) is None
     assert not (tmp_path / "executed").exists()
+
+
+def _corrupt_deflate(path: Path, member: str) -> None:
+    """Make ``member``'s deflate stream of the zip ``path`` start with an invalid block type."""
+    import zipfile
+
+    data = bytearray(path.read_bytes())
+    offset = zipfile.ZipFile(path).getinfo(member).header_offset
+    name_len = int.from_bytes(data[offset + 26 : offset + 28], "little")
+    extra_len = int.from_bytes(data[offset + 28 : offset + 30], "little")
+    data[offset + 30 + name_len + extra_len] = 0x07  # BFINAL=1, BTYPE=11 (reserved)
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_or_foreign_cache_entries_are_misses_with_a_warning(tmp_path):
+    """zlib errors, a meta JSON nested too deeply, and another program's .npz: each one a
+    warned miss, never a raw exception or a silent None."""
+    from precml_widgets.fpga import cache
+
+    key = "z" * 64
+    path = tmp_path / f"{key}.npz"
+    meta = json.dumps({"format": "precml-emulation/1", "key": key, "predict_s": 0.5})
+    np.savez_compressed(path, meta=np.array(meta), emulated=GOOD, reference=GOOD)
+    assert cache.load_entry(key, tmp_path) is not None
+    _corrupt_deflate(path, "emulated.npy")
+    with pytest.warns(RuntimeWarning, match=r"ignoring the emulation cache entry.*error"):
+        assert cache.load_entry(key, tmp_path) is None
+    np.savez(path, meta=np.array("[" * 100_000), emulated=GOOD, reference=GOOD)
+    with pytest.warns(RuntimeWarning, match=r"cannot be read \(RecursionError"):
+        assert cache.load_entry(key, tmp_path) is None
+    np.savez(path, meta=np.array(json.dumps({"format": "other/1"})), x=GOOD)
+    with pytest.warns(RuntimeWarning, match=r"not a precml 'precml-emulation/1' entry"):
+        assert cache.load_entry(key, tmp_path) is None
 
 
 def test_an_unwritable_cache_folder_warns_and_keeps_the_result(tmp_path):

@@ -17,6 +17,7 @@ import math
 import os
 import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,11 +118,16 @@ def load_entry(
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files if name != "meta"}
             meta = json.loads(str(data["meta"]))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return None  # a foreign or damaged file is recomputed, not trusted
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("key") != key:
-        return None
-    problem = _entry_problem(arrays, meta, n_events)
+    except (OSError, ValueError, KeyError, EOFError, RecursionError, zipfile.BadZipFile,
+            zlib.error) as exc:  # fmt: skip
+        problem = (
+            f"it cannot be read ({type(exc).__name__}: it is damaged or not an .npz of arrays)"
+        )
+    else:
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("key") != key:
+            problem = f"it is not a precml {_FORMAT!r} entry for this key"
+        else:
+            problem = _entry_problem(arrays, meta, n_events)
     if problem:
         warnings.warn(
             f"ignoring the emulation cache entry {os.fspath(path)!r}: {problem}; recomputing "

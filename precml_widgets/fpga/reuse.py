@@ -7,7 +7,9 @@ hls4ml's backends accept only some ``R`` (:func:`valid_reuse_factors`: the rule 
 of shapes). :func:`check_reuse_factor` refuses any other, naming the nearest valid ones;
 :func:`nearest_valid_reuse` substitutes one, as hls4ml's ``set_closest_reuse_factor`` does.
 The Vivado and Vitis backends share the rule. Unlike hls4ml's loop over every ``R`` up to
-``n_in * n_out``, this costs ``O(sqrt(n_in * n_out))``, so a huge layer is no denial of service.
+``n_in * n_out``, the divisors are built from the prime factors of ``n_in`` and ``n_out``
+(``O(sqrt(n_in) + sqrt(n_out))`` steps), and a layer over :data:`MAX_WEIGHTS` weights is
+refused, so a huge layer costs milliseconds, not a denial of service.
 """
 
 from __future__ import annotations
@@ -20,11 +22,20 @@ from precml_widgets._checks import require_choice, require_int
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.fpga.defaults import DEFAULT_BACKEND
 
-__all__ = ["BACKENDS", "check_reuse_factor", "nearest_valid_reuse", "valid_reuse_factors"]
+__all__ = [
+    "BACKENDS",
+    "MAX_WEIGHTS",
+    "check_reuse_factor",
+    "nearest_valid_reuse",
+    "valid_reuse_factors",
+]
 
 
 #: The hls4ml backends whose dense layers follow this rule.
 BACKENDS = ("Vivado", "Vitis", "VivadoAccelerator")
+#: Most weights (``n_in * n_out``) a dense layer may have here: 2**32, a thousand times more
+#: than fits the largest FPGA; factoring stays under ~2e5 steps.
+MAX_WEIGHTS = 2**32
 
 
 def _accepted(n_in: int, n_out: int, rf: int) -> bool:
@@ -35,12 +46,27 @@ def _accepted(n_in: int, n_out: int, rf: int) -> bool:
     return ok and (n_in * n_out) % rf == 0
 
 
+def _add_factors(n: int, exponents: dict[int, int]) -> None:
+    """Add the prime factorisation of ``n`` to ``exponents`` (trial division, sqrt(n) steps)."""
+    p = 2
+    while p * p <= n:
+        while n % p == 0:
+            exponents[p] = exponents.get(p, 0) + 1
+            n //= p
+        p += 1 if p == 2 else 2
+    if n > 1:
+        exponents[n] = exponents.get(n, 0) + 1
+
+
 @lru_cache(maxsize=4096)
 def _valid_rfs(n_in: int, n_out: int, backend: str) -> tuple[int, ...]:
-    total = n_in * n_out
-    small = [d for d in range(1, math.isqrt(total) + 1) if total % d == 0]
-    divisors = sorted({*small, *(total // d for d in small)})  # hls4ml needs total % rf == 0
-    return tuple(rf for rf in divisors if _accepted(n_in, n_out, rf))
+    exponents: dict[int, int] = {}
+    _add_factors(n_in, exponents)
+    _add_factors(n_out, exponents)
+    divisors = [1]  # of n_in * n_out: hls4ml needs (n_in * n_out) % rf == 0
+    for prime, power in exponents.items():
+        divisors = [d * prime**k for d in divisors for k in range(power + 1)]
+    return tuple(rf for rf in sorted(divisors) if _accepted(n_in, n_out, rf))
 
 
 def valid_reuse_factors(n_in: int, n_out: int, backend: str = DEFAULT_BACKEND) -> tuple[int, ...]:
@@ -51,9 +77,18 @@ def valid_reuse_factors(n_in: int, n_out: int, backend: str = DEFAULT_BACKEND) -
 
     Returns:
         The valid reuse factors, ascending.
+
+    Raises:
+        InvalidInputError: ``n_in`` or ``n_out`` not an integer >= 1, ``n_in * n_out`` over
+            :data:`MAX_WEIGHTS`, or an unknown backend.
     """
     for what, value in (("n_in", n_in), ("n_out", n_out)):
         require_int(f"layer 'dense': {what}", value, low=1)
+    if int(n_in) * int(n_out) > MAX_WEIGHTS:
+        raise InvalidInputError(
+            f"a {n_in}x{n_out} dense layer has {int(n_in) * int(n_out):.3g} weights, more than "
+            f"the {MAX_WEIGHTS:.3g} precml prices (no FPGA holds that many); check n_in and n_out."
+        )
     require_choice("backend", backend, BACKENDS)
     return _valid_rfs(int(n_in), int(n_out), backend)
 
