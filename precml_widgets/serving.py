@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,8 +46,10 @@ if TYPE_CHECKING:
 __all__ = [
     "APPS_DIR",
     "INDEX_TEMPLATE",
+    "allowed_hosts",
     "app_files",
     "app_summary",
+    "browse_url",
     "default_origins",
     "guard_hosts",
     "host_allowed",
@@ -61,6 +64,7 @@ APPS_DIR = Path(__file__).resolve().parent / "apps"
 INDEX_TEMPLATE = Path(__file__).resolve().parent / "templates" / "gallery_index.html"
 
 _APP_PREFIX = "``panel serve`` app:"
+_LOG = logging.getLogger(__name__)
 
 
 def app_files(folder: Path = APPS_DIR) -> list[Path]:
@@ -87,18 +91,79 @@ def default_origins(port: int) -> list[str]:
     return [f"localhost:{port}", f"127.0.0.1:{port}"]
 
 
+def allowed_hosts(origins: Sequence[str] | None, port: int) -> list[str]:
+    """The ``Host``/``Origin`` allow-list of a server on ``port``: ``origins`` or the defaults.
+
+    Each of ``origins`` is ``name``, ``name:port`` or ``*`` (Bokeh's
+    ``--allow-websocket-origin`` syntax, ``*`` also for one part of an address); it is
+    lower-cased (browsers send lower-case host names) and a missing port becomes ``:80``, as
+    in Bokeh's own check. Without ``origins``: :func:`default_origins` of ``port``, the port
+    the server actually listens on (after binding, when it was asked for port 0).
+
+    Raises:
+        InvalidInputError: an origin that is not ``name[:port]`` (IPv6 addresses are not
+            supported by Bokeh's check: use ``localhost:PORT``).
+
+    Example:
+        >>> allowed_hosts(["Teach.Example.org", "LOCALHOST:5006"], 5006)
+        ['teach.example.org:80', 'localhost:5006']
+        >>> allowed_hosts(None, 5007)
+        ['localhost:5007', '127.0.0.1:5007']
+    """
+    from bokeh.server.util import create_hosts_allowlist
+
+    if not origins:
+        return default_origins(port)
+    lowered = [str(o).strip().lower() for o in origins]
+    try:
+        return create_hosts_allowlist(lowered, port)
+    except ValueError as err:
+        raise InvalidInputError(
+            f"origins: {list(origins)!r} must each be HOST, HOST:PORT or '*' ({err}); "
+            f"e.g. --allow-websocket-origin localhost:{port}."
+        ) from err
+
+
+def browse_url(address: str, port: int, allowed: Sequence[str], prefix: str = "") -> str:
+    """The URL to open in a browser: the first name of ``allowed`` without a wildcard.
+
+    With only wildcards in ``allowed``, the listening ``address`` itself (``127.0.0.1`` for
+    ``0.0.0.0``, IPv6 addresses in brackets). Printing ``address`` alone would name a host
+    the ``Host`` check can refuse (``http://0.0.0.0:5006/``).
+
+    Example:
+        >>> browse_url("0.0.0.0", 5006, ["localhost:5006", "127.0.0.1:5006"])
+        'http://localhost:5006/'
+        >>> browse_url("::1", 5006, ["*"], "/lab")
+        'http://[::1]:5006/lab/'
+    """
+    prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+    for host in allowed:
+        if "*" not in host:
+            name, _, host_port = host.rpartition(":")
+            return f"http://{name if host_port == '80' else host}{prefix}/"
+    name = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)
+    name = f"[{name}]" if ":" in name else name
+    return f"http://{name}:{port}{prefix}/"
+
+
 def host_allowed(host: str, allowed: Sequence[str]) -> bool:
     """Whether a request's ``Host`` header (``name[:port]``) matches the allowed list.
 
     Patterns follow Bokeh's ``--allow-websocket-origin`` (``*`` for any host, ``*`` for one
     part of an address or the port, e.g. ``192.168.*.*:5006``); a host without a port means
-    port 80.
+    port 80. Host and patterns are compared without regard to case. An empty ``host`` (no
+    ``Host`` header) is refused.
     """
     from bokeh.server.util import check_allowlist
 
-    if "*" in allowed:
+    patterns = [str(a).strip().lower() for a in allowed]
+    if "*" in patterns:
         return True
-    return bool(host) and check_allowlist(host.strip().lower(), list(allowed))
+    host = host.strip().lower()
+    if host.endswith("]"):  # an IPv6 address without a port
+        host += ":80"
+    return bool(host) and check_allowlist(host, patterns)
 
 
 def guard_hosts(app: Application, allowed: Sequence[str]) -> None:
@@ -114,16 +179,20 @@ def guard_hosts(app: Application, allowed: Sequence[str]) -> None:
 
     class ForeignHost(Matcher):
         def match(self, request: Any) -> dict[str, Any] | None:
-            return None if host_allowed(request.host or "", allowed) else {}
+            # the header itself: tornado's request.host is 127.0.0.1 when it is missing
+            return None if host_allowed(request.headers.get("Host", ""), allowed) else {}
 
     class RefuseHost(RequestHandler):
         def prepare(self) -> None:
+            host = self.request.headers.get("Host", "")
+            # the allowed names go to the server's log only, not to the requesting page
+            _LOG.warning("refused Host %r (allowed: %s)", host, ", ".join(allowed))
             self.set_status(403)
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.finish(
-                f"Host {self.request.host!r} is not allowed by this precml server (allowed: "
-                f"{', '.join(allowed)}). Browse to one of those, or restart it with "
-                "--allow-websocket-origin HOST:PORT for the name you use.\n"
+                f"Host {host!r} is not allowed by this precml server. Browse to the address "
+                "it printed when it started, or restart it with --allow-websocket-origin "
+                "HOST:PORT for the name you use.\n"
             )
 
     app.default_router.rules.insert(0, Rule(ForeignHost(), RefuseHost))
@@ -168,15 +237,18 @@ def make_server(
     Args:
         apps: app files, each served at ``/<file name without .py>``.
         address: the interface to listen on; ``0.0.0.0`` for every interface.
-        port: the TCP port (0 for any free port).
+        port: the TCP port (0 for any free port; the default origins then name the port
+            it got, ``server.port``).
         origins: allowed ``Host``/``Origin`` values, ``host[:port]`` (default
-            :func:`default_origins`); ``["*"]`` turns both checks off.
+            :func:`default_origins`; see :func:`allowed_hosts`); ``["*"]`` turns both
+            checks off.
         prefix: URL prefix (behind a proxy, e.g. Binder's ``/user/<id>/precml-gallery``).
         warm: run each app once before serving (Panel's ``--warm``), so that what an app
             caches per process (``pn.state.as_cached``) is ready for the first visitor.
 
     Raises:
-        InvalidInputError: no apps, a missing app file, or a port outside 0-65535.
+        InvalidInputError: no apps, a missing app file, a port outside 0-65535, or an
+            origin that is not ``host[:port]``.
     """
     import panel as pn
 
@@ -189,13 +261,13 @@ def make_server(
         raise InvalidInputError(
             f"apps: {', '.join(missing)} not found; pass files from {APPS_DIR}."
         )
-    origins = list(origins) if origins else default_origins(port)
+    explicit = allowed_hosts(origins, port) if origins else None
     pn.config.index_titles = {f"/{p.stem}": app_summary(p) for p in paths}
     server = pn.io.server.get_server(
         {p.stem: str(p) for p in paths},
         port=port,
         address=address,
-        websocket_origin=origins,
+        websocket_origin=explicit,
         index=str(INDEX_TEMPLATE),
         prefix=prefix,
         num_procs=1,
@@ -203,7 +275,12 @@ def make_server(
         start=False,
     )
     # bokeh.server.server.Server exposes its tornado application only as _tornado
-    guard_hosts(server._tornado, origins)
+    tornado_app = server._tornado
+    # the defaults name the port bound (port 0: a free one); Bokeh's own default for its
+    # websocket check is localhost:PORT alone
+    allowed = allowed_hosts(explicit, server.port)
+    tornado_app.websocket_origins.update(allowed)
+    guard_hosts(tornado_app, allowed)
     return server
 
 
@@ -242,7 +319,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         warm=args.warm,
     )
     server.start()
-    print(f"precml dashboards at http://{args.address}:{server.port}{args.prefix}/", flush=True)
+    allowed = allowed_hosts(args.origins, server.port)
+    url = browse_url(args.address, server.port, allowed, args.prefix)
+    print(f"precml dashboards at {url}", flush=True)
     if args.show:
         server.io_loop.add_callback(server.show, "/")
     server.run_until_shutdown()

@@ -56,10 +56,20 @@ def documented_serve_commands() -> list[tuple[str, str]]:
     return found
 
 
+#: ``--address 127.0.0.1`` (or ``=``), not another address that merely follows ``--address``.
+LOCAL_ADDRESS = re.compile(r"--address[ =]['\"]?127\.0\.0\.1(?![\d.])")
+
+
+def test_the_local_address_pattern() -> None:
+    assert LOCAL_ADDRESS.search("panel serve x.py --address 127.0.0.1 --show")
+    for line in ("--address 0.0.0.0", "--address 127.0.0.10", "--address ::1", "--show"):
+        assert LOCAL_ADDRESS.search(f"panel serve x.py {line}") is None, line
+
+
 def test_documented_panel_serve_commands_bind_localhost() -> None:
     commands = documented_serve_commands()
     assert commands, "no documented panel serve command found: the pattern is stale"
-    unbound = [f"{where}: {line}" for where, line in commands if "--address" not in line]
+    unbound = [f"{where}: {line}" for where, line in commands if not LOCAL_ADDRESS.search(line)]
     assert not unbound, (
         "panel serve listens on every interface unless given --address; these documented "
         "commands need --address 127.0.0.1 (or python -m precml_widgets.serving):\n"
@@ -81,6 +91,13 @@ def test_the_gallery_and_the_wrapper_default_to_localhost() -> None:
     [
         ("127.0.0.1:5006", ["localhost:5006", "127.0.0.1:5006"], True),
         ("LOCALHOST:5006", ["localhost:5006"], True),
+        ("localhost:5006", ["LocalHost:5006"], True),
+        ("teach.example.org:5006", ["Teach.Example.ORG:5006"], True),
+        (f"localhost.{FOREIGN}:5006", ["localhost:5006", "127.0.0.1:5006"], False),
+        (f"127.0.0.1.{FOREIGN}:5006", ["localhost:5006", "127.0.0.1:5006"], False),
+        ("[::1]:5006", ["localhost:5006", "127.0.0.1:5006"], False),
+        ("[::1]:5006", ["[::1]:5006"], True),
+        ("[::1]", ["[::1]:80"], True),
         ("localhost:5007", ["localhost:5006"], False),
         (f"{FOREIGN}:5006", ["localhost:5006", "127.0.0.1:5006"], False),
         ("", ["localhost:5006"], False),
@@ -93,6 +110,52 @@ def test_host_allowed(host: str, allowed: list[str], expected: bool) -> None:
     assert serving.host_allowed(host, allowed) is expected
 
 
+def test_allowed_hosts_lower_cases_and_defaults_to_the_bound_port() -> None:
+    assert serving.allowed_hosts(["LOCALHOST:5006", " Teach.Example.org "], 5006) == [
+        "localhost:5006",
+        "teach.example.org:80",
+    ]
+    assert serving.allowed_hosts(None, 41234) == ["localhost:41234", "127.0.0.1:41234"]
+    assert serving.allowed_hosts(["*"], 5006) == ["*"]
+    for bad in ("[::1]:5006", "localhost:port", ":5006"):
+        with pytest.raises(InvalidInputError, match=r"origins: .*HOST:PORT"):
+            serving.allowed_hosts([bad], 5006)
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed", "prefix", "expected"),
+    [
+        ("127.0.0.1", ["localhost:5006", "127.0.0.1:5006"], "", "http://localhost:5006/"),
+        ("0.0.0.0", ["localhost:5006", "127.0.0.1:5006"], "", "http://localhost:5006/"),
+        ("0.0.0.0", ["teach.example.org:80"], "", "http://teach.example.org/"),
+        ("0.0.0.0", ["192.168.*.*:5006", "room.example:5006"], "", "http://room.example:5006/"),
+        ("0.0.0.0", ["*"], "/user/x/", "http://127.0.0.1:5006/user/x/"),
+        ("::", ["*"], "", "http://[::1]:5006/"),
+        ("::1", ["*"], "", "http://[::1]:5006/"),
+    ],
+)
+def test_browse_url_is_one_the_guard_lets_through(
+    address: str, allowed: list[str], prefix: str, expected: str
+) -> None:
+    url = serving.browse_url(address, 5006, allowed, prefix)
+    assert url == expected
+    netloc = url.split("/")[2]
+    assert serving.host_allowed(netloc, allowed), (url, allowed)
+
+
+def test_port_0_allows_the_port_it_got() -> None:
+    server = serving.make_server([APP], port=0)
+    try:
+        port = server.port
+        assert port and port > 0
+        expected = {f"localhost:{port}", f"127.0.0.1:{port}"}
+        # Bokeh's websocket Origin check (its tornado application) and the Host guard agree
+        assert expected <= set(server._tornado.websocket_origins)
+        assert "localhost:0" not in server._tornado.websocket_origins
+    finally:
+        server.stop()
+
+
 def test_make_server_names_bad_input() -> None:
     with pytest.raises(InvalidInputError, match="apps: no app files"):
         serving.make_server([])
@@ -100,6 +163,8 @@ def test_make_server_names_bad_input() -> None:
         serving.make_server([REPO / "nowhere.py"])
     with pytest.raises(InvalidInputError, match="port must be"):
         serving.make_server([APP], port=70_000)
+    with pytest.raises(InvalidInputError, match="origins: "):
+        serving.make_server([APP], origins=["[::1]:5006"])
 
 
 def test_app_files_and_summaries_come_from_the_apps_folder() -> None:
@@ -168,6 +233,19 @@ def _request(port: int, path: str, host: str, *, websocket: bool = False) -> tup
         conn.close()
 
 
+def _raw_status(port: int, request: bytes) -> int:
+    """The status code of a hand-written request (e.g. one without a ``Host`` header)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(request)
+        head = b""
+        while b"\r\n" not in head:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    return int(head.split(b" ", 2)[1])
+
+
 @pytest.fixture(scope="module")
 def gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """``python -m precml_widgets.serving`` on two apps, on a free port."""
@@ -186,6 +264,15 @@ def test_a_foreign_host_is_refused_before_any_session(gallery: int) -> None:
     rebound = f"{FOREIGN}:{port}"
     status, body = _request(port, "/fpga_estimator", rebound)
     assert status == 403 and rebound in body and "--allow-websocket-origin" in body
+    # the allowed names stay in the server's log, not in the page of whoever asked
+    assert "localhost" not in body and "127.0.0.1" not in body
+    upper = f"LOCALHOST.{FOREIGN.upper()}:{port}"
+    assert _request(port, "/fpga_estimator", f"localhost.{FOREIGN}:{port}")[0] == 403
+    assert _request(port, "/fpga_estimator", upper)[0] == 403
+    assert _request(port, "/fpga_estimator", f"[::1]:{port}")[0] == 403
+    # no Host header at all (tornado would take it as 127.0.0.1)
+    assert _raw_status(port, b"GET /fpga_estimator HTTP/1.0\r\n\r\n") == 403
+    assert _raw_status(port, b"GET /fpga_estimator HTTP/1.1\r\n\r\n") in (400, 403)
     assert _request(port, "/fpga_estimator/ws", rebound, websocket=True)[0] == 403
     assert _request(port, "/", rebound)[0] == 403
     assert _request(port, "/static/js/bokeh.min.js", rebound)[0] == 403
@@ -225,5 +312,29 @@ def test_plain_panel_serve_accepts_a_rebound_websocket(tmp_path: Path) -> None:
         rebound = f"{FOREIGN}:{port}"
         assert _request(port, "/fpga_estimator/ws", rebound, websocket=True)[0] == 101
         assert _request(port, "/fpga_estimator", rebound)[0] == 200
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.slow
+def test_port_0_serves_the_url_it_prints(tmp_path: Path) -> None:
+    """``--port 0`` picks a free port; the printed URL names it and is let through."""
+    log = tmp_path / "serve.log"
+    cmd = [sys.executable, "-m", "precml_widgets.serving", str(APP), "--port", "0", "--no-warm"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not (found := re.search(r"dashboards at (http://(\S+?):(\d+)/)", log.read_text())):
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.25)
+        url, name, port = found.group(1), found.group(2), int(found.group(3))
+        assert port > 0 and name in ("localhost", "127.0.0.1"), url
+        # (a static file and the websocket upgrade: an app page would build the app, ~20 s)
+        assert _request(port, "/static/js/bokeh.min.js", f"{name}:{port}")[0] == 200
+        assert _request(port, "/fpga_estimator/ws", f"{name}:{port}", websocket=True)[0] == 101
+        assert _request(port, "/static/js/bokeh.min.js", f"{FOREIGN}:{port}")[0] == 403
+        assert "refused Host" in log.read_text()  # the allowed names are logged here
     finally:
         _stop(proc)
