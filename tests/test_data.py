@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import io
@@ -20,15 +21,32 @@ from precml_widgets import (
     PrecmlError,
 )
 from precml_widgets._optional import require
-from precml_widgets.data import KNOWN_FILES, data_dir, fetch, locate, read_branches
+from precml_widgets.data import (
+    KNOWN_FILES,
+    data_dir,
+    fetch,
+    find,
+    locate,
+    missing_files,
+    read_branches,
+)
 
 fetch_module = importlib.import_module("precml_widgets.data.fetch")
 
 
-def test_default_data_dir_is_shared_folder_beside_repo(monkeypatch):
+def test_default_data_dir_is_shared_folder_beside_repo(monkeypatch, tmp_path):
+    """Both branches on any machine (a fresh clone has no ../shared): the shared folder when it
+    exists beside the checkout, else ~/.precml/data; PRECML_DATA wins over both."""
+    locate_module = importlib.import_module("precml_widgets.data.locate")
     monkeypatch.delenv("PRECML_DATA", raising=False)
-    repo = Path(__file__).resolve().parents[1]
-    assert data_dir() == (repo / ".." / "shared" / "data").resolve()
+    monkeypatch.setattr(locate_module, "_REPO_ROOT", tmp_path / "checkout")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "checkout").mkdir()
+    assert data_dir() == tmp_path / "home" / ".precml" / "data"  # no ../shared/data yet
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    assert data_dir() == (tmp_path / "shared" / "data").resolve()
+    monkeypatch.setenv("PRECML_DATA", str(tmp_path / "mine"))
+    assert data_dir() == tmp_path / "mine"
 
 
 def test_known_files_in_shared_folder_match_their_checksums():
@@ -358,3 +376,155 @@ def test_fetch_of_an_unknown_name_lists_the_known_ones(capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "unknown data file no_such_file" in err and "cms2010_zmumu" in err
+
+
+# --- hostile servers, local failures, damaged copies (review of issue 11) ----------------------
+
+
+class _Endless:
+    """A response that serves zeros forever (up to ``limit`` bytes) and counts what was read."""
+
+    def __init__(self, limit: int = 50_000_000) -> None:
+        self.served, self.limit = 0, limit
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def read(self, n: int) -> bytes:
+        n = min(n, self.limit - self.served)
+        self.served += n
+        return b"\0" * n
+
+
+def test_fetch_stops_reading_a_server_that_sends_more_than_the_file(monkeypatch, tmp_path):
+    entry = KNOWN_FILES["cms2012_doublemu"]
+    endless = _Endless()
+    monkeypatch.setattr(fetch_module.urllib.request, "urlopen", lambda *a, **k: endless)
+    seen: list[int] = []
+    with pytest.raises(PrecmlError, match=rf"served more than the {entry.size} bytes expected"):
+        fetch("cms2012_doublemu", dest=tmp_path / "data", on_bytes=seen.append)
+    assert endless.served <= entry.size + 2 * 65536  # cut off at the size, not at 50 MB
+    assert sum(seen) == 0 and not (tmp_path / "data").exists()
+
+
+def test_http_protocol_errors_try_the_next_address_and_never_escape(monkeypatch, tmp_path):
+    import http.client
+
+    good = locate("cms2010_zmumu").read_bytes()
+    errors = [http.client.IncompleteRead(b"abc", 10), http.client.LineTooLong("header line")]
+    calls: list[str] = []
+
+    def urlopen(url, **kwargs):
+        calls.append(url)
+        if errors:
+            raise errors.pop(0)
+        return _FakeResponse(good)
+
+    monkeypatch.setattr(fetch_module.urllib.request, "urlopen", urlopen)
+    monkeypatch.setitem(
+        KNOWN_FILES,
+        "cms2010_zmumu",
+        dataclasses.replace(
+            KNOWN_FILES["cms2010_zmumu"], url="https://a/x.root", mirrors=("https://b/x.root",)
+        ),
+    )
+    with pytest.raises(
+        PrecmlError, match=r"https://a/x\.root: IncompleteRead.*https://b/x\.root: "
+    ):
+        fetch("cms2010_zmumu", dest=tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+    # fetch_many reports the failure and goes on (no traceback out of `fetch --missing`)
+    errors[:] = [http.client.InvalidURL("bad port")] * 2
+    results = fetch_module.fetch_many(
+        ["cms2010_zmumu", "hls4ml_synthesis_table"], dest=tmp_path / "data", progress=False
+    )
+    assert [r.status for r in results] == ["failed", "packaged"]
+    assert "bad port" in results[0].error
+    assert fetch("cms2010_zmumu", dest=tmp_path / "data").read_bytes() == good
+
+
+def test_a_full_disk_is_reported_as_local_not_retried_on_a_mirror(monkeypatch, tmp_path):
+    import contextlib
+    import errno
+
+    calls: list[str] = []
+
+    def urlopen(url, **kwargs):
+        calls.append(url)
+        return _FakeResponse(b"x" * 100)
+
+    class Full:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    @contextlib.contextmanager
+    def full_disk(*args, **kwargs):
+        yield Full()
+
+    monkeypatch.setattr(fetch_module.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(fetch_module, "atomic_open", full_disk)
+    with pytest.raises(PrecmlError, match=r"cannot write 'cms2010_zmumu' as .*No space left on "
+                       r"device.*Free some space or set PRECML_DATA"):  # fmt: skip
+        fetch("cms2010_zmumu", dest=tmp_path / "data")
+    assert len(calls) == 1  # the mirror cannot help a full local disk
+    assert not (tmp_path / "data").exists()  # the folders it made are gone again
+
+
+def test_a_temp_file_that_cannot_be_created_leaves_no_folders(monkeypatch, tmp_path):
+    import errno
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(fetch_module.urllib.request, "urlopen", lambda *a, **k: _Endless(10))
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PrecmlError, match=r"cannot write 'cms2010_zmumu' as .*Permission denied"):
+        fetch("cms2010_zmumu", dest=tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_damaged_copy_is_flagged_and_fetched_again(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("PRECML_DATA", str(tmp_path))
+    cms2012, zmumu = KNOWN_FILES["cms2012_doublemu"], KNOWN_FILES["cms2010_zmumu"]
+    for entry in (cms2012, zmumu):  # cut short, as a killed copy or download leaves them
+        (tmp_path / entry.relpath).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / entry.relpath).write_bytes(b"\0" * 1000)
+    assert find("cms2012_doublemu") is None
+    assert find("cms2010_zmumu").origin == "scikit-hep-testdata wheel"  # the good copy
+    assert {"cms2012_doublemu", "cms2010_zmumu"} <= set(missing_files())
+    with pytest.raises(DataNotFoundError, match=rf"damaged in the data folder: .*has 1000 bytes, "
+                       rf"not {cms2012.size}"):  # fmt: skip
+        locate("cms2012_doublemu")
+    assert main_module.main(["list"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:-1]}
+    assert "DAMAGED: " in rows["cms2012_doublemu"] and "has 1000 bytes" in rows["cms2012_doublemu"]
+    assert rows["cms2012_doublemu"].endswith(cms2012.fetch_command)
+    assert "meanwhile the scikit-hep-testdata wheel copy is used" in rows["cms2010_zmumu"]
+    # `fetch --missing` replaces the damaged copy
+    good = locate("cms2010_zmumu").read_bytes()
+    monkeypatch.setattr(fetch_module.urllib.request, "urlopen", lambda *a, **k: _FakeResponse(good))
+    assert fetch("cms2010_zmumu").read_bytes() == good
+    assert find("cms2010_zmumu").origin == "data folder"
+
+
+def test_stale_part_files_of_a_killed_fetch_are_removed(monkeypatch, tmp_path):
+    import os
+    import time
+
+    good = locate("cms2010_zmumu").read_bytes()
+    folder = tmp_path / KNOWN_FILES["cms2010_zmumu"].relpath
+    folder.parent.mkdir(parents=True)
+    stale = folder.parent / ".uproot-Zmumu.root.k1ll3d.part"
+    live = folder.parent / ".uproot-Zmumu.root.running.part"
+    stale.write_bytes(b"half")
+    live.write_bytes(b"half")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    monkeypatch.setattr(fetch_module.urllib.request, "urlopen", lambda *a, **k: _FakeResponse(good))
+    fetch("cms2010_zmumu", dest=tmp_path)
+    assert not stale.exists()
+    assert live.exists()  # perhaps another fetch's, still being written

@@ -6,6 +6,7 @@ from precml_widgets.data.fetch import FetchResult, fetch, fetch_many, missing_fi
 from precml_widgets.data.locate import (
     DATA_ENV_VAR,
     Found,
+    damaged,
     data_dir,
     find,
     is_available,
@@ -30,6 +31,7 @@ __all__ = [
     "DataFile",
     "FetchResult",
     "Found",
+    "damaged",
     "data_dir",
     "fetch",
     "fetch_many",

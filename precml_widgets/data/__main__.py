@@ -7,7 +7,7 @@ import os
 import sys
 
 from precml_widgets.data.fetch import fetch_many, missing_files
-from precml_widgets.data.locate import DATA_ENV_VAR, data_dir, find
+from precml_widgets.data.locate import DATA_ENV_VAR, damaged, data_dir, find
 from precml_widgets.data.registry import FETCH_COMMAND, KNOWN_FILES
 
 
@@ -24,14 +24,20 @@ def folder_line() -> str:
 
 
 def list_files() -> str:
-    """The report of ``list``: each known file, where it was found, or the command to fetch it."""
+    """The report of ``list``: each known file, where it was found, or the command to fetch it
+    (also for a data-folder copy of the wrong size, flagged ``DAMAGED``)."""
     lines = [folder_line()]
     width = max(map(len, KNOWN_FILES))
     missing = []
     for name, entry in KNOWN_FILES.items():
-        found = find(name)
+        found, broken = find(name), damaged(name)
         kind = "real" if entry.real else "sim "
-        if found is None:
+        if broken is not None:
+            missing.append(entry)
+            where = f"DAMAGED: {broken} -> {entry.fetch_command}"
+            if found is not None:
+                where += f" (meanwhile the {found.origin} copy is used: {found.path})"
+        elif found is None:
             missing.append(entry)
             where = f"MISSING -> {entry.fetch_command}"
         else:
@@ -40,7 +46,7 @@ def list_files() -> str:
     if missing:
         size = sum(e.size for e in missing) / 1e6
         lines.append(
-            f"{len(missing)} of {len(KNOWN_FILES)} files missing ({size:.1f} MB); "
+            f"{len(missing)} of {len(KNOWN_FILES)} files missing or damaged ({size:.1f} MB); "
             f"fetch them all with: {FETCH_COMMAND} --missing"
         )
     else:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import os
+import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from precml_widgets._io import atomic_open
-from precml_widgets.data.locate import DATA_ENV_VAR, PACKAGE_DIR, data_dir, find
+from precml_widgets.data.locate import DATA_ENV_VAR, PACKAGE_DIR, damaged, data_dir, find
 from precml_widgets.data.registry import KNOWN_FILES, DataFile, known_file
 from precml_widgets.errors import PrecmlError
 
@@ -25,8 +27,9 @@ _CHUNK = 1 << 16
 
 
 def missing_files() -> list[str]:
-    """Names of known files found nowhere: not in the data folder, not shipped in a package."""
-    return [name for name in KNOWN_FILES if find(name) is None]
+    """Names of known files to fetch: found nowhere (not in the data folder, not shipped in a
+    package), or whose data-folder copy has the wrong size (:func:`~.locate.damaged`)."""
+    return [name for name in KNOWN_FILES if find(name) is None or damaged(name) is not None]
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,21 @@ class FetchResult:
 
 
 class _ChecksumMismatch(Exception):
-    pass
+    """The address served other bytes (or more bytes) than the registry's: try the next one."""
+
+
+class _NetworkError(Exception):
+    """Connecting to or reading from an address failed: try the next one."""
+
+
+def _network(call: Callable[..., object], *args: object, **kwargs: object) -> object:
+    """``call(*args, **kwargs)`` with every network failure (``OSError``, which includes
+    ``URLError`` and timeouts, and ``http.client.HTTPException``: ``IncompleteRead``,
+    ``LineTooLong``, ``InvalidURL``, ...) raised as :class:`_NetworkError`."""
+    try:
+        return call(*args, **kwargs)
+    except (OSError, http.client.HTTPException) as exc:
+        raise _NetworkError(str(exc) or type(exc).__name__) from exc
 
 
 def _download(
@@ -59,20 +76,31 @@ def _download(
     timeout_s: float,
     on_bytes: Callable[[int], object] | None,
 ) -> None:
-    """Stream ``url`` into ``target`` (atomically); raise on a network error or bad checksum."""
+    """Stream ``url`` into ``target`` (atomically).
+
+    Raises:
+        _NetworkError: the address failed (the caller tries the next one).
+        _ChecksumMismatch: it served more than ``entry.size`` bytes (the download is cut off
+            there) or bytes with another SHA-256.
+        OSError, PrecmlError: writing the local file failed (full disk, permissions): no
+            other address can help.
+    """
     received = 0
     try:
-        with (
-            atomic_open(target, "wb", suffix=".part") as out,
-            urllib.request.urlopen(url, timeout=timeout_s) as response,
-        ):
-            digest = hashlib.sha256()
-            while chunk := response.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                received += len(chunk)
-                if on_bytes is not None:
-                    on_bytes(len(chunk))
+        with atomic_open(target, "wb", suffix=".part") as out:
+            response = _network(urllib.request.urlopen, url, timeout=timeout_s)
+            with response:  # type: ignore[attr-defined]
+                digest = hashlib.sha256()
+                while chunk := _network(response.read, _CHUNK):  # type: ignore[attr-defined]
+                    if received + len(chunk) > entry.size:
+                        raise _ChecksumMismatch(
+                            f"served more than the {entry.size} bytes expected; aborted"
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+                    received += len(chunk)
+                    if on_bytes is not None:
+                        on_bytes(len(chunk))
             if digest.hexdigest() != entry.sha256:
                 raise _ChecksumMismatch(
                     f"served {received} bytes with SHA-256 {digest.hexdigest()}, expected "
@@ -126,6 +154,10 @@ def fetch(
     if target.is_file() and _sha256(target) == entry.sha256:
         return target
     created = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+    fix = (
+        f"Set {DATA_ENV_VAR} to a folder you can write (e.g. export {DATA_ENV_VAR}=~/precml-data) "
+        "and run the command again."
+    )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         writable = os.access(target.parent, os.W_OK)
@@ -134,22 +166,27 @@ def fetch(
     else:
         why = "permission denied"
     if not writable:
+        _remove_folders(created)
         raise PrecmlError(
-            f"cannot write {entry.name!r} into the data folder {folder}: {why}. Set "
-            f"{DATA_ENV_VAR} to a folder you can write (e.g. export {DATA_ENV_VAR}=~/precml-data) "
-            "and run the command again."
+            f"cannot write {entry.name!r} into the data folder {folder}: {why}. {fix}"
         )
+    _remove_stale_parts(target, timeout_s)
     errors = []
     for url in entry.urls:
         try:
             _download(url, target, entry, timeout_s, on_bytes)
-        except (OSError, _ChecksumMismatch) as exc:
+        except (_NetworkError, _ChecksumMismatch) as exc:
             errors.append(f"{url}: {exc}")
             continue
+        except (OSError, PrecmlError) as exc:  # the local disk: no other address can help
+            _remove_folders(created)
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise PrecmlError(
+                f"cannot write {entry.name!r} as {target}: {why} (while downloading {url}). "
+                f"Free some space or {fix[0].lower()}{fix[1:]}"
+            ) from None
         return target
-    for folder_made in created:  # leave no empty folders behind either
-        with contextlib.suppress(OSError):
-            folder_made.rmdir()
+    _remove_folders(created)  # leave no empty folders behind either
     tried = "; ".join(errors) or "the registry has no address for it"
     first = entry.urls[0] if entry.urls else entry.source
     raise PrecmlError(
@@ -210,6 +247,26 @@ def fetch_many(
         if bar is not None:
             bar.close()
     return results
+
+
+def _remove_folders(created: Sequence[Path]) -> None:
+    """Remove the folders a failed fetch created (deepest first), where still empty."""
+    for folder_made in created:
+        with contextlib.suppress(OSError):
+            folder_made.rmdir()
+
+
+def _remove_stale_parts(target: Path, timeout_s: float) -> None:
+    """Remove the hidden ``.NAME.*.part`` files an interrupted fetch of ``target`` left.
+
+    A live download writes to its ``.part`` file at least once per ``timeout_s`` (a read
+    that waits longer fails), so one untouched for longer than that plus a minute is stale.
+    """
+    cutoff = time.time() - timeout_s - 60.0
+    for part in target.parent.glob(f".{target.name}.*.part"):
+        with contextlib.suppress(OSError):
+            if part.is_file() and part.stat().st_mtime < cutoff:
+                part.unlink()
 
 
 def _sha256(path: Path) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "PACKAGE_DIR",
     "USER_DATA_DIR",
     "Found",
+    "damaged",
     "data_dir",
     "find",
     "is_available",
@@ -80,6 +81,8 @@ def _wheel_copy(entry: DataFile) -> Path | None:
 def find(name: str) -> Found | None:
     """Where the known file ``name`` is, or ``None``: the data folder, then package copies.
 
+    A data-folder copy counts only when its size is the registry's (see :func:`damaged`).
+
     Args:
         name: a registry name such as ``"cms2010_zmumu"``.
 
@@ -92,12 +95,40 @@ def find(name: str) -> Found | None:
     """
     entry = known_file(name)
     in_folder = data_dir() / entry.relpath
-    if in_folder.is_file():
+    if in_folder.is_file() and _size(in_folder) == entry.size:
         return Found(in_folder, ORIGINS[0])
     if entry.packaged is not None and (PACKAGE_DIR / entry.packaged).is_file():
         return Found(PACKAGE_DIR / entry.packaged, ORIGINS[1])
     wheel = _wheel_copy(entry)
     return Found(wheel, ORIGINS[2]) if wheel is not None else None
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def damaged(name: str) -> str | None:
+    """Why the data folder's copy of ``name`` is not used, or ``None`` (absent or the right size).
+
+    A copy whose size differs from the registry's (a partial download, a file cut short or
+    replaced) is skipped by :func:`find`, so ``fetch --missing`` replaces it; only the size is
+    compared here (cheap), the full SHA-256 is checked when fetching.
+
+    Returns:
+        e.g. ``"'/data/x.root' has 1024 bytes, not 2048"``.
+    """
+    entry = known_file(name)
+    in_folder = data_dir() / entry.relpath
+    if not in_folder.is_file():
+        return None
+    size = _size(in_folder)
+    if size == entry.size:
+        return None
+    have = "cannot be read" if size is None else f"has {size} bytes"
+    return f"{str(in_folder)!r} {have}, not {entry.size}"
 
 
 def is_available(name: str) -> bool:
@@ -176,7 +207,11 @@ def locate(name_or_path: str | os.PathLike[str]) -> Path:
     folder = data_dir()
     wheel = " or the scikit-hep-testdata==0.3.12 wheel" if entry.skhep_name else ""
     state = "" if folder.is_dir() else ", which does not exist"
+    broken = damaged(entry.name)
+    where = (
+        f"damaged in the data folder: {broken}" if broken else f"not in the data folder {folder}"
+    )
     raise DataNotFoundError(
-        f"{missing_data_message(entry.name)} (not in the data folder {folder}{state}{wheel}; "
+        f"{missing_data_message(entry.name)} ({where}{state}{wheel}; "
         f"or set {DATA_ENV_VAR} to a folder that holds {entry.relpath})."
     )
