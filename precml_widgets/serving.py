@@ -125,11 +125,12 @@ def allowed_hosts(origins: Sequence[str] | None, port: int) -> list[str]:
 
 
 def browse_url(address: str, port: int, allowed: Sequence[str], prefix: str = "") -> str:
-    """The URL to open in a browser: the first name of ``allowed`` without a wildcard.
+    """The URL to open in a browser, with a host name the ``Host`` check lets through.
 
-    With only wildcards in ``allowed``, the listening ``address`` itself (``127.0.0.1`` for
-    ``0.0.0.0``, IPv6 addresses in brackets). Printing ``address`` alone would name a host
-    the ``Host`` check can refuse (``http://0.0.0.0:5006/``).
+    The first name of ``allowed`` on ``port``; else the listening ``address`` itself
+    (``127.0.0.1`` for ``0.0.0.0``, IPv6 addresses in brackets) when ``allowed`` lets it
+    through; else the first name of ``allowed`` without a wildcard (a proxy's name). Printing
+    ``address`` alone would name a host the check can refuse (``http://0.0.0.0:5006/``).
 
     Example:
         >>> browse_url("0.0.0.0", 5006, ["localhost:5006", "127.0.0.1:5006"])
@@ -138,13 +139,17 @@ def browse_url(address: str, port: int, allowed: Sequence[str], prefix: str = ""
         'http://[::1]:5006/lab/'
     """
     prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
-    for host in allowed:
-        if "*" not in host:
-            name, _, host_port = host.rpartition(":")
-            return f"http://{name if host_port == '80' else host}{prefix}/"
+    named = [h for h in allowed if "*" not in h]
     name = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)
-    name = f"[{name}]" if ":" in name else name
-    return f"http://{name}:{port}{prefix}/"
+    direct = f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
+    on_port = [h for h in named if h.rpartition(":")[2] == str(port)]
+    if on_port:
+        netloc = on_port[0]
+    elif host_allowed(direct, allowed) or not named:
+        netloc = direct
+    else:
+        netloc = named[0].removesuffix(":80")
+    return f"http://{netloc}{prefix}/"
 
 
 def host_allowed(host: str, allowed: Sequence[str]) -> bool:
@@ -321,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     server.start()
     allowed = allowed_hosts(args.origins, server.port)
     url = browse_url(args.address, server.port, allowed, args.prefix)
+    if not url.split("/")[2].endswith(f":{server.port}"):  # a proxy's name
+        url += f" (through a proxy; the server itself listens on port {server.port})"
     print(f"precml dashboards at {url}", flush=True)
     if args.show:
         server.io_loop.add_callback(server.show, "/")

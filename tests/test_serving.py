@@ -132,6 +132,9 @@ def test_allowed_hosts_lower_cases_and_defaults_to_the_bound_port() -> None:
         ("0.0.0.0", ["*"], "/user/x/", "http://127.0.0.1:5006/user/x/"),
         ("::", ["*"], "", "http://[::1]:5006/"),
         ("::1", ["*"], "", "http://[::1]:5006/"),
+        ("::1", ["localhost:5006", "127.0.0.1:5006"], "", "http://localhost:5006/"),
+        ("127.0.0.1", ["localhost:8888", "127.0.0.1:8888"], "", "http://localhost:8888/"),
+        ("127.0.0.1", ["*.example:80", "127.0.0.1:5006"], "x", "http://127.0.0.1:5006/x/"),
     ],
 )
 def test_browse_url_is_one_the_guard_lets_through(
