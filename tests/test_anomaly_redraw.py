@@ -252,7 +252,7 @@ def test_app_page_paints_before_the_study_is_built(monkeypatch):
         raise app_module.PrecmlError("no data here (test)")
 
     monkeypatch.setattr(app_module, "prepare", slow_prepare)
-    pn.state.cache.pop("precml-anomaly-preparing", None)
+    app_module.forget_preparing()
     try:
         t0 = time.perf_counter()
         page = app_module.app()
@@ -270,7 +270,7 @@ def test_app_page_paints_before_the_study_is_built(monkeypatch):
         assert len(calls) == 2
     finally:
         release.set()
-        pn.state.cache.pop("precml-anomaly-preparing", None)
+        app_module.forget_preparing()
 
 
 def test_patch_size_helper_counts_data():
@@ -306,7 +306,7 @@ def test_app_page_is_immediate_once_built(study, shared, monkeypatch):
     from precml_widgets.apps import anomaly_explorer as app_module
 
     monkeypatch.setattr(app_module, "prepare", lambda: (study, shared))
-    pn.state.cache.pop("precml-anomaly-preparing", None)
+    app_module.forget_preparing()
     try:
         app_module.start_preparing().result(10)
         page = app_module.app()  # no placeholder: the header and the explorer at once
@@ -318,7 +318,7 @@ def test_app_page_is_immediate_once_built(study, shared, monkeypatch):
         other = app_module.app()  # one explorer per session
         assert other.select(pn.widgets.EditableFloatSlider)[0] is not slider
     finally:
-        pn.state.cache.pop("precml-anomaly-preparing", None)
+        app_module.forget_preparing()
 
 
 def test_app_page_shows_a_missing_file_as_a_message():
@@ -332,3 +332,105 @@ def test_app_page_shows_a_missing_file_as_a_message():
     alert = page(failed)
     assert isinstance(alert, pn.pane.Alert) and alert.alert_type == "warning"
     assert "cms2010_zmumu.root not found" in alert.object and "&lt;it&gt;" in alert.object
+
+
+def test_forget_preparing_drops_the_cached_future(monkeypatch):
+    """The tests' reset really empties the cache (the key is the one start_preparing uses)."""
+    from concurrent.futures import Future
+
+    from precml_widgets.apps import anomaly_explorer as app_module
+
+    monkeypatch.setattr(app_module, "prepare", lambda: ("study", "scores"))
+    app_module.forget_preparing()
+    try:
+        first = app_module.start_preparing()
+        assert first.result(10) == ("study", "scores")
+        assert app_module.start_preparing() is first
+        app_module.forget_preparing()
+        assert app_module.PREPARING_KEY not in pn.state.cache
+        assert not any(
+            isinstance(v, dict) and isinstance(v.get("future"), Future)
+            for v in pn.state.cache.values()
+        )
+        assert app_module.start_preparing() is not first
+    finally:
+        app_module.forget_preparing()
+
+
+@pytest.mark.parametrize(
+    "error", [MemoryError(), RuntimeError("CUDA error: <boom>"), ValueError("bad shape")]
+)
+def test_app_page_shows_any_build_error_as_a_message(error, caplog):
+    from concurrent.futures import Future
+
+    from precml_widgets.apps.anomaly_explorer import page
+
+    failed = Future()
+    failed.set_exception(error)
+    with caplog.at_level("ERROR", logger="precml_widgets.apps.anomaly_explorer"):
+        alert = page(failed)
+    assert isinstance(alert, pn.pane.Alert) and alert.alert_type == "warning"
+    assert type(error).__name__ in alert.object and "<boom>" not in alert.object
+    assert "server log" in alert.object and "reload the page" in alert.object
+    assert any(r.exc_info and r.exc_info[1] is error for r in caplog.records)
+
+
+def test_bad_app_config_is_a_precml_error(monkeypatch):
+    from precml_widgets.apps.anomaly_explorer import FAST_CONFIG, study_config
+    from precml_widgets.errors import InvalidInputError
+
+    monkeypatch.setenv("PRECML_APP_CONFIG", "huge")
+    with pytest.raises(InvalidInputError, match=r"PRECML_APP_CONFIG.*'huge'.*unset"):
+        study_config()
+    monkeypatch.setenv("PRECML_APP_CONFIG", " Fast ")
+    assert study_config() is FAST_CONFIG
+
+
+def test_score_signal_and_scale_changes_leave_no_stale_streams(shared, monkeypatch):
+    """Issue 11 review #16: each redraw of a plot's base made a new ``Params`` stream whose
+    watchers stayed on the explorer (two more per change, run on every threshold move)."""
+    calls = []
+    for name in ("cut_line", "roc_marker"):
+        real = getattr(AnomalyScoreExplorer, name)
+
+        def spy(self, *args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(AnomalyScoreExplorer, name, spy)
+    session = Session(shared)
+    ex = session.explorer
+
+    def watchers() -> int:
+        return sum(len(w) for d in ex.param.watchers.values() for w in d.values())
+
+    before = watchers()
+    for i in range(8):
+        ex.log_scale = not ex.log_scale
+        ex.signal = shared.signal_names[i % len(shared.signal_names)]
+        ex.score = shared.scores[i % len(shared.scores)]
+    assert watchers() == before
+    (session.slider,) = session.layout.select(pn.widgets.EditableFloatSlider)
+    lo, hi = session.slider.start, session.slider.end
+    calls.clear()
+    session.move(lo + 0.3 * (hi - lo))
+    assert sorted(calls) == ["cut_line", "roc_marker"], calls  # one live redraw per plot
+
+
+def test_shared_score_set_arrays_cannot_be_written(shared):
+    """Issue 11 review #15: every array a warmed set shares is read-only (not only the ROC
+    points): a session writing into a density or the bin edges would change every page."""
+    arrays = []
+    for score in shared.scores:
+        arrays.append(shared.binning(score)[0])
+        arrays.append(shared.density(score, ""))
+        for signal in shared.signal_names:
+            arrays.append(shared.density(score, signal))
+            arrays.extend(shared.roc_plot_points(score, signal))
+            curve = shared.roc(score, signal)
+            arrays.extend([curve.fpr, curve.tpr, curve.thresholds])
+    assert arrays
+    for array in arrays:
+        assert not array.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 1.0

@@ -140,12 +140,16 @@ def plot_pane(explorer: ExplorerLike, base: Any, live: Any, params: list[str]) -
     The base is drawn when the score, the signal or the log scale change (Bokeh cannot change
     axis types in place); on the ``params`` (the threshold...) only ``live`` is re-evaluated
     and its glyph's data updated in place: the figure and the base's data are not sent again.
+
+    One ``Params`` stream per pane serves every redraw of the base: a stream made per redraw
+    would leave its watchers on ``explorer`` behind (one more per score, signal or scale
+    change, each run on every threshold move for the rest of the session).
     """
     hv = plots.load_holoviews()
+    stream = hv.streams.Params(explorer, params)
 
     @param.depends(explorer.param.score, explorer.param.signal, explorer.param.log_scale)
     def view(score: str, signal: str, log_scale: bool) -> Any:
-        stream = hv.streams.Params(explorer, params)
         return plots.compose(base(), hv.DynamicMap(lambda **_: live(), streams=[stream]))
 
     return pn.panel(view)

@@ -411,18 +411,25 @@ class ScoreSet:
         return fpr, eff, n_pass > 0
 
     def binning(self, score: str) -> tuple[npt.NDArray[np.float64], bool]:
-        """Histogram edges of ``score`` and whether they are log-spaced (:func:`score_bins`)."""
+        """Histogram edges of ``score`` (read-only) and whether they are log-spaced
+        (:func:`score_bins`)."""
         if score not in self._bins:
             bkg, sigs = self._samples[score]
-            self._bins[score] = score_bins([bkg, *sigs.values()])
+            edges, log = score_bins([bkg, *sigs.values()])
+            edges = np.array(edges, dtype=np.float64)  # own copy: freezing touches no caller's
+            edges.setflags(write=False)
+            self._bins[score] = (edges, log)
         return self._bins[score]
 
     def density(self, score: str, key: str) -> npt.NDArray[np.float64]:
-        """Density histogram of a signal (``key``) or of the background (``key=""``)."""
+        """Density histogram of a signal (``key``) or of the background (``key=""``),
+        read-only (shared by every view of this set)."""
         if (score, key) not in self._densities:
             bkg, sigs = self._samples[score]
             sample = bkg if key == "" else sigs[key]
-            self._densities[(score, key)] = density_histogram(sample, self.binning(score)[0])
+            density = np.array(density_histogram(sample, self.binning(score)[0]), np.float64)
+            density.setflags(write=False)
+            self._densities[(score, key)] = density
         return self._densities[(score, key)]
 
     def roc_plot_points(
@@ -446,7 +453,8 @@ class ScoreSet:
         every score and sample), so that views sharing this set never compute them.
 
         Returns:
-            ``self``, now read-only in use: a server can hand it to every session.
+            ``self``, now read-only in use (every cached array has ``writeable=False``): a
+            server can hand it to every session.
         """
         for score in self.scores:
             self.density(score, "")

@@ -2,13 +2,15 @@
 
 Serve it with::
 
-    panel serve precml_widgets/apps/anomaly_explorer.py --address 127.0.0.1 --warm --show
+    python -m precml_widgets.serving precml_widgets/apps/anomaly_explorer.py --show
 
+(on 127.0.0.1, with the ``Host`` check that plain ``panel serve`` lacks; docs/dashboards.md).
 The study (fast simulation, scores of every sample, about 15 s for the default 1e6 background
 events on two cores) and its :class:`~precml_widgets.anomaly.score_set.ScoreSet` (ROC curves,
 histograms) are built once per server process, in a background thread, and every session
-shares them read-only (:func:`start_preparing`). ``--warm`` starts that build when the
-server starts; without it the first visit starts it. A page paints at once and fills in
+shares them read-only (:func:`start_preparing`). The server runs the app once at start
+(``--warm``, its default), which starts that build; with ``--no-warm`` the first visit
+starts it. A page paints at once and fills in
 when the build is done. Set ``PRECML_APP_CONFIG=fast`` for a small study (20 000 background
 events, used by the tests); the default is the full
 :class:`~precml_widgets.anomaly.study.StudyConfig`.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -34,12 +37,14 @@ from precml_widgets.anomaly.study import (
     neighbour_bandwidths,
     run_study,
 )
-from precml_widgets.errors import PrecmlError
+from precml_widgets.errors import InvalidInputError, PrecmlError
 
 __all__ = [
     "FAST_CONFIG",
+    "PREPARING_KEY",
     "app",
     "build_study",
+    "forget_preparing",
     "header",
     "page",
     "prepare",
@@ -50,6 +55,10 @@ __all__ = [
 
 #: The small configuration selected by ``PRECML_APP_CONFIG=fast``.
 FAST_CONFIG = StudyConfig(n_background=20_000, n_signal=2_000, n_permutations=50)
+#: The ``pn.state.cache`` key of the build's future (:func:`start_preparing`).
+PREPARING_KEY = "precml-anomaly-preparing"
+
+_log = logging.getLogger(__name__)
 
 
 def study_config() -> StudyConfig:
@@ -60,14 +69,17 @@ def study_config() -> StudyConfig:
         ``"default"``.
 
     Raises:
-        ValueError: for any other value.
+        InvalidInputError: for any other value.
     """
     name = os.environ.get("PRECML_APP_CONFIG", "default").strip().lower()
     if name == "fast":
         return FAST_CONFIG
     if name in ("", "default"):
         return StudyConfig()
-    raise ValueError(f"PRECML_APP_CONFIG must be 'fast' or 'default', got {name!r}.")
+    raise InvalidInputError(
+        f"PRECML_APP_CONFIG must be 'fast' or 'default', got {name!r}; set it to 'fast' for "
+        "the small test study or unset it for the full one."
+    )
 
 
 def build_study() -> AnomalyStudy:
@@ -113,13 +125,19 @@ def start_preparing() -> Future[tuple[AnomalyStudy, ScoreSet]]:
         Its future (shared by every session). A failed build (e.g. a missing data file) is
         started again by the next call, so fetching the file and reloading the page works.
     """
-    holder: dict[str, Future] = pn.state.as_cached("precml-anomaly-preparing", dict)
+    holder: dict[str, Future] = pn.state.cache.setdefault(PREPARING_KEY, {})
     future = holder.get("future")
     if future is None or (future.done() and future.exception() is not None):
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="precml-anomaly-study")
         future = holder["future"] = pool.submit(prepare)
         pool.shutdown(wait=False)  # the worker ends when the build is done
     return future
+
+
+def forget_preparing() -> None:
+    """Drop this process's build future, so that the next :func:`start_preparing` starts
+    a new build (a running build finishes on its own; its result is not used)."""
+    pn.state.cache.pop(PREPARING_KEY, None)
 
 
 def header(study: AnomalyStudy) -> str:
@@ -168,17 +186,29 @@ def header(study: AnomalyStudy) -> str:
 def page(future: Future[tuple[AnomalyStudy, ScoreSet]]) -> pn.viewable.Viewable:
     """The header and a new explorer on the shared scores of a finished :func:`prepare`, or
     the message of its error (a missing data file or dependency: which one and the command
-    that gets it) in a warning box."""
+    that gets it) in a warning box.
+
+    Any other error (out of memory, a torch error...) is shown in the same box, named by its
+    type, and its traceback goes to the server's log: a page never turns into Bokeh's error
+    page, and the next visit starts the build again (:func:`start_preparing`)."""
     try:
         study, scores = future.result()
+        explorer = AnomalyScoreExplorer(score_set=scores)
+        return pn.Column(pn.pane.Markdown(header(study), width=1240), explorer)
     except PrecmlError as exc:
-        return pn.pane.Alert(
-            f"The anomaly explorer cannot start: {html.escape(str(exc))}",
-            alert_type="warning",
-            width=1000,
+        message = str(exc)
+    except Exception as exc:  # shown on the page, its traceback in the log
+        _log.exception("the anomaly explorer app failed to start")
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        message = (
+            f"{what} (an unexpected error; its traceback is in the server log; reload the "
+            "page to try again)"
         )
-    explorer = AnomalyScoreExplorer(score_set=scores)
-    return pn.Column(pn.pane.Markdown(header(study), width=1240), explorer)
+    return pn.pane.Alert(
+        f"The anomaly explorer cannot start: {html.escape(message)}",
+        alert_type="warning",
+        width=1000,
+    )
 
 
 def app() -> pn.viewable.Viewable:
