@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from ci_strict import require_chromium
 
 from precml_widgets.data import missing_data_message
 from precml_widgets.errors import DataNotFoundError
@@ -171,16 +172,7 @@ def _free_port() -> int:
 
 
 def _chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        message = (
-            "Debian chromium not found: sudo apt-get install chromium (never playwright install)"
-        )
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    pytest.importorskip("playwright.sync_api")
-    return path
+    return require_chromium()  # under CI=true a missing browser or Playwright fails
 
 
 @pytest.mark.slow

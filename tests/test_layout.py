@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ci_strict import require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -161,17 +161,7 @@ _CANVAS_DRAWN_JS = """
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        message = (
-            "Debian chromium not found: install it with `sudo apt-get install chromium` "
-            "(never `playwright install`)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    pytest.importorskip("playwright.sync_api")
-    return path
+    return require_chromium()  # under CI=true a missing browser or Playwright fails
 
 
 def _free_port() -> int:

@@ -14,13 +14,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ci_strict import require_tool
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / ".ci" / "install-chromium"
 TARGETS = ["lab", "gallery", "test", "test-teaching", "validate", "docs", "bench", "lint"]
 TARGETS += ["sync-notebooks", "normalise-notebooks"]
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+
+@pytest.fixture(autouse=True)
+def _make() -> None:
+    """GNU make, or a skip (locally) / a failure (under CI=true: tests/ci_strict.py)."""
+    require_tool("make", "install GNU make (`sudo apt-get install make`)")
 
 
 def _copy_project(tmp_path: Path) -> Path:
@@ -150,3 +155,46 @@ def test_nothing_runs_without_root_or_sudo(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "sudo apt-get install --no-install-recommends chromium" in done.stderr
     assert not calls.exists()
+
+
+HELPER_USE = """
+from ci_strict import require_chromium, require_module, require_tool
+
+
+def test_tool():
+    require_tool("surely-no-such-program", "install it")
+
+
+def test_module():
+    require_module("surely_no_such_module", "pip install it")
+
+
+def test_browser(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium here
+    require_chromium()
+"""
+
+
+@pytest.mark.parametrize("ci", ["true", "1", "YES", "false", ""])
+def test_a_missing_make_browser_or_module_fails_under_ci_even_without_the_plugin(
+    pytester, monkeypatch, ci
+):
+    """The one helper (tests/ci_strict.py) every browser and make test uses: every spelling of
+    CI=true turns a missing component into a failure, also where the plugin is not loaded."""
+    monkeypatch.setenv("CI", ci)
+    pytester.makepyfile(test_inner=HELPER_USE)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    if ci in ("false", ""):
+        result.assert_outcomes(skipped=3)
+        return
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*surely-no-such-program not found on PATH; install it (CI=true: a missing "
+            "component fails, never skips)*",
+            "*surely_no_such_module cannot be imported*pip install it*",
+            "*chromium not found on PATH; Debian chromium: install it with `sudo apt-get "
+            "install --no-install-recommends chromium`*",
+        ],
+        consecutive=False,
+    )

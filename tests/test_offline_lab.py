@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from ci_strict import require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -58,17 +58,7 @@ INLINE_CSS = "inline_stylesheets"
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        message = (
-            "Debian chromium not found: install it with `sudo apt-get install "
-            "--no-install-recommends chromium` (never `playwright install`)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    pytest.importorskip("playwright.sync_api")
-    return path
+    return require_chromium()  # under CI=true a missing browser or Playwright fails
 
 
 # --- what the notebooks call --------------------------------------------------------------------
@@ -100,6 +90,27 @@ def test_every_notebook_loads_bokeh_and_panel_inline(stem: str) -> None:
             f"{stem}: Panel's style sheets of HoloViews outputs still come from a CDN; call "
             f"precml_widgets.serving.{INLINE_CSS}() after hv.extension"
         )
+
+
+def test_a_local_resource_that_fails_to_load_is_a_resource_error() -> None:
+    """``seen["failed"]`` is asserted: a local script or style sheet that did not load fails
+    the browser tests; a blocked CDN request is reported once, Lab's cancelled XHRs not at all."""
+    from types import SimpleNamespace as Request
+
+    seen: dict[str, list[str]] = {"blocked": ["https://cdn.bokeh.org/b.js"], "failed": []}
+    seen |= {"console": [], "pageerror": []}
+    for kind, url in [
+        ("script", "http://127.0.0.1:1/static/panel.min.js"),
+        ("stylesheet", "http://127.0.0.1:1/static/x.css"),
+        ("script", "https://cdn.bokeh.org/b.js"),  # already reported as blocked
+        ("xhr", "http://127.0.0.1:1/api/kernels"),  # Lab cancels these itself
+    ]:
+        _record_failed(seen, Request(url=url, resource_type=kind, failure="net::ERR_FAILED"))
+    assert _resource_errors(seen) == [
+        "blocked (not local): https://cdn.bokeh.org/b.js",
+        "failed to load (local): script http://127.0.0.1:1/static/panel.min.js: net::ERR_FAILED",
+        "failed to load (local): stylesheet http://127.0.0.1:1/static/x.css: net::ERR_FAILED",
+    ]
 
 
 def test_notebook_02_fpga_widget_opens_on_the_notebooks_part() -> None:
@@ -290,7 +301,7 @@ def offline_page(chromium: str) -> Iterator[tuple[object, dict[str, list[str]]]]
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.route("**/*", route)
-            page.on("requestfailed", lambda r: seen["failed"].append(r.url))
+            page.on("requestfailed", lambda r: _record_failed(seen, r))
             page.on("console", lambda m: seen["console"].append(f"{m.type}: {m.text}"))
             page.on("pageerror", lambda exc: seen["pageerror"].append(str(exc)))
             yield page, seen
@@ -298,8 +309,21 @@ def offline_page(chromium: str) -> Iterator[tuple[object, dict[str, list[str]]]]
             browser.close()
 
 
+#: Request types whose failure leaves a page unstyled or undrawn (fetch/XHR/websocket requests
+#: that Lab cancels on its own, e.g. on navigation, are not counted).
+RESOURCE_TYPES = {"script", "stylesheet", "font", "image", "document"}
+
+
+def _record_failed(seen: dict[str, list[str]], request: object) -> None:
+    """A failed request that was not one of ours to block: a local resource that did not load."""
+    if request.url in seen["blocked"] or request.resource_type not in RESOURCE_TYPES:
+        return
+    seen["failed"].append(f"{request.resource_type} {request.url}: {request.failure}")
+
+
 def _resource_errors(seen: dict[str, list[str]]) -> list[str]:
     problems = [f"blocked (not local): {u}" for u in seen["blocked"]]
+    problems += [f"failed to load (local): {f}" for f in seen["failed"]]
     problems += [f"page error: {e}" for e in seen["pageerror"]]
     problems += [
         c for c in seen["console"]
