@@ -98,7 +98,8 @@ def allowed_hosts(origins: Sequence[str] | None, port: int) -> list[str]:
     ``--allow-websocket-origin`` syntax, ``*`` also for one part of an address); it is
     lower-cased (browsers send lower-case host names) and a missing port becomes ``:80``, as
     in Bokeh's own check. Without ``origins``: :func:`default_origins` of ``port``, the port
-    the server actually listens on (after binding, when it was asked for port 0).
+    the server actually listens on (after binding, when it was asked for port 0); port ``0``
+    in an origin also means ``port``.
 
     Raises:
         InvalidInputError: an origin that is not ``name[:port]`` (IPv6 addresses are not
@@ -115,6 +116,8 @@ def allowed_hosts(origins: Sequence[str] | None, port: int) -> list[str]:
     if not origins:
         return default_origins(port)
     lowered = [str(o).strip().lower() for o in origins]
+    if port:  # ``name:0`` (``make gallery PORT=0``) names the port the server got
+        lowered = [o.removesuffix(":0") + f":{port}" if o.endswith(":0") else o for o in lowered]
     try:
         return create_hosts_allowlist(lowered, port)
     except ValueError as err:
