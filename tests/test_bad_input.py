@@ -346,6 +346,11 @@ CASES = [
         r"cannot read the model file '[^']*locked\.safetensors'.*permissions",
     ),
     Case(
+        "model-path-with-a-300-character-name",
+        _load(lambda t: t / ("m" * 300 + ".safetensors")),
+        r"cannot read the model file '[^']*mmmm\.safetensors': File name too long; check the path",
+    ),
+    Case(
         "safetensors-overlapping-tensors",
         _load(
             lambda t: with_header(

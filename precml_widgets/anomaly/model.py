@@ -247,9 +247,16 @@ def load_autoencoder(path: str | os.PathLike[str] = PRETRAINED_PATH) -> TrainRes
     load_file = require("safetensors.torch", "anomaly", "loading models").load_file
     path = Path(path)
     label = repr(str(path))
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # e.g. a folder on the way that may not be searched
+        raise InvalidInputError(
+            f"cannot read the model file {label}: {exc.strerror or type(exc).__name__}; check "
+            "the path and its folders' permissions."
+        ) from None
+    if not is_file:
         raise InvalidInputError(f"model file {label} does not exist; train one or check the path.")
-    header, metadata = read_header(path)
+    header, metadata = read_header(path)  # raises InvalidInputError only
     raw = metadata.get("precml")
     if raw is None:
         raise InvalidInputError(
