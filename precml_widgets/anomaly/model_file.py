@@ -3,7 +3,8 @@
 A safetensors file is an 8-byte little-endian header length, a JSON header (tensor names,
 dtypes, shapes, byte offsets and a free-form ``__metadata__`` dict of strings), then the raw
 tensor bytes. :func:`read_header` reads and checks the header alone (its size is capped, every
-tensor's byte range must match its dtype and shape and lie inside the file);
+tensor's byte range must match its dtype and shape, and the ranges must tile the data after the
+header exactly, without overlap or gap, as the format requires);
 :func:`autoencoder_shapes` says which tensors an autoencoder of a given architecture has, and
 :func:`check_tensors` compares the two. A file whose metadata asks for a network of absurd size
 is refused here in microseconds instead of after allocating gigabytes to build it.
