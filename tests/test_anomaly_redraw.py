@@ -258,6 +258,8 @@ def test_app_page_paints_before_the_study_is_built(monkeypatch):
         page = app_module.app()
         assert time.perf_counter() - t0 < 1.0  # the build runs in the background
         assert page.defer_load
+        (builder,) = [t for t in threading.enumerate() if t.name == "precml-anomaly-study"]
+        assert builder.daemon  # Ctrl-C stops the server without waiting for the build
         future = app_module.start_preparing()
         assert app_module.start_preparing() is future and not future.done()
         release.set()

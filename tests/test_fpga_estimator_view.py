@@ -621,3 +621,58 @@ def test_sessions_share_the_estimates(models, monkeypatch):
     assert calls == [4.35], "the second session recomputed the first one's estimate"
     assert first.current_estimate() is second.current_estimate()
     assert first.current_estimate() == _core(models, model=JET, width=13, clock_ns=4.35)
+
+
+def test_concurrent_sessions_get_one_shared_estimate(models, monkeypatch):
+    """Issue 11 review #17: sessions on Panel's thread pool (``nthreads``) that ask for the
+    same new estimate at once all get the one object kept in the shared cache."""
+    import threading
+
+    import precml_widgets.fpga.dashboard as dashboard
+
+    real, started = dashboard.estimate, threading.Barrier(4)
+
+    def slow(*args, **kwargs):
+        time.sleep(0.05)  # every thread is inside before any stores its result
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dashboard, "estimate", slow)
+    board = dashboard.Dashboard(models)
+    s = dashboard.Settings(model=JET, width=11, clock_ns=3.77)  # asked by no other test
+    got = []
+
+    def ask() -> None:
+        started.wait(10)
+        got.append(board.estimate(s))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(e is got[0] for e in got)
+    assert board.estimate(s) is got[0]
+    assert got[0] == _core(models, model=JET, width=11, clock_ns=3.77)
+
+
+def test_app_models_and_notes_agree_and_follow_a_fetch(monkeypatch, tmp_path):
+    """Issue 11 review #14: the app's networks and its missing-file notes are cached together;
+    without the tagger's file the page has a note and no tagger, and once the file is there
+    the next visit has the tagger and no note (no restart)."""
+    from precml_widgets.apps import fpga_estimator as app_module
+    from precml_widgets.data import DATA_ENV_VAR, data_dir
+
+    real_dir = data_dir()
+    monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path))  # a fresh machine: no tagger weights
+    pn.state.cache.pop(app_module.MODELS_KEY, None)
+    try:
+        models, notes = app_module.shared_models()
+        assert set(models) == {AE} and set(notes) == {JET}
+        assert "hls4ml_jet_tagger_weights" in notes[JET]
+        assert app_module.shared_models()[0] is models  # still missing: the same networks
+        monkeypatch.setenv(DATA_ENV_VAR, str(real_dir))  # the file was fetched
+        models, notes = app_module.shared_models()
+        assert set(models) == {AE, JET} and notes == {}
+        assert app_module.shared_models()[0] is models  # cached from now on
+    finally:
+        pn.state.cache.pop(app_module.MODELS_KEY, None)

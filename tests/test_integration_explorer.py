@@ -217,3 +217,116 @@ def test_sessions_share_projection_images(rendered):
     assert images[0].data["events"].sum() == len(flow)
     counts, _, _ = np.histogram2d(flow[:, 0], flow[:, 1], bins=[np.linspace(0, 1, 41)] * 2)
     assert np.array_equal(images[0].data["events"], counts.T)
+
+
+def test_the_starter_thread_trains_the_core_and_builds_no_view(monkeypatch):
+    """Issue 11 review #9: the app's background thread runs only ``compare``; the explorers
+    (Panel panes, HoloViews ``Params`` streams) are built on the sessions' thread."""
+    import threading
+
+    import holoviews as hv
+
+    from precml_widgets.apps import integration_explorer as app_module
+
+    threads: dict[str, list[str]] = {"compare": [], "stream": []}
+    real_compare, real_params = app_module.compare, hv.streams.Params.__init__
+
+    def spy_compare(*args, **kwargs):
+        threads["compare"].append(threading.current_thread().name)
+        return real_compare(*args, **kwargs)
+
+    def spy_params(self, *args, **kwargs):
+        threads["stream"].append(threading.current_thread().name)
+        real_params(self, *args, **kwargs)
+
+    monkeypatch.setattr(app_module, "compare", spy_compare)
+    monkeypatch.setattr(hv.streams.Params, "__init__", spy_params)
+    monkeypatch.setattr(app_module, "STARTER", FAST)
+    made: list[IntegrationExplorer] = []
+
+    class Recorded(IntegrationExplorer):
+        def __init__(self, **params):
+            super().__init__(**params)
+            made.append(self)
+
+    monkeypatch.setattr(app_module, "IntegrationExplorer", Recorded)
+    app_module.forget_starter()
+    try:
+        app_module.app()  # the first visit starts the training
+        knobs = IntegrationExplorer(**FAST)
+        future = app_module.starter_comparison(knobs.selected_integrand(), knobs.config())
+        comparison = future.result(300)
+        app_module.app()  # a later visit shows the shared comparison at once
+        assert len(made) == 2 and made[-1].comparison is comparison
+        assert threads["compare"] == ["precml-integration-starter"]
+        assert threads["stream"] and set(threads["stream"]) == {threading.current_thread().name}
+    finally:
+        app_module.forget_starter()
+
+
+def test_a_failed_starter_is_trained_again_by_the_next_visit(monkeypatch):
+    """A failed starter (e.g. a torch error) is not cached for the whole process, as in the
+    anomaly app: the next call starts a new training."""
+    from precml_widgets.apps import integration_explorer as app_module
+    from precml_widgets.errors import PrecmlError
+
+    outcomes = [PrecmlError("the flow diverged (test)"), "a comparison"]
+
+    def fake_compare(*args, **kwargs):
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(app_module, "compare", fake_compare)
+    knobs = IntegrationExplorer(**FAST)
+    app_module.forget_starter()
+    try:
+        first = app_module.starter_comparison(knobs.selected_integrand(), knobs.config())
+        with pytest.raises(PrecmlError, match="diverged"):
+            first.result(10)
+        second = app_module.starter_comparison(knobs.selected_integrand(), knobs.config())
+        assert second is not first and second.result(10) == "a comparison"
+        assert app_module.starter_comparison(None, None) is second  # done: shared, not rerun
+        assert outcomes == []
+    finally:
+        app_module.forget_starter()
+
+
+def test_shared_projection_cache_survives_threads(monkeypatch):
+    """Issue 11 review #17: sessions on Panel's thread pool (``pn.config.nthreads``) use the
+    shared LRU at once; an eviction between another thread's insert and its ``move_to_end``
+    raised ``KeyError``."""
+    import sys
+    import threading
+
+    from precml_widgets.integration import plots
+
+    class Fake:  # weak-referenceable, as a Comparison
+        pass
+
+    monkeypatch.setattr(plots, "projection_plot", lambda c, dims, quantile: [quantile])
+    monkeypatch.setattr(plots, "PROJECTION_CACHE_SIZE", 1)
+    monkeypatch.setattr(plots, "SHARED_PROJECTIONS", type(plots.SHARED_PROJECTIONS)())
+    comparison, errors = Fake(), []
+
+    def hammer(offset: int) -> None:
+        try:
+            for i in range(3_000):
+                q = 0.9 + 1e-5 * ((i + offset) % 7)
+                assert plots.projection_images(comparison, q, (0, 1)) == [q]
+        except Exception as exc:  # collected: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=hammer, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert len(plots.SHARED_PROJECTIONS) <= 1

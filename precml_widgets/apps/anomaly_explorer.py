@@ -22,7 +22,8 @@ import asyncio
 import html
 import logging
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 
 import panel as pn
 
@@ -128,9 +129,16 @@ def start_preparing() -> Future[tuple[AnomalyStudy, ScoreSet]]:
     holder: dict[str, Future] = pn.state.cache.setdefault(PREPARING_KEY, {})
     future = holder.get("future")
     if future is None or (future.done() and future.exception() is not None):
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="precml-anomaly-study")
-        future = holder["future"] = pool.submit(prepare)
-        pool.shutdown(wait=False)  # the worker ends when the build is done
+        future = holder["future"] = Future()
+
+        def build() -> None:
+            try:
+                future.set_result(prepare())
+            except BaseException as exc:  # shown by page(), never lost in a thread
+                future.set_exception(exc)
+
+        # a daemon thread: Ctrl-C stops the server without waiting for the build
+        threading.Thread(target=build, name="precml-anomaly-study", daemon=True).start()
     return future
 
 

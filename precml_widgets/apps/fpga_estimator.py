@@ -6,11 +6,13 @@ Serve it with::
 
 (``make gallery`` serves every app; plain ``panel serve`` needs ``--address 127.0.0.1``.)
 
-The two networks (trigger autoencoder, jet tagger) are loaded once per server process with
-``pn.state.as_cached``; each session gets its own :class:`FPGAEstimator` over them. Nothing
+The two networks (trigger autoencoder, jet tagger) are loaded once per server process, together
+with the notes on those that are missing (:func:`shared_models`); each session gets its own
+:class:`FPGAEstimator` over them. Nothing
 is converted, compiled or emulated, so the page opens in about a second. Without the jet
 tagger's weight file (a fresh machine) the app starts with the autoencoder and says in one
-sentence which file is missing and the command that fetches it.
+sentence which file is missing and the command that fetches it; once it is fetched, the next
+visit loads the networks again and shows the jet tagger.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from __future__ import annotations
 import panel as pn
 
 from precml_widgets.fpga.estimator_view import FPGAEstimator
-from precml_widgets.fpga.models import default_models, unavailable_models
+from precml_widgets.fpga.models import available_models, unavailable_models
 
-__all__ = ["INTRO"]
+__all__ = ["INTRO", "MODELS_KEY", "shared_models"]
+
+#: The ``pn.state.cache`` key of :func:`shared_models`.
+MODELS_KEY = "precml-fpga-models"
 
 INTRO = """
 ## precml · FPGA cost of a trigger network
@@ -35,11 +40,23 @@ Phase-2 Level-1 trigger has **12.5 µs**; to see every LHC bunch crossing, **II 
 """
 
 
+def shared_models() -> tuple[dict, dict[str, str]]:
+    """The networks of this server process and the notes on the missing ones
+    (:func:`~precml_widgets.fpga.models.available_models`), cached together so that a page
+    never shows a note for a network it shows, nor hides one without a note. While a network
+    is missing, each call looks at the data folder again (a few file checks) and loads the
+    networks anew once its file is there.
+    """
+    cached = pn.state.cache.get(MODELS_KEY)
+    if cached is None or (cached[1] and unavailable_models() != cached[1]):
+        cached = pn.state.cache[MODELS_KEY] = available_models()
+    return cached
+
+
 def _app() -> pn.viewable.Viewable:
-    models = pn.state.as_cached("precml-fpga-models", default_models)
+    models, missing = shared_models()
     notes = [
-        pn.pane.Alert(sentence, alert_type="warning", width=1050)
-        for sentence in unavailable_models().values()
+        pn.pane.Alert(sentence, alert_type="warning", width=1050) for sentence in missing.values()
     ]
     return pn.Column(pn.pane.Markdown(INTRO, width=1050), *notes, FPGAEstimator(models))
 

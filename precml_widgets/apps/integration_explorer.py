@@ -22,9 +22,10 @@ from concurrent.futures import Future
 import panel as pn
 
 from precml_widgets.integration.explorer import IntegrationExplorer
-from precml_widgets.integration.study import Comparison
+from precml_widgets.integration.integrand import Integrand
+from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
 
-__all__ = ["INTRO", "STARTER", "starter_comparison"]
+__all__ = ["INTRO", "STARTER", "STARTER_KEY", "app", "forget_starter", "starter_comparison"]
 
 #: Knobs of the comparison every session opens on (a few seconds on one CPU core).
 STARTER = dict(
@@ -48,23 +49,30 @@ number of integrand calls**, training included. Pick an integrand and a budget, 
 **Train**, then inspect the weights and the unweighted events.
 """
 
+#: The ``pn.state.cache`` key of the starter's future (:func:`starter_comparison`).
+STARTER_KEY = "precml-integration-starter"
 
-_CACHE_KEY = "precml-integration-starter"
 
-
-def starter_comparison() -> Future[Comparison]:
+def starter_comparison(integrand: Integrand, config: ComparisonConfig) -> Future[Comparison]:
     """The starter comparison of this server process, trained once in a background thread.
 
-    Sessions are created on the server's event loop, one at a time, so the first call starts
-    the thread and every later call (any session) gets the same future.
+    Only the core (:func:`~precml_widgets.integration.study.compare`) runs in that thread:
+    every view (Panel panes, HoloViews streams) is built by the sessions on the server's event
+    loop. Sessions are created on that loop one at a time, so the first call starts the thread
+    and every later call (any session) gets the same future; a failed training is started
+    again by the next call (as the anomaly app does), so a page reload retries it.
+
+    Args:
+        integrand: the starter's integrand (:meth:`IntegrationExplorer.selected_integrand`).
+        config: its configuration (:meth:`IntegrationExplorer.config`).
     """
-    future = pn.state.cache.get(_CACHE_KEY)
-    if future is None:
-        future = pn.state.cache[_CACHE_KEY] = Future()
+    future = pn.state.cache.get(STARTER_KEY)
+    if future is None or (future.done() and future.exception() is not None):
+        future = pn.state.cache[STARTER_KEY] = Future()
 
         def train() -> None:
             try:
-                future.set_result(IntegrationExplorer(**STARTER).train())
+                future.set_result(compare(integrand, config, progress=False))
             except BaseException as exc:  # shown to every session, never lost in a thread
                 future.set_exception(exc)
 
@@ -72,9 +80,16 @@ def starter_comparison() -> Future[Comparison]:
     return future
 
 
-def _app() -> pn.viewable.Viewable:
-    future = starter_comparison()
+def forget_starter() -> None:
+    """Drop this process's starter future: the next :func:`starter_comparison` trains again."""
+    pn.state.cache.pop(STARTER_KEY, None)
+
+
+def app() -> pn.viewable.Viewable:
+    """The page of one session: the introduction and an explorer on the :data:`STARTER`
+    knobs, showing the shared starter comparison now or as soon as it is trained."""
     explorer = IntegrationExplorer(**STARTER)
+    future = starter_comparison(explorer.selected_integrand(), explorer.config())
     if future.done() and future.exception() is None:
         explorer.show(future.result())
     else:
@@ -85,7 +100,8 @@ def _app() -> pn.viewable.Viewable:
                 explorer.show(await asyncio.wrap_future(future))
             except Exception as exc:  # the starter failed: say so, the knobs still work
                 explorer.error_pane.object = (
-                    f"**The starter comparison failed:** {html.escape(str(exc))}"
+                    f"**The starter comparison failed:** {html.escape(str(exc))} (reload the "
+                    "page to train it again)"
                 )
 
         pn.state.onload(show_when_ready)
@@ -93,5 +109,9 @@ def _app() -> pn.viewable.Viewable:
 
 
 if __name__.startswith("bokeh_app"):
+    # Bokeh runs this file as a throw-away module per session and clears its globals after
+    # the run; the training thread must use the functions of the importable module instead.
+    from precml_widgets.apps.integration_explorer import app
+
     pn.extension()
-    _app().servable(title="precml · neural importance sampling vs VEGAS")
+    app().servable(title="precml · neural importance sampling vs VEGAS")

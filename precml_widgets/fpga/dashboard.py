@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -87,7 +88,9 @@ CACHE_LIMIT = 4096
 #: :func:`~precml_widgets.fpga.estimator.estimate` is a pure function of that key, so the
 #: sessions of one server share what any of them computed (ten students on one slider: one
 #: estimate each).
+#: Read and written under a lock (sessions may run on Panel's thread pool, ``nthreads``).
 SHARED_ESTIMATES: dict[tuple, ResourceEstimate] = {}
+_ESTIMATES_LOCK = threading.Lock()
 
 #: Physics per model name, per width W (bits), per metric name: ``{"jet tagger": {8: {...}}}``.
 Metrics = Mapping[str, Mapping[int, Mapping[str, float]]]
@@ -326,12 +329,14 @@ class Dashboard:
         """:func:`~precml_widgets.fpga.estimator.estimate` of :meth:`stack` (cached)."""
         stack, device = self.stack(s), self.devices[s.device]
         key = (stack, device, s.backend, float(s.clock_ns))
-        est = self._estimates.get(key)
-        if est is None:
-            if len(self._estimates) > CACHE_LIMIT:
-                self._estimates.clear()
+        with _ESTIMATES_LOCK:
+            est = self._estimates.get(key)
+        if est is None:  # computed outside the lock: other sessions' look-ups do not wait
             est = estimate(stack, device=device, clock_ns=float(s.clock_ns), backend=s.backend)
-            self._estimates[key] = est
+            with _ESTIMATES_LOCK:
+                if len(self._estimates) >= CACHE_LIMIT:
+                    self._estimates.clear()
+                est = self._estimates.setdefault(key, est)  # a concurrent twin: keep the first
         return est
 
     def budget(self, s: Settings) -> BudgetCheck:

@@ -25,6 +25,7 @@ __all__ = [
     "JET_TAGGER_CLASSES",
     "JET_TAGGER_LAYERS",
     "JET_TAGGER_WEIGHTS",
+    "available_models",
     "default_models",
     "jet_tagger",
     "load_jet_tagger",
@@ -157,6 +158,26 @@ def unavailable_models() -> dict[str, str]:
     return {
         "jet tagger": f"The jet tagger is not shown: {missing_data_message(JET_TAGGER_WEIGHTS)}."
     }
+
+
+def available_models() -> tuple[dict[str, torch.nn.Module], dict[str, str]]:
+    """The networks of :func:`default_models` that load here, and a note for each one that
+    does not, decided together (one look at the data folder): a page that caches both never
+    shows a note for a network it shows, nor hides one without a note.
+
+    Returns:
+        ``(models, notes)``: display name -> network as in :func:`default_models` (no
+        warning), and display name -> the sentence of :func:`unavailable_models` for every
+        network left out.
+    """
+    from precml_widgets.anomaly.model import load_autoencoder
+
+    notes = unavailable_models()
+    trained = load_autoencoder()
+    models = {"trigger autoencoder": scored_autoencoder(trained.model, len(trained.mean))}
+    if "jet tagger" not in notes:
+        models["jet tagger"] = load_jet_tagger()
+    return models, notes
 
 
 def default_models(*, strict: bool = False) -> dict[str, torch.nn.Module]:

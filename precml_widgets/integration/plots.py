@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -223,8 +224,10 @@ def projection_plot(
 #: server (the served sessions share one starter comparison): a slider value that any session
 #: drew is a look-up for the others. An entry holds a weak reference to its comparison: it
 #: never keeps a comparison alive, and a new comparison that reuses an id is not a hit.
+#: Read and written under a lock: sessions may run on Panel's thread pool (``nthreads``).
 SHARED_PROJECTIONS: OrderedDict[tuple, tuple[weakref.ref, list]] = OrderedDict()
 PROJECTION_CACHE_SIZE = 256
+_PROJECTIONS_LOCK = threading.Lock()
 
 
 def projection_images(
@@ -242,11 +245,17 @@ def projection_images(
         the same objects for the same arguments while cached.
     """
     key = (id(comparison), float(quantile), tuple(dims))
-    hit = SHARED_PROJECTIONS.get(key)
-    if hit is None or hit[0]() is not comparison:
-        hit = (weakref.ref(comparison), list(projection_plot(comparison, dims, quantile=quantile)))
+    with _PROJECTIONS_LOCK:
+        hit = SHARED_PROJECTIONS.get(key)
+        if hit is not None and hit[0]() is comparison:
+            SHARED_PROJECTIONS.move_to_end(key)
+            return hit[1]
+    # drawn outside the lock (other sessions' look-ups do not wait); two sessions drawing the
+    # same key at once both draw it and the last one's images are kept
+    hit = (weakref.ref(comparison), list(projection_plot(comparison, dims, quantile=quantile)))
+    with _PROJECTIONS_LOCK:
         SHARED_PROJECTIONS[key] = hit
+        SHARED_PROJECTIONS.move_to_end(key)
         while len(SHARED_PROJECTIONS) > PROJECTION_CACHE_SIZE:
             SHARED_PROJECTIONS.popitem(last=False)
-    SHARED_PROJECTIONS.move_to_end(key)
     return hit[1]
