@@ -323,6 +323,45 @@ def test_app_page_is_immediate_once_built(study, shared, monkeypatch):
         app_module.forget_preparing()
 
 
+def test_a_warm_start_begins_the_build_and_leaves_no_unawaited_coroutine(
+    study, shared, monkeypatch
+):
+    """``--warm`` (the serving default) runs the app once in a session no server serves: the
+    build must start, and no deferred pane's coroutine may be left un-awaited."""
+    import gc
+    import threading
+    import warnings
+
+    from precml_widgets import serving
+    from precml_widgets.apps import anomaly_explorer as app_module
+
+    release = threading.Event()
+
+    def slow_prepare():
+        release.wait(30)
+        return study, shared
+
+    monkeypatch.setattr(app_module, "prepare", slow_prepare)
+    app_module.forget_preparing()
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            server = serving.make_server(
+                [serving.APPS_DIR / "anomaly_explorer.py"], port=0, warm=True
+            )
+            gc.collect()
+        future = app_module.start_preparing()
+        assert not future.done(), "the warm run must start the build, not wait for it"
+        release.set()
+        assert future.result(30) == (study, shared)
+        server.stop()
+    finally:
+        release.set()
+        app_module.forget_preparing()
+    unawaited = [str(w.message) for w in seen if "never awaited" in str(w.message)]
+    assert not unawaited
+
+
 def test_app_page_shows_a_missing_file_as_a_message():
     from concurrent.futures import Future
 

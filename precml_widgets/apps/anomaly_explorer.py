@@ -52,6 +52,7 @@ __all__ = [
     "shared_scores",
     "start_preparing",
     "study_config",
+    "warming",
 ]
 
 #: The small configuration selected by ``PRECML_APP_CONFIG=fast``.
@@ -219,12 +220,22 @@ def page(future: Future[tuple[AnomalyStudy, ScoreSet]]) -> pn.viewable.Viewable:
     )
 
 
+def warming() -> bool:
+    """Whether this run is Panel's ``--warm`` run (a session no server serves): its deferred
+    panes are never loaded, so a coroutine made for one would never be awaited."""
+    doc = pn.state.curdoc
+    context = None if doc is None else doc.session_context
+    return context is not None and context.server_context is None
+
+
 def app() -> pn.viewable.Viewable:
     """The page of one session: :func:`page` at once when the build is done; else a
     placeholder that paints at once and is replaced by :func:`page` when it is done."""
     future = start_preparing()
     if future.done():
         return page(future)
+    if warming():  # nobody will look at this page: the build has started, that is enough
+        return pn.pane.Markdown("The study is being built.")
 
     async def deferred() -> pn.viewable.Viewable:
         await asyncio.wait([asyncio.wrap_future(future)])
