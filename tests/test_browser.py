@@ -10,13 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from served import log_tail, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,16 +47,6 @@ def chromium() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _log_tail(path: Path, n: int = 4000) -> str:
-    return path.read_text(errors="replace")[-n:] if path.exists() else "(no log)"
-
-
 @contextlib.contextmanager
 def _open_page(chromium: str, url: str, log: Path, ready: str, what: str):
     """Open ``url`` in headless Chromium, wait for ``ready``; fail on JavaScript errors."""
@@ -74,7 +62,7 @@ def _open_page(chromium: str, url: str, log: Path, ready: str, what: str):
             try:
                 page.locator(ready).first.wait_for(timeout=START_TIMEOUT_S * 1000)
             except Exception:
-                pytest.fail(f"{what} never appeared; server log:\n{_log_tail(log)}")
+                pytest.fail(f"{what} never appeared; server log:\n{log_tail(log)}")
             yield page
         finally:
             browser.close()
@@ -83,47 +71,9 @@ def _open_page(chromium: str, url: str, log: Path, ready: str, what: str):
 
 def _serve(app: Path, tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]):
     """Run ``panel serve app`` on a free local port; yield ``(url, log path)``; stop it."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("panel-serve") / "serve.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "panel",
-        "serve",
-        str(app),
-        "--address",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--allow-websocket-origin",
-        f"127.0.0.1:{port}",
-        "--num-procs",
-        "1",
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"panel serve exited with code {proc.returncode}:\n{_log_tail(log)}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1.0):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"panel serve did not open port {port}:\n{_log_tail(log)}")
-                time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/{app.stem}", log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with serve_app(app, log, env=env) as (url, _proc):
+        yield url, log
 
 
 @pytest.fixture(scope="module")
@@ -284,7 +234,7 @@ def test_integration_train_button(integration_server, chromium):
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"after Train the flow shows {_flow_cell(page)!r}, expected "
-                    f"{expected[1]!r}; server log:\n{_log_tail(log)}"
+                    f"{expected[1]!r}; server log:\n{log_tail(log)}"
                 )
             time.sleep(0.5)
 
@@ -325,6 +275,6 @@ def test_fpga_estimator_page(fpga_server, chromium):
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"after W=8 the page shows DSP {_dsp(page)}, expected {expected[8]}; "
-                    f"server log:\n{_log_tail(log)}"
+                    f"server log:\n{log_tail(log)}"
                 )
             time.sleep(0.25)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from ci_strict import require_chromium
+from served import free_port, start_process, stop
 
 from precml_widgets.data import missing_data_message
 from precml_widgets.errors import DataNotFoundError
@@ -165,12 +164,6 @@ def test_notebooks_run_on_a_fresh_machine(empty_data, notebook_kernel, tmp_path)
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _chromium() -> str:
     return require_chromium()  # under CI=true a missing browser or Playwright fails
 
@@ -184,23 +177,14 @@ def test_every_app_starts_on_a_fresh_machine(empty_data, tmp_path):
     chromium = _chromium()
     panel = shutil.which("panel", path=str(Path(sys.executable).parent))
     assert panel is not None, "panel is not installed next to this interpreter"
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     cmd = [panel, "serve", *map(str, APPS), "--address", "127.0.0.1", "--port", str(port),
            "--allow-websocket-origin", f"127.0.0.1:{port}"]  # fmt: skip
-    env = {**os.environ, "PRECML_APP_CONFIG": "fast"}
-    with log.open("w") as handle:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    proc = start_process(
+        cmd, port, log, what="panel serve", env={"PRECML_APP_CONFIG": "fast"}, timeout_s=120
+    )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"panel serve exited:\n{log.read_text()[-4000:]}"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1.0):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, f"no server:\n{log.read_text()[-4000:]}"
-                time.sleep(0.3)
         errors: list[str] = []
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
@@ -223,10 +207,6 @@ def test_every_app_starts_on_a_fresh_machine(empty_data, tmp_path):
                 browser.close()
         assert errors == [], errors
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     served = log.read_text()
     assert "Traceback" not in served and "Error running application handler" not in served, served

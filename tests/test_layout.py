@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from ci_strict import require_chromium
+from served import serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -164,41 +161,11 @@ def chromium() -> str:
     return require_chromium()  # under CI=true a missing browser or Playwright fails
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _serve(app: str, env: dict[str, str], log: Path):
     """``panel serve`` one app on 127.0.0.1 and a free port; yields its URL."""
-    port = _free_port()
-    cmd = [sys.executable, "-m", "panel", "serve", str(APPS / f"{app}.py")]
-    cmd += ["--address", "127.0.0.1", "--port", str(port), "--num-procs", "1"]
-    cmd += ["--allow-websocket-origin", f"127.0.0.1:{port}"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"panel serve exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"panel serve did not open port {port}:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/{app}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with serve_app(APPS / f"{app}.py", log, env=env) as (url, _proc):
+        yield url
 
 
 @pytest.mark.parametrize("app", list(CASES))

@@ -23,16 +23,15 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from ci_strict import require_chromium
+from served import free_port, serve_app, start_process, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -187,35 +186,6 @@ def nb01_widgets(kernel: str) -> dict:
 # --- JupyterLab ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for_port(proc: subprocess.Popen[bytes], port: int, log: Path, what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"{what} exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what} did not open port {port}:\n{log.read_text()[-4000:]}")
-            time.sleep(0.25)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 #: Notebook 02's widgets executed outside Lab, outputs saved: what a reader opens later.
 SAVED = "offline_nb02_saved.ipynb"
 
@@ -262,7 +232,7 @@ def lab(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8"
     )
     _save_executed(work / "offline_nb02.ipynb", work / SAVED, env)
-    port = _free_port()
+    port = free_port()
     cmd = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
@@ -273,13 +243,11 @@ def lab(
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = root / "lab.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc = start_process(cmd, port, log, what="jupyter lab", env=env, timeout_s=START_TIMEOUT_S)
     try:
-        _wait_for_port(proc, port, log, "jupyter lab")
         yield f"http://127.0.0.1:{port}", work, log
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @contextlib.contextmanager
@@ -426,21 +394,12 @@ def test_saved_widget_outputs_draw_in_an_offline_lab(chromium: str, lab: tuple) 
 
 def test_a_served_app_draws_with_the_network_blocked(chromium: str, tmp_path: Path) -> None:
     app = REPO / "precml_widgets" / "apps" / "anomaly_explorer.py"
-    port = _free_port()
     log = tmp_path / "serve.log"
-    cmd = [
-        sys.executable, "-m", "panel", "serve", str(app), "--address", "127.0.0.1",
-        "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}",
-    ]  # fmt: skip
-    env = {**os.environ, "PRECML_APP_CONFIG": "fast"}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     requested: list[str] = []
-    try:
-        _wait_for_port(proc, port, log, "panel serve")
+    with serve_app(app, log, env={"PRECML_APP_CONFIG": "fast"}) as (url, _proc):
         with offline_page(chromium) as (page, seen):
             page.on("request", lambda r: requested.append(r.url))
-            page.goto(f"http://127.0.0.1:{port}/{app.stem}", timeout=START_TIMEOUT_S * 1000)
+            page.goto(url, timeout=START_TIMEOUT_S * 1000)
             canvas = page.locator("canvas").filter(visible=True).first
             try:
                 canvas.wait_for(timeout=DRAW_TIMEOUT_S * 1000)
@@ -451,5 +410,3 @@ def test_a_served_app_draws_with_the_network_blocked(chromium: str, tmp_path: Pa
         foreign = [u for u in requested if urlparse(u).hostname not in LOCAL_HOSTS]
         assert not foreign, f"the served app requested other hosts: {foreign}"
         assert not _resource_errors(seen), _resource_errors(seen)
-    finally:
-        _stop(proc)

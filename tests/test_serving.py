@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from served import free_port, start_process, stop
 
 from precml_widgets import serving
 from precml_widgets.errors import InvalidInputError
@@ -188,38 +189,6 @@ def test_app_files_and_summaries_come_from_the_apps_folder() -> None:
 # --- a running server ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(cmd: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"{cmd[:4]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
-                return proc
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"nothing listens on {port}:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def _request(port: int, path: str, host: str, *, websocket: bool = False) -> tuple[int, str]:
     """Status and body of a GET with the given ``Host`` (and the same ``Origin``, as a browser
     on a rebound page sends); ``websocket`` asks for an upgrade."""
@@ -257,13 +226,13 @@ def _raw_status(port: int, request: bytes) -> int:
 @pytest.fixture(scope="module")
 def gallery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """``python -m precml_widgets.serving`` on two apps, on a free port."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serving") / "serve.log"
     cmd = [sys.executable, "-m", "precml_widgets.serving", str(APP), str(OTHER_APP)]
     cmd += ["--port", str(port)]
-    proc = _start(cmd, port, log)
+    proc = start_process(cmd, port, log, what="precml_widgets.serving")
     yield port
-    _stop(proc)
+    stop(proc)
 
 
 @pytest.mark.slow
@@ -313,15 +282,17 @@ def test_plain_panel_serve_accepts_a_rebound_websocket(tmp_path: Path) -> None:
     """Why the wrapper exists: with the pinned Bokeh/tornado, a foreign Host with the same
     Origin opens the websocket (tornado skips Bokeh's origin check when Origin == Host). When
     this fails, a Bokeh/Panel/tornado upgrade closed the hole: say so in docs/dashboards.md."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "panel", "serve", str(APP), "--address", "127.0.0.1"]
-    proc = _start([*cmd, "--port", str(port)], port, tmp_path / "serve.log")
+    proc = start_process(
+        [*cmd, "--port", str(port)], port, tmp_path / "serve.log", what="panel serve"
+    )
     try:
         rebound = f"{FOREIGN}:{port}"
         assert _request(port, "/fpga_estimator/ws", rebound, websocket=True)[0] == 101
         assert _request(port, "/fpga_estimator", rebound)[0] == 200
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @pytest.mark.slow
@@ -347,4 +318,4 @@ def test_port_0_serves_the_url_it_prints(tmp_path: Path, origins: list[str]) -> 
         assert _request(port, "/static/js/bokeh.min.js", f"{FOREIGN}:{port}")[0] == 403
         assert "refused Host" in log.read_text()  # the allowed names are logged here
     finally:
-        _stop(proc)
+        stop(proc)

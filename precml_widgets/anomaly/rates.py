@@ -48,6 +48,7 @@ __all__ = [
     "lhc_collision_rate_hz",
     "operating_point",  # noqa: F822 (lazy, see __getattr__)
     "rate_at_threshold",
+    "require_input_rate",
     "roc_curve",
     "roc_points_for_plot",
     "threshold_for_rate",
@@ -79,6 +80,23 @@ def __getattr__(name: str) -> Any:
 
 
 # --------------------------------------------------------------------------- LHC input rate
+
+
+def require_input_rate(input_rate_hz: float) -> float:
+    """Check an input (collision) rate in Hz: positive and at most :data:`MAX_INPUT_RATE_HZ`.
+
+    Raises:
+        InvalidInputError: naming ``input_rate_hz``, the range and the likely unit mistake.
+    """
+    return require_real(
+        "input_rate_hz",
+        input_rate_hz,
+        low=0.0,
+        low_open=True,
+        high=MAX_INPUT_RATE_HZ,
+        unit="Hz",
+        hint=_RATE_HINT,
+    )
 
 
 def lhc_collision_rate_hz(filled_bunches: int = 2544) -> float:
@@ -284,15 +302,7 @@ def rate_at_threshold(
     """
     background = require_sample("background", background)
     t = require_threshold(threshold)
-    rate_in = require_real(
-        "input_rate_hz",
-        input_rate_hz,
-        low=0.0,
-        low_open=True,
-        high=MAX_INPUT_RATE_HZ,
-        unit="Hz",
-        hint=_RATE_HINT,
-    )
+    rate_in = require_input_rate(input_rate_hz)
     cl = require_cl(cl)
     n = background.n
     k = background.n_above(t)
@@ -349,15 +359,7 @@ def threshold_for_rate(
     target = require_real(
         "target_rate_hz", target_rate_hz, low=0.0, low_open=True, unit="Hz", hint=_RATE_HINT
     )
-    rate_in = require_real(
-        "input_rate_hz",
-        input_rate_hz,
-        low=0.0,
-        low_open=True,
-        high=MAX_INPUT_RATE_HZ,
-        unit="Hz",
-        hint=_RATE_HINT,
-    )
+    rate_in = require_input_rate(input_rate_hz)
     s = background.sorted_scores
     n = background.n
     if target >= rate_in:
