@@ -153,6 +153,9 @@ for row in comparison.table():
         f"weight rel. std {row['weight rel. std']:.2f}  unweighting eff. {row['unweighting eff. (max)']:.3f} (max), {row['unweighting eff. (99.9%)']:.3f} (99.9%)"
     )
 print(f"\nguard: {comparison.guard.message}")
+for caveat in comparison.warnings:  # a method's own caveats (e.g. vegas's Q, its weight tail)
+    if caveat != comparison.guard.message:
+        print(f"caveat: {caveat}")
 if comparison.flagged:
     print(
         "error ratios not computed: the estimates disagree, so the smaller error may belong to a biased method"
@@ -537,6 +540,9 @@ for name, c in all_comparisons.items():
         if name in factorised
         else f"{name}: at equal calls VEGAS+ / flow error ratio {ratio:.2f}"
     )
+for name, c in all_comparisons.items():
+    own = [w for w in c.warnings if not c.flagged or w != c.guard.message]
+    summary_lines += [f"{name}, caveat: {w}" for w in own]
 for name in ("ee-mumu", "ee-mumu-bw"):
     c = physics[name]
     if c.flagged or c.error_ratio("VEGAS+") >= 1:
@@ -589,6 +595,7 @@ def summarise(c):
             for row in c.table()
         },
         "training_calls": c.results["flow"].training_calls,
+        "warnings": list(c.warnings),
         "guard": {
             "flagged": c.flagged,
             "p_value": c.guard.p_value,

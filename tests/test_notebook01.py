@@ -81,6 +81,9 @@ def test_budget_and_guard(rec):
                 v["error"], block["exact_error"]
             ), (label, voice, v)
         assert not block["guard"]["flagged"], (label, block["guard"])
+        # a method's own caveats (vegas's Q, effective calls, weight tail) reach the summary
+        for caveat in block["warnings"]:
+            assert f"{block['integrand']}, caveat: {caveat}" in rec["summary"], (label, caveat)
     assert rec["checks"][
         "the flows, VEGAS+ and the pooled estimate agree on every integrand (guard)"
     ]
