@@ -32,9 +32,11 @@ from __future__ import annotations
 import argparse
 import ast
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from precml_widgets._checks import require_int
 from precml_widgets.errors import InvalidInputError
@@ -50,13 +52,18 @@ __all__ = [
     "app_files",
     "app_summary",
     "browse_url",
+    "build_in_background",
     "default_origins",
+    "forget_background",
     "guard_hosts",
     "host_allowed",
     "inline_stylesheets",
     "main",
     "make_server",
+    "warming",
 ]
+
+T = TypeVar("T")
 
 #: The folder of the ``panel serve`` apps (files starting with ``_`` are not apps).
 APPS_DIR = Path(__file__).resolve().parent / "apps"
@@ -65,6 +72,58 @@ INDEX_TEMPLATE = Path(__file__).resolve().parent / "templates" / "gallery_index.
 
 _APP_PREFIX = "``panel serve`` app:"
 _LOG = logging.getLogger(__name__)
+
+
+def build_in_background(key: str, build: Callable[[], T], *, name: str) -> Future[T]:
+    """``build()`` once per server process, in a daemon thread, shared by every session.
+
+    The future is kept in ``pn.state.cache[key]``: the first call starts the thread, later
+    calls (any session) get the same future. A failed build is started again by the next
+    call, so fetching a missing file and reloading the page works. Sessions are created on
+    the server's event loop one at a time, so two calls never start two builds. The thread is
+    a daemon: Ctrl-C stops the server without waiting for it.
+
+    Args:
+        key: the cache key (one per app).
+        build: the work; it must not build Panel or HoloViews objects (those belong to the
+            sessions' event loop).
+        name: the thread's name (shown in tracebacks and profilers).
+
+    Returns:
+        The future of ``build()``'s result; its exception when ``build`` raised.
+    """
+    import panel as pn
+
+    future = pn.state.cache.get(key)
+    if future is None or (future.done() and future.exception() is not None):
+        future = pn.state.cache[key] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(build())
+            except BaseException as exc:  # shown by the sessions, never lost in a thread
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
+def forget_background(key: str) -> None:
+    """Drop the future of :func:`build_in_background` under ``key``: the next call builds again
+    (a running build finishes on its own; its result is not used)."""
+    import panel as pn
+
+    pn.state.cache.pop(key, None)
+
+
+def warming() -> bool:
+    """Whether this run is Panel's ``--warm`` run (a session no server serves): its deferred
+    panes are never loaded, so a coroutine made for one would never be awaited."""
+    import panel as pn
+
+    doc = pn.state.curdoc
+    context = None if doc is None else doc.session_context
+    return context is not None and context.server_context is None
 
 
 def app_files(folder: Path = APPS_DIR) -> list[Path]:

@@ -22,7 +22,6 @@ import asyncio
 import html
 import logging
 import os
-import threading
 from concurrent.futures import Future
 
 import panel as pn
@@ -39,6 +38,7 @@ from precml_widgets.anomaly.study import (
     run_study,
 )
 from precml_widgets.errors import InvalidInputError, PrecmlError
+from precml_widgets.serving import build_in_background, forget_background, warming
 
 __all__ = [
     "FAST_CONFIG",
@@ -52,7 +52,6 @@ __all__ = [
     "shared_scores",
     "start_preparing",
     "study_config",
-    "warming",
 ]
 
 #: The small configuration selected by ``PRECML_APP_CONFIG=fast``.
@@ -121,32 +120,20 @@ def prepare() -> tuple[AnomalyStudy, ScoreSet]:
 
 
 def start_preparing() -> Future[tuple[AnomalyStudy, ScoreSet]]:
-    """Start :func:`prepare` in a background thread, once per server process.
+    """Start :func:`prepare` in a background thread, once per server process
+    (:func:`~precml_widgets.serving.build_in_background`).
 
     Returns:
         Its future (shared by every session). A failed build (e.g. a missing data file) is
         started again by the next call, so fetching the file and reloading the page works.
     """
-    holder: dict[str, Future] = pn.state.cache.setdefault(PREPARING_KEY, {})
-    future = holder.get("future")
-    if future is None or (future.done() and future.exception() is not None):
-        future = holder["future"] = Future()
-
-        def build() -> None:
-            try:
-                future.set_result(prepare())
-            except BaseException as exc:  # shown by page(), never lost in a thread
-                future.set_exception(exc)
-
-        # a daemon thread: Ctrl-C stops the server without waiting for the build
-        threading.Thread(target=build, name="precml-anomaly-study", daemon=True).start()
-    return future
+    return build_in_background(PREPARING_KEY, prepare, name="precml-anomaly-study")
 
 
 def forget_preparing() -> None:
     """Drop this process's build future, so that the next :func:`start_preparing` starts
     a new build (a running build finishes on its own; its result is not used)."""
-    pn.state.cache.pop(PREPARING_KEY, None)
+    forget_background(PREPARING_KEY)
 
 
 def header(study: AnomalyStudy) -> str:
@@ -218,14 +205,6 @@ def page(future: Future[tuple[AnomalyStudy, ScoreSet]]) -> pn.viewable.Viewable:
         alert_type="warning",
         width=1000,
     )
-
-
-def warming() -> bool:
-    """Whether this run is Panel's ``--warm`` run (a session no server serves): its deferred
-    panes are never loaded, so a coroutine made for one would never be awaited."""
-    doc = pn.state.curdoc
-    context = None if doc is None else doc.session_context
-    return context is not None and context.server_context is None
 
 
 def app() -> pn.viewable.Viewable:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import threading
 from concurrent.futures import Future
 
 import panel as pn
@@ -24,6 +23,7 @@ import panel as pn
 from precml_widgets.integration.explorer import IntegrationExplorer
 from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
+from precml_widgets.serving import build_in_background, forget_background
 
 __all__ = ["INTRO", "STARTER", "STARTER_KEY", "app", "forget_starter", "starter_comparison"]
 
@@ -66,23 +66,16 @@ def starter_comparison(integrand: Integrand, config: ComparisonConfig) -> Future
         integrand: the starter's integrand (:meth:`IntegrationExplorer.selected_integrand`).
         config: its configuration (:meth:`IntegrationExplorer.config`).
     """
-    future = pn.state.cache.get(STARTER_KEY)
-    if future is None or (future.done() and future.exception() is not None):
-        future = pn.state.cache[STARTER_KEY] = Future()
-
-        def train() -> None:
-            try:
-                future.set_result(compare(integrand, config, progress=False))
-            except BaseException as exc:  # shown to every session, never lost in a thread
-                future.set_exception(exc)
-
-        threading.Thread(target=train, name="precml-integration-starter", daemon=True).start()
-    return future
+    return build_in_background(
+        STARTER_KEY,
+        lambda: compare(integrand, config, progress=False),
+        name="precml-integration-starter",
+    )
 
 
 def forget_starter() -> None:
     """Drop this process's starter future: the next :func:`starter_comparison` trains again."""
-    pn.state.cache.pop(STARTER_KEY, None)
+    forget_background(STARTER_KEY)
 
 
 def app() -> pn.viewable.Viewable:
