@@ -12,8 +12,10 @@ For one app (``--app anomaly|anomaly-fast|integration|fpga``), ``panel serve`` r
    every ``--period`` seconds sets the slider's ``value`` in a ``PATCH-DOC``. Its latency is
    the round trip at the client: patch sent -> the server's last reply patch received (the
    server's callback time plus two local socket hops; no rendering), over ``--duration`` s.
-3. **Under load**: meanwhile two more Chromium sessions open the page (page load under load)
-   and move the slider (redraw latency under load).
+3. **Under load**: once every client has its document (``all_clients_connected_s``; the
+   start-up burst of 20 sessions opened within one period is reported there and as each
+   client's ``connect_s``), and one more period, two more Chromium sessions open the page
+   (page load under load) and move the slider (redraw latency under load).
 4. **Memory**: the server's RSS (psutil) idle, with one session, and with every session
    open; per session = (all - one) / (sessions added).
 
@@ -189,7 +191,12 @@ class BokehClient:
 
 
 async def _client(
-    case: AppCase, port: int, duration: float, period: float, seed: int
+    case: AppCase,
+    port: int,
+    duration: float,
+    period: float,
+    seed: int,
+    on_connected: Any = lambda: None,
 ) -> ClientStats:
     stats = ClientStats()
     client = BokehClient(port, case.script)
@@ -209,6 +216,7 @@ async def _client(
                 await client.send("PATCH-DOC", {"events": [event]})
             target = _find_model(content, case.title)
         stats.connect_s = time.perf_counter() - t0
+        on_connected()
         values = itertools.cycle(case.values[seed % len(case.values) :] + case.values)
         end = time.monotonic() + duration
         while time.monotonic() < end:
@@ -236,14 +244,35 @@ async def _client(
 
 
 def run_clients(
-    case: AppCase, port: int, n: int, duration: float, period: float
+    case: AppCase,
+    port: int,
+    n: int,
+    duration: float,
+    period: float,
+    connected: threading.Event | None = None,
 ) -> list[ClientStats]:
-    """``n`` clients, started ``period / n`` apart, for ``duration`` s each."""
+    """``n`` clients, started ``period / n`` apart, for ``duration`` s each (from its own
+    connection); ``connected`` is set once every client has its document (or failed)."""
+    done = itertools.count(1)
+
+    def one_more() -> None:
+        if next(done) == n and connected is not None:
+            connected.set()
 
     async def main() -> list[ClientStats]:
         async def staggered(i: int) -> ClientStats:
             await asyncio.sleep(i * period / n)
-            return await _client(case, port, duration, period, i)
+            counted = [False]
+
+            def count_once() -> None:
+                if not counted[0]:
+                    counted[0] = True
+                    one_more()
+
+            try:
+                return await _client(case, port, duration, period, i, count_once)
+            finally:
+                count_once()  # a failed client counts too: nobody waits for it
 
         return await asyncio.gather(*(staggered(i) for i in range(n)))
 
@@ -315,11 +344,20 @@ def bench(
             )
             results["rss_one_session_mb"] = round(_rss_mb(proc.pid), 1)
             box: dict[str, list[ClientStats]] = {}
+            connected = threading.Event()
             load = threading.Thread(
-                target=lambda: box.update(out=run_clients(case, port, clients, duration, period))
+                target=lambda: box.update(
+                    out=run_clients(case, port, clients, duration, period, connected)
+                )
             )
+            t_load = time.perf_counter()
             load.start()
-            time.sleep(min(duration / 3, 2 * period))  # the clients are connected and moving
+            # under load = while every client is connected and moving: wait for the last
+            # connection (20 documents opened within one period queue on the server's one
+            # thread: that start-up burst is reported as connect_s, not as page load)
+            connected.wait(timeout=duration / 2)
+            results["all_clients_connected_s"] = round(time.perf_counter() - t_load, 2)
+            time.sleep(period)  # one more round of moves
             # two more sessions, both open: pages of the same browser (one Playwright per
             # thread), each its own Bokeh session
             viewport = {"width": 1280, "height": 800}

@@ -431,7 +431,7 @@ def test_score_signal_and_scale_changes_leave_no_stale_streams(shared, monkeypat
     """Issue 11 review #16: each redraw of a plot's base made a new ``Params`` stream whose
     watchers stayed on the explorer (two more per change, run on every threshold move)."""
     calls = []
-    for name in ("cut_line", "roc_marker"):
+    for name in ("cut_mark", "roc_mark"):
         real = getattr(AnomalyScoreExplorer, name)
 
         def spy(self, *args, _real=real, _name=name, **kwargs):
@@ -455,7 +455,7 @@ def test_score_signal_and_scale_changes_leave_no_stale_streams(shared, monkeypat
     lo, hi = session.slider.start, session.slider.end
     calls.clear()
     session.move(lo + 0.3 * (hi - lo))
-    assert sorted(calls) == ["cut_line", "roc_marker"], calls  # one live redraw per plot
+    assert sorted(calls) == ["cut_mark", "roc_mark"], calls  # one live change per plot
 
 
 def test_shared_score_set_arrays_cannot_be_written(shared):
@@ -475,3 +475,41 @@ def test_shared_score_set_arrays_cannot_be_written(shared):
         assert not array.flags.writeable
         with pytest.raises(ValueError, match="read-only"):
             array[0] = 1.0
+
+
+def _drawn_marks(session: Session) -> list:
+    """The moving parts of a rendered page: the cut line and the ROC marker's row and shape."""
+    from bokeh.models import GlyphRenderer, Scatter
+
+    spans = [m.location for m in session.models(Span)]
+    markers = [
+        (dict(r.data_source.data), r.glyph.marker)
+        for r in session.models(GlyphRenderer)
+        if isinstance(r.glyph, Scatter) and "eff_lo" in r.data_source.data
+    ]
+    return [spans, [({k: list(v) for k, v in d.items()}, m) for d, m in markers]]
+
+
+def test_moved_marks_equal_a_fresh_drawing(shared):
+    """After moves (parts changed in place), the cut line and the ROC marker equal what
+    HoloViews draws from scratch for the same threshold and CL: the in-place change is
+    checked against HoloViews' own rendering, not against itself."""
+    moved = Session(shared)
+    bkg = shared.background("autoencoder")
+    for t, cl in [*((t, 0.6827) for t in thresholds(bkg, 3)), (float(bkg.sorted_scores[-1]), 0.95)]:
+        moved.explorer.cl = cl
+        moved.move(t)
+        fresh = _fresh_session(shared, t, cl)
+        want = _drawn_marks(fresh)
+        assert len(want[0]) == 1 and len(want[1]) == 1
+        assert _drawn_marks(moved) == want
+
+
+def _fresh_session(score_set: ScoreSet, threshold: float, cl: float) -> Session:
+    """A session whose page is first drawn at ``threshold`` and ``cl``."""
+    session = Session.__new__(Session)
+    session.explorer = AnomalyScoreExplorer(score_set=score_set, threshold=threshold, cl=cl)
+    session.layout = pn.panel(session.explorer)
+    session.doc = Document()
+    session.doc.add_root(session.layout.get_root(session.doc))
+    return session

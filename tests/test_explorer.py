@@ -388,7 +388,7 @@ def test_roc_view_ignores_the_input_rate(study):
     assert "threshold" not in deps("roc_base") | deps("histogram_base")
     assert deps("cut_line") == {"threshold"}
 
-    names = ("roc_base", "roc_marker", "histogram_base", "cut_line")
+    names = ("roc_base", "roc_marker", "roc_mark", "histogram_base", "cut_line", "cut_mark")
     calls = dict.fromkeys(names, 0)
     views = {name: getattr(ex, name) for name in names}
 
@@ -402,22 +402,20 @@ def test_roc_view_ignores_the_input_rate(study):
     for name in names:  # the layout captures these bound views
         setattr(ex, name, counting(name))
     root = pn.panel(ex).get_root()
-    assert root is not None and all(calls[n] >= 1 for n in names)
+    drawn = ("roc_base", "roc_marker", "histogram_base", "cut_line")
+    assert root is not None and all(calls[n] >= 1 for n in drawn)
     before = dict(calls)
-    ex.input_rate_mhz = 20.0  # threshold mode: the cut stays, so nothing is redrawn
+    ex.input_rate_mhz = 20.0  # threshold mode: the cut stays, so nothing moves
     assert calls == before
-    ex.cl = 0.95  # the efficiency interval of the marker changes: only the marker redraws
-    assert calls["roc_marker"] > before["roc_marker"]
-    assert {n: calls[n] for n in names if n != "roc_marker"} == {
-        n: before[n] for n in names if n != "roc_marker"
+    ex.cl = 0.95  # the efficiency interval of the marker changes: only the marker moves
+    assert calls["roc_mark"] > before["roc_mark"]
+    assert {n: calls[n] for n in names if n != "roc_mark"} == {
+        n: before[n] for n in names if n != "roc_mark"
     }
     before = dict(calls)
     ex.threshold = float(np.quantile(study.background.sorted_scores, 0.99))
-    assert calls["roc_marker"] > before["roc_marker"] and calls["cut_line"] > before["cut_line"]
-    assert (calls["roc_base"], calls["histogram_base"]) == (
-        before["roc_base"],
-        before["histogram_base"],
-    )
+    assert calls["roc_mark"] > before["roc_mark"] and calls["cut_mark"] > before["cut_mark"]
+    assert {n: calls[n] for n in drawn} == {n: before[n] for n in drawn}  # nothing redrawn
     # the marker is the core's (FPR, efficiency) at the cut
     point = views["roc_marker"]()
     eff = rates.efficiency_at_threshold(study.signals[ex.signal], ex.threshold, cl=0.95)

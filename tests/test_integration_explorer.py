@@ -204,43 +204,42 @@ def test_show_caches_a_comparison_under_its_own_configuration(counted):
 
 
 def test_sessions_share_projection_images(rendered):
-    """Every session on the same comparison draws the same images for a quantile (one
+    """Every session on the same comparison draws the same projections for a quantile (one
     unweighting per value per server), and they hold the core's unweighted events."""
     import numpy as np
 
-    from precml_widgets.integration.plots import projection_images
+    from precml_widgets.integration.plots import shared_projections
 
     ex, _root = rendered
-    images = projection_images(ex.comparison, 0.97, (0, 1))
-    assert projection_images(ex.comparison, 0.97, (0, 1)) is images
+    drawn = shared_projections(ex.comparison, 0.97, (0, 1))
+    assert shared_projections(ex.comparison, 0.97, (0, 1)) is drawn
     flow = ex.comparison.unweighted("flow", 0.97).x
-    assert images[0].data["events"].sum() == len(flow)
+    assert drawn[0].label == "flow" and drawn[0].events == len(flow)
     counts, _, _ = np.histogram2d(flow[:, 0], flow[:, 1], bins=[np.linspace(0, 1, 41)] * 2)
-    assert np.array_equal(images[0].data["events"], counts.T)
+    assert np.array_equal(drawn[0].counts, counts.T)
+    assert not drawn[0].counts.flags.writeable  # shared by every session
 
 
 def test_the_starter_thread_trains_the_core_and_builds_no_view(monkeypatch):
     """Issue 11 review #9: the app's background thread runs only ``compare``; the explorers
-    (Panel panes, HoloViews ``Params`` streams) are built on the sessions' thread."""
+    (Panel panes, HoloViews figures) are built on the sessions' thread."""
     import threading
-
-    import holoviews as hv
 
     from precml_widgets.apps import integration_explorer as app_module
 
-    threads: dict[str, list[str]] = {"compare": [], "stream": []}
-    real_compare, real_params = app_module.compare, hv.streams.Params.__init__
+    threads: dict[str, list[str]] = {"compare": [], "figure": []}
+    real_compare, real_figure = app_module.compare, explorer_module.weight_histogram
 
     def spy_compare(*args, **kwargs):
         threads["compare"].append(threading.current_thread().name)
         return real_compare(*args, **kwargs)
 
-    def spy_params(self, *args, **kwargs):
-        threads["stream"].append(threading.current_thread().name)
-        real_params(self, *args, **kwargs)
+    def spy_figure(*args, **kwargs):
+        threads["figure"].append(threading.current_thread().name)
+        return real_figure(*args, **kwargs)
 
     monkeypatch.setattr(app_module, "compare", spy_compare)
-    monkeypatch.setattr(hv.streams.Params, "__init__", spy_params)
+    monkeypatch.setattr(explorer_module, "weight_histogram", spy_figure)
     monkeypatch.setattr(app_module, "STARTER", FAST)
     made: list[IntegrationExplorer] = []
 
@@ -259,7 +258,7 @@ def test_the_starter_thread_trains_the_core_and_builds_no_view(monkeypatch):
         app_module.app()  # a later visit shows the shared comparison at once
         assert len(made) == 2 and made[-1].comparison is comparison
         assert threads["compare"] == ["precml-integration-starter"]
-        assert threads["stream"] and set(threads["stream"]) == {threading.current_thread().name}
+        assert threads["figure"] and set(threads["figure"]) == {threading.current_thread().name}
     finally:
         app_module.forget_starter()
 
@@ -305,7 +304,7 @@ def test_shared_projection_cache_survives_threads(monkeypatch):
     class Fake:  # weak-referenceable, as a Comparison
         pass
 
-    monkeypatch.setattr(plots, "projection_plot", lambda c, dims, quantile: [quantile])
+    monkeypatch.setattr(plots, "projections", lambda c, dims, quantile: [quantile])
     monkeypatch.setattr(plots, "PROJECTION_CACHE_SIZE", 1)
     monkeypatch.setattr(plots, "SHARED_PROJECTIONS", type(plots.SHARED_PROJECTIONS)())
     comparison, errors = Fake(), []
@@ -314,7 +313,7 @@ def test_shared_projection_cache_survives_threads(monkeypatch):
         try:
             for i in range(3_000):
                 q = 0.9 + 1e-5 * ((i + offset) % 7)
-                assert plots.projection_images(comparison, q, (0, 1)) == [q]
+                assert plots.shared_projections(comparison, q, (0, 1)) == [q]
         except Exception as exc:  # collected: a thread's exception is otherwise lost
             errors.append(exc)
 
@@ -330,3 +329,49 @@ def test_shared_projection_cache_survives_threads(monkeypatch):
         sys.setswitchinterval(interval)
     assert errors == []
     assert len(plots.SHARED_PROJECTIONS) <= 1
+
+
+def _drawn_state(root) -> dict[str, list]:
+    """Every moving part of a rendered explorer: line positions, and per image its title,
+    axis labels, colour range and pixels (sorted: the drawing order is not compared)."""
+    import numpy as np
+    from bokeh.models import GlyphRenderer, Image, Plot, Span
+
+    lines = sorted(s.location for s in root.select({"type": Span}) if s.dimension == "height")
+    titles = sorted(m.title.text for m in root.select({"type": Plot}) if m.title is not None)
+    images = []
+    for renderer in root.select({"type": GlyphRenderer}):
+        if isinstance(renderer.glyph, Image):
+            (figure,) = [p for p in root.select({"type": Plot}) if renderer in p.renderers]
+            mapper = renderer.glyph.color_mapper
+            images.append(
+                (
+                    figure.title.text,
+                    figure.xaxis[0].axis_label,
+                    figure.yaxis[0].axis_label,
+                    mapper.low,
+                    mapper.high,
+                    np.asarray(renderer.data_source.data["image"][0]).tolist(),
+                )
+            )
+    return {"lines": lines, "titles": titles, "images": sorted(images)}
+
+
+def test_moved_figures_equal_a_fresh_drawing(rendered):
+    """After quantile and coordinate moves (parts changed in place), every moving part of the
+    page equals what HoloViews draws from scratch for the same knobs: the in-place update is
+    checked against HoloViews' own rendering, not against itself."""
+    from precml_widgets.apps.integration_explorer import STARTER
+
+    ex, root = rendered
+    comparison = ex.comparison
+    for q, dims in ((0.95, (0, 1)), (0.9905, (1, 0)), (0.999, (1, 0))):
+        ex.quantile = q
+        ex.x_dim, ex.y_dim = dims
+        fresh = IntegrationExplorer(**STARTER, quantile=q, x_dim=dims[0], y_dim=dims[1])
+        fresh.show(comparison)
+        assert fresh.comparison is comparison
+        want = _drawn_state(fresh.__panel__().get_root())
+        assert len(want["images"]) >= 3 and len(want["lines"]) == 3
+        assert _drawn_state(root) == want
+    ex.x_dim, ex.y_dim = 0, 1

@@ -2,7 +2,7 @@
 
 A thin Panel view over the cores (:class:`~precml_widgets.anomaly.score_set.ScoreSet`,
 :class:`~precml_widgets.anomaly.trigger_state.TriggerState`). A threshold move costs O(log N)
-look-ups and redraws only the cut line and the ROC marker; nothing is retrained or rescored.
+look-ups and moves the cut line and the ROC marker in place: nothing is rescored or redrawn.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from precml_widgets.anomaly.roc import RocCurve
 from precml_widgets.anomaly.score_set import AUTOENCODER, ScoreSet, read_score_branch
 from precml_widgets.anomaly.scores import ScoreSample
 from precml_widgets.anomaly.trigger_state import TriggerState
+from precml_widgets.live import PartUpdate
 
 pn = require("panel", "widgets", "the anomaly-score explorer")
 param = require("param", "widgets", "the anomaly-score explorer")
@@ -181,9 +182,8 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
     def from_scores(
         cls, scores: Mapping[str, ArrayLike], background: str, **params: Any
     ) -> AnomalyScoreExplorer:
-        """Explorer of plain score arrays ``{sample name: (N,) scores}``; ``background``
-        names the sample the rate is measured on, every other one is a signal
-        (:meth:`ScoreSet.from_scores`, which raises InvalidInputError for bad input)."""
+        """Explorer of score arrays ``{sample name: (N,) scores}``; ``background`` names the
+        rate's sample, the others are signals (:meth:`ScoreSet.from_scores`: checks input)."""
         data = ScoreSet.from_scores(scores, background, what="AnomalyScoreExplorer")
         return cls(score_set=data, **params)
 
@@ -242,16 +242,9 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
 
     def state(self) -> TriggerState:
         """The trigger at the current settings: a core snapshot that computes everything shown."""
-        return TriggerState(
-            self.score_set,
-            self.score,
-            float(self.threshold),
-            self.input_rate_hz,
-            float(self.cl),
-            self.mode,
-            float(self.target_rate_khz),
-            self.target_error,
-        )
+        where = (self.score_set, self.score, float(self.threshold), self.input_rate_hz)
+        how = (float(self.cl), self.mode, float(self.target_rate_khz), self.target_error)
+        return TriggerState(*where, *how)
 
     def operating_point(self) -> OperatingPoint:
         """Rate and every signal's efficiency at the current threshold, input rate and CL."""
@@ -292,6 +285,10 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         """The cut on the histograms (the only part that follows the threshold)."""
         return plots.cut_line(self.threshold)
 
+    def cut_mark(self) -> PartUpdate:
+        """The change that moves a drawn :meth:`cut_line` to the threshold."""
+        return plots.cut_line_mark(self.threshold)
+
     def histogram_overlay(self) -> hv.Overlay:
         """:meth:`histogram_base` with the :meth:`cut_line`."""
         return plots.compose(self.histogram_base(), self.cut_line())
@@ -307,6 +304,11 @@ class AnomalyScoreExplorer(pn.viewable.Viewer):
         """The operating point on the ROC curve (at FPR = 1/N, a bound, if no event passes)."""
         m = self.score_set.roc_marker(self.score, self.signal, self.threshold, self.cl)
         return plots.operating_point_marker(self.roc(), *m[:2], log_x=self.log_scale, passes=m[2])
+
+    def roc_mark(self) -> PartUpdate:
+        """The change that moves a drawn :meth:`roc_marker` to the threshold and CL."""
+        m = self.score_set.roc_marker(self.score, self.signal, self.threshold, self.cl)
+        return plots.operating_point_mark(*m[:2], passes=m[2])
 
     def roc_overlay(self) -> hv.Overlay:
         """:meth:`roc_base` with the :meth:`roc_marker`."""

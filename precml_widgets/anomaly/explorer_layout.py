@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 from precml_widgets._optional import require
 from precml_widgets.anomaly import plots
 from precml_widgets.anomaly.trigger_state import EXPORT_KINDS
+from precml_widgets.live import LiveParts
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
 
 #: An :class:`~precml_widgets.anomaly.explorer.AnomalyScoreExplorer` (typed loosely: this
@@ -134,24 +135,26 @@ class ThresholdSliders:
         self.box[:] = [self.slider()]
 
 
-def plot_pane(explorer: ExplorerLike, base: Any, live: Any, params: list[str]) -> Any:
-    """A live plot: ``base`` overlaid with ``live`` (bound view methods of ``explorer``).
+def plot_pane(
+    explorer: ExplorerLike, base: Any, live: Any, mark: Any, params: list[str], name: str
+) -> Any:
+    """A live plot: ``base`` overlaid with ``live``, moved in place by ``mark``.
 
-    The base is drawn when the score, the signal or the log scale change (Bokeh cannot change
-    axis types in place); on the ``params`` (the threshold...) only ``live`` is re-evaluated
-    and its glyph's data updated in place: the figure and the base's data are not sent again.
-
-    One ``Params`` stream per pane serves every redraw of the base: a stream made per redraw
-    would leave its watchers on ``explorer`` behind (one more per score, signal or scale
-    change, each run on every threshold move for the rest of the session).
+    ``base``, ``live`` and ``mark`` are bound methods of ``explorer`` (e.g. ``histogram_base``,
+    ``cut_line``, ``cut_mark``). The plot is drawn when the score, the signal or the log scale
+    change (Bokeh cannot change axis types in place); on the ``params`` (the threshold...) the
+    drawn ``live`` element's Bokeh models are changed by ``mark()``
+    (:class:`~precml_widgets.live.LiveParts`): no figure is redrawn and no data resent but
+    the live element's own. One watcher per pane serves every drawing.
     """
-    hv = plots.load_holoviews()
-    stream = hv.streams.Params(explorer, params)
+    parts = LiveParts()
 
     @param.depends(explorer.param.score, explorer.param.signal, explorer.param.log_scale)
     def view(score: str, signal: str, log_scale: bool) -> Any:
-        return plots.compose(base(), hv.DynamicMap(lambda **_: live(), streams=[stream]))
+        parts.forget()  # a new figure: the old drawings and their last state go
+        return plots.compose(base(), parts.tag(live(), name))
 
+    explorer.param.watch(lambda *_: parts.update(name, mark()), params)
     return pn.panel(view)
 
 
@@ -208,8 +211,8 @@ def dashboard(explorer: ExplorerLike) -> Any:
     # 300 px of controls + 940 px of plots (plots.PLOT_WIDTHS) fit a 1280 px window
     views = pn.Column(
         pn.Row(
-            plot_pane(ex, ex.histogram_base, ex.cut_line, ["threshold"]),
-            plot_pane(ex, ex.roc_base, ex.roc_marker, ["threshold", "cl"]),
+            plot_pane(ex, ex.histogram_base, ex.cut_line, ex.cut_mark, ["threshold"], "cut"),
+            plot_pane(ex, ex.roc_base, ex.roc_marker, ex.roc_mark, ["threshold", "cl"], "marker"),
         ),
         pn.Column("#### Operating point", status, width=910),
         pn.Column("#### Signal efficiencies at the cut", table, note, width=910),

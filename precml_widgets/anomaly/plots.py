@@ -5,9 +5,10 @@ cores (:mod:`~precml_widgets.anomaly.score_set`, :mod:`~precml_widgets.anomaly.r
 
 Each plot comes in two parts: a base that does not depend on the threshold
 (:func:`histogram_base`, :func:`roc_base`) and the part that does (:func:`cut_line`,
-:func:`operating_point_marker`). A live view draws the base once and updates only the small
-part when the threshold moves; :func:`histogram_overlay` and :func:`roc_overlay` put the two
-together for a static picture.
+:func:`operating_point_marker`). A live view draws both once and, when the threshold moves,
+changes only the small part in place (:func:`cut_line_mark`, :func:`operating_point_mark`:
+:class:`~precml_widgets.live.PartUpdate` s for :class:`~precml_widgets.live.LiveParts`);
+:func:`histogram_overlay` and :func:`roc_overlay` put the two together for a static picture.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ import numpy.typing as npt
 
 from precml_widgets._optional import require
 from precml_widgets.anomaly.roc import RocCurve, roc_points_for_plot
+from precml_widgets.live import PartUpdate
 from precml_widgets.stats.binomial import BinomialEstimate
 
 __all__ = [
     "PLOT_WIDTHS",
     "compose",
     "cut_line",
+    "cut_line_mark",
     "histogram_base",
     "histogram_overlay",
     "load_holoviews",
+    "operating_point_mark",
     "operating_point_marker",
     "roc_base",
     "roc_overlay",
@@ -116,6 +120,11 @@ def cut_line(threshold: float) -> Any:
     """The cut ``score > threshold`` as a dashed vertical line (an ``hv.VLine``)."""
     hv = load_holoviews()
     return hv.VLine(threshold, label="cut").opts(color="black", line_dash="dashed", line_width=2)
+
+
+def cut_line_mark(threshold: float) -> PartUpdate:
+    """The change that moves a drawn :func:`cut_line` to ``threshold``."""
+    return PartUpdate(location=float(threshold))
 
 
 def histogram_overlay(
@@ -207,6 +216,16 @@ def operating_point_marker(
         marker="circle" if passes else "triangle",
         tools=["hover"],
         **_roc_axes(curve, log_x),
+    )
+
+
+def operating_point_mark(fpr: float, efficiency: BinomialEstimate, passes: bool) -> PartUpdate:
+    """The change that moves a drawn :func:`operating_point_marker` (same arguments): its
+    one data row (position and hover interval) and its shape."""
+    e = efficiency
+    return PartUpdate(
+        columns={"fpr": [fpr], "tpr": [e.value], "eff_lo": [e.lower], "eff_hi": [e.upper]},
+        glyph={"marker": "circle" if passes else "triangle"},
     )
 
 

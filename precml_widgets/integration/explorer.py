@@ -4,16 +4,16 @@
 :func:`~precml_widgets.integration.study.compare`.
 Pressing *Train* runs one comparison (with a progress bar) and caches it by configuration;
 every other knob (quantile for ``w_max``, projected coordinates) only re-reads finished results.
-The figures are built once per comparison; the quantile and coordinate sliders update their data
-in place (HoloViews ``DynamicMap`` s on the knobs' streams), and the weight histograms are binned
-once per comparison (:func:`~precml_widgets.integration.plots.weight_histograms`).
+The figures are drawn once per comparison; the quantile and coordinate sliders move their lines
+and images in place (:class:`~precml_widgets.live.LiveParts` with the ``*_marks`` of
+:mod:`~precml_widgets.integration.plots`), and the weight histograms are binned once per
+comparison (:func:`~precml_widgets.integration.plots.weight_histograms`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-from functools import partial
 from typing import Any
 
 from precml_widgets._optional import require
@@ -24,17 +24,19 @@ from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.nis_config import NISConfig
 from precml_widgets.integration.plots import (
     convergence_plot,
-    projection_images,
+    projection_image,
+    projection_marks,
+    shared_projections,
     weight_histogram,
-    weight_histograms,
+    weight_marks,
 )
 from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
 from precml_widgets.integration.suite import get
+from precml_widgets.live import LiveParts
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
 
 pn = require("panel", "widgets", "the integration explorer")
 param = require("param", "widgets", "the integration explorer")
-hv = require("holoviews", "widgets", "the integration explorer")
 
 __all__ = ["FLOW_SIZES", "INTEGRANDS", "IntegrationExplorer"]
 
@@ -120,11 +122,9 @@ class IntegrationExplorer(pn.viewable.Viewer):
         self.message_pane = pn.pane.Markdown("")
         self.error_pane = pn.pane.Markdown("", styles={"color": "#b00020"})
         self.projections_pane = pn.FlexBox()  # wraps: four images overflowed 1280 px
-        self._projections: tuple[Comparison, list] | None = None  # last drawn
+        self.live = LiveParts()  # the w_max lines and projection images, moved in place
+        self._shown_dims = (0, 1)  # the coordinates the images show
         super().__init__(**params)
-        # one stream per group of knobs, shared by every DynamicMap (no watcher per figure)
-        self._quantile_stream = hv.streams.Params(self, ["quantile"])
-        self._inspect_stream = hv.streams.Params(self, ["quantile", "x_dim", "y_dim"])
         self._show_comparison()
         self._cache: dict[tuple, Comparison] = {}
         if self.comparison is not None:
@@ -267,7 +267,7 @@ class IntegrationExplorer(pn.viewable.Viewer):
             return f"Choose two different coordinates between 0 and {dim - 1} to project on."
         return ""
 
-    @param.depends("comparison", "quantile", "x_dim", "y_dim", watch=True, on_init=True)
+    @param.depends("comparison", watch=True, on_init=True)
     def _refresh(self) -> None:
         """Update the text panes (never retrains: reads the finished comparison)."""
         self.summary_pane.object = self.summary()
@@ -278,48 +278,47 @@ class IntegrationExplorer(pn.viewable.Viewer):
         self.message_pane.object = message
         self.projections_pane.visible = not message
 
+    def projected_dims(self) -> tuple[int, int]:
+        """The coordinates the images show: the knobs' when they can be projected (see
+        :meth:`projection_message`), else the last shown (the images are hidden then)."""
+        if not self.projection_message():
+            self._shown_dims = (self.x_dim, self.y_dim)
+        return self._shown_dims
+
     @param.depends("comparison", watch=True)
     def _show_comparison(self) -> None:
-        """Build the figures of a new comparison, once: the sliders then update their data."""
+        """Draw the figures of a new comparison, once: the sliders then move their parts."""
         comparison = self.comparison
         shown = comparison is not None
         for pane in (self.convergence_pane, self.weights_pane, self.projections_pane):
             pane.visible = shown
         if not shown:
             return
+        self.live.forget()
         self.convergence_pane.object = convergence_plot(comparison)
-        histograms = weight_histograms(comparison)  # binned once; the quantile moves lines
-        self.weights_pane.object = hv.DynamicMap(
-            partial(weight_histogram, comparison, histograms=histograms),
-            streams=[self._quantile_stream],
-        )
-        n_images = len(comparison.results) + (comparison.integrand.sampler is not None)
+        self.weights_pane.object = weight_histogram(comparison, self.quantile, tag=self.live.tag)
+        drawn = shared_projections(comparison, self.quantile, self.projected_dims())
         # one fixed-size pane per image: a Layout inside a stretching column collapses
         self.projections_pane.objects = [
-            pn.pane.HoloViews(
-                hv.DynamicMap(
-                    partial(self._projection_image, comparison, i), streams=[self._inspect_stream]
-                )
-            )
-            for i in range(n_images)
+            pn.pane.HoloViews(projection_image(p, f"projection:{i}", tag=self.live.tag))
+            for i, p in enumerate(drawn)
         ]
-        if not self.projection_message():
-            self.projections_pane.visible = True
+        self.projections_pane.visible = not self.projection_message()
 
-    def _projection_image(
-        self, comparison: Comparison, index: int, quantile: float, x_dim: int, y_dim: int
-    ) -> hv.Image:
-        """Image ``index`` of :func:`projection_plot` (shared: :func:`projection_images`).
-
-        Coordinates that cannot be projected keep the last images (the pane is hidden then).
-        """
-        dims, last = (x_dim, y_dim), self._projections
-        if x_dim == y_dim or max(dims) >= comparison.integrand.dim:
-            if last is not None and last[0] is comparison:
-                return last[1][index]
-            dims = (0, 1)
-        self._projections = (comparison, projection_images(comparison, quantile, dims))
-        return self._projections[1][index]
+    @param.depends("quantile", "x_dim", "y_dim", watch=True)
+    def _move(self) -> None:
+        """A slider moved: the text panes, the ``w_max`` lines and the projection images
+        change in place, sent to the browser as one message (``pn.io.hold``)."""
+        with pn.io.hold():
+            self._refresh()
+            comparison = self.comparison
+            if comparison is None:
+                return
+            marks = weight_marks(comparison, self.quantile)
+            if not self.projection_message():
+                marks |= projection_marks(comparison, self.quantile, self.projected_dims())
+            for name, change in marks.items():
+                self.live.update(name, change)
 
     def __panel__(self) -> pn.viewable.Viewable:
         # widgets narrower than their 300 px column (Panel's default 300 px overflowed it)

@@ -1,10 +1,16 @@
-"""HoloViews figures of an integration comparison: convergence, weight tails, projections."""
+"""HoloViews figures of an integration comparison: convergence, weight tails, projections.
+
+The ``*_marks`` functions give the changes that move a drawn figure to a new quantile or
+projection (:class:`~precml_widgets.live.PartUpdate`): a live view draws each figure once
+and moves only its lines and images (:class:`~precml_widgets.live.LiveParts`).
+"""
 
 from __future__ import annotations
 
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +19,7 @@ import numpy as np
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.integration.study import Comparison
+from precml_widgets.live import PartUpdate
 
 if TYPE_CHECKING:
     import holoviews as hv
@@ -21,12 +28,18 @@ __all__ = [
     "COLORS",
     "PROJECTION_CACHE_SIZE",
     "SHARED_PROJECTIONS",
+    "Projection",
     "WeightHistograms",
     "convergence_plot",
-    "projection_images",
+    "projection_image",
+    "projection_marks",
     "projection_plot",
+    "projections",
+    "shared_projections",
+    "w_max_positions",
     "weight_histogram",
     "weight_histograms",
+    "weight_marks",
 ]
 
 #: One colour per method, the same in every figure.
@@ -135,10 +148,35 @@ def weight_histograms(comparison: Comparison, bins: int = 60) -> WeightHistogram
     return WeightHistograms(edges=edges, counts=counts)
 
 
+def w_max_positions(comparison: Comparison, quantile: float) -> dict[str, float]:
+    """Where each method's ``w_max`` line sits: its ``quantile`` of ``w``, over ``<w>``.
+
+    Args:
+        comparison: a finished comparison (its diagnostic events).
+        quantile: the quantile of the weights used as ``w_max`` (0.9 to 1).
+
+    Returns:
+        ``{method: w_max / <w>}`` (dimensionless, the x axis of :func:`weight_histogram`).
+    """
+    return {
+        method: float(events.w_max(quantile) / events.weights.mean())
+        for method, events in comparison.diagnostics.items()
+    }
+
+
+def _weights_title(quantile: float) -> str:
+    return f"weights (dotted: {quantile:.1%} quantile)"
+
+
+def _untagged(element: Any, name: str) -> Any:
+    return element
+
+
 def weight_histogram(
     comparison: Comparison,
     quantile: float = 0.999,
     histograms: WeightHistograms | None = None,
+    tag: Callable[[Any, str], Any] = _untagged,
 ) -> hv.Overlay:
     """Distribution of ``w / <w>`` on log axes per method; the tail is where samplers fail.
 
@@ -147,15 +185,18 @@ def weight_histogram(
     Args:
         comparison: a finished comparison.
         quantile: the quantile of the weights drawn as ``w_max`` (0.9 to 1).
-        histograms: :func:`weight_histograms` of ``comparison``, when already computed (a
-            slider that moves only the quantile passes it: nothing is re-binned).
+        histograms: :func:`weight_histograms` of ``comparison``, when already computed.
+        tag: called as ``tag(line, "w_max:<method>")`` on each ``w_max`` line (e.g.
+            :meth:`~precml_widgets.live.LiveParts.tag`, so that :func:`weight_marks` can
+            move it in place); returns the element to draw.
     """
     hv = _hv()
     if histograms is None:
         histograms = weight_histograms(comparison)
     centres = histograms.centres
+    positions = w_max_positions(comparison, quantile)
     layers = []
-    for method, events in comparison.diagnostics.items():
+    for method in comparison.diagnostics:
         counts = histograms.counts[method]
         # steps on log axes: empty bins drawn at 0.5 so that the line stays on the plot
         layers.append(
@@ -163,13 +204,10 @@ def weight_histogram(
                 interpolation="steps-mid", color=COLORS[method], line_width=2
             )
         )
-        layers.append(
-            hv.VLine(events.w_max(quantile) / events.weights.mean()).opts(
-                color=COLORS[method], line_dash="dotted"
-            )
-        )
+        line = hv.VLine(positions[method]).opts(color=COLORS[method], line_dash="dotted")
+        layers.append(tag(line, f"w_max:{method}"))
     return hv.Overlay(layers).opts(
-        title=f"weights (dotted: {quantile:.1%} quantile)",
+        title=_weights_title(quantile),
         xlabel="w / <w>",
         ylabel="events",
         ylim=(0.5, None),
@@ -181,59 +219,154 @@ def weight_histogram(
     )
 
 
-def projection_plot(
+def weight_marks(comparison: Comparison, quantile: float) -> dict[str, PartUpdate]:
+    """The changes that move a drawn :func:`weight_histogram` to ``quantile``.
+
+    Returns:
+        ``{"w_max:<method>": PartUpdate}``: each line's position, and the title (on the
+        figure the lines share).
+    """
+    return {
+        f"w_max:{method}": PartUpdate(location=x, title=_weights_title(quantile))
+        for method, x in w_max_positions(comparison, quantile).items()
+    }
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A 2D histogram of unweighted events: what one image of :func:`projection_plot` draws.
+
+    Attributes:
+        label: the method (or ``"exact"`` for the integrand's own sampler).
+        dims: the two projected coordinates ``(x, y)``.
+        counts: ``(bins, bins)`` events per bin, indexed ``[y bin, x bin]`` (read-only).
+        events: number of events histogrammed.
+    """
+
+    label: str
+    dims: tuple[int, int]
+    counts: np.ndarray
+    events: int
+
+    @property
+    def title(self) -> str:
+        """The image's title: the label and the number of events."""
+        return f"{self.label} ({self.events} events)"
+
+    @property
+    def axis_labels(self) -> tuple[str, str]:
+        """``("x<i>", "x<j>")`` for the projected coordinates."""
+        return f"x{self.dims[0]}", f"x{self.dims[1]}"
+
+    @property
+    def color_range(self) -> tuple[float, float]:
+        """``(min, max)`` of the counts: each image's own colour scale."""
+        return float(self.counts.min()), float(self.counts.max())
+
+
+def projections(
     comparison: Comparison,
     dims: tuple[int, int] = (0, 1),
     quantile: float | None = None,
     bins: int = 40,
-) -> hv.Layout:
-    """2D histograms of unweighted events per method, beside exact samples when available."""
-    hv = _hv()
+) -> tuple[Projection, ...]:
+    """Histogram the unweighted events of each method (and exact samples when available).
+
+    Args:
+        comparison: a finished comparison.
+        dims: two different coordinates in ``0..dim-1``.
+        quantile: the quantile of the weights used as ``w_max`` (``None``: the maximum).
+        bins: bins per axis on ``[0, 1]``.
+
+    Raises:
+        InvalidInputError: if ``dims`` are not two different coordinates of the integrand.
+    """
     dim = comparison.integrand.dim
     if len(set(dims)) != 2 or not all(0 <= d < dim for d in dims):
         raise InvalidInputError(
             f"dims must be two different coordinates in 0..{dim - 1}, got {dims}."
         )
     edges = np.linspace(0.0, 1.0, bins + 1)
-    panels = []
     samples = {m: comparison.unweighted(m, quantile).x for m in comparison.results}
     if comparison.integrand.sampler is not None:
         n = max(len(x) for x in samples.values())
         rng = np.random.default_rng(comparison.config.seed)
         samples["exact"] = comparison.integrand.sampler(n, rng)
+    drawn = []
     for label, x in samples.items():
         counts, _, _ = np.histogram2d(x[:, dims[0]], x[:, dims[1]], bins=[edges, edges])
-        image = hv.Image(
-            (edges[:-1] + 0.5 / bins, edges[:-1] + 0.5 / bins, counts.T),
-            [f"x{dims[0]}", f"x{dims[1]}"],
-            "events",
-        ).opts(
-            title=f"{label} ({len(x)} events)",
-            cmap="viridis",
-            width=230,
-            height=230,
-            framewise=True,  # colour range of this frame (a DynamicMap updates it in place)
-            xlim=(0, 1),
-            ylim=(0, 1),
+        counts = np.ascontiguousarray(counts.T)
+        counts.flags.writeable = False  # shared by every session (SHARED_PROJECTIONS)
+        drawn.append(Projection(label, (int(dims[0]), int(dims[1])), counts, len(x)))
+    return tuple(drawn)
+
+
+def projection_image(
+    projection: Projection, name: str = "", tag: Callable[[Any, str], Any] = _untagged
+) -> hv.Image:
+    """One image of :func:`projection_plot`; ``tag(image, name)`` as in :func:`weight_histogram`."""
+    hv = _hv()
+    bins = projection.counts.shape[0]
+    centres = (np.arange(bins) + 0.5) / bins
+    image = hv.Image(
+        (centres, centres, projection.counts), list(projection.axis_labels), "events"
+    ).opts(
+        title=projection.title,
+        cmap="viridis",
+        width=230,
+        height=230,
+        framewise=True,  # the colour range of this image's counts
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    return tag(image, name)
+
+
+def projection_plot(
+    comparison: Comparison,
+    dims: tuple[int, int] = (0, 1),
+    quantile: float | None = None,
+    bins: int = 40,
+) -> hv.Layout:
+    """2D histograms of unweighted events per method, beside exact samples when available
+    (:func:`projections`)."""
+    hv = _hv()
+    return hv.Layout(
+        [projection_image(p) for p in projections(comparison, dims, quantile, bins)]
+    ).cols(4)
+
+
+def projection_marks(
+    comparison: Comparison, quantile: float, dims: tuple[int, int]
+) -> dict[str, PartUpdate]:
+    """The changes that move drawn projection images (named ``"projection:<i>"``, in the
+    order of :func:`projections`) to ``quantile`` and ``dims``: counts, title, axis labels
+    and colour range of each."""
+    return {
+        f"projection:{i}": PartUpdate(
+            columns={"image": [p.counts]},
+            title=p.title,
+            axis_labels=p.axis_labels,
+            color_range=p.color_range,
         )
-        panels.append(image)
-    return hv.Layout(panels).cols(4)
+        for i, p in enumerate(shared_projections(comparison, quantile, dims))
+    }
 
 
-#: Projection images by ``(id(comparison), quantile, dims)``, shared by every session of a
+#: Projections by ``(id(comparison), quantile, dims)``, shared by every session of a
 #: server (the served sessions share one starter comparison): a slider value that any session
 #: drew is a look-up for the others. An entry holds a weak reference to its comparison: it
 #: never keeps a comparison alive, and a new comparison that reuses an id is not a hit.
 #: Read and written under a lock: sessions may run on Panel's thread pool (``nthreads``).
-SHARED_PROJECTIONS: OrderedDict[tuple, tuple[weakref.ref, list]] = OrderedDict()
+SHARED_PROJECTIONS: OrderedDict[tuple, tuple[weakref.ref, tuple[Projection, ...]]] = OrderedDict()
 PROJECTION_CACHE_SIZE = 256
 _PROJECTIONS_LOCK = threading.Lock()
 
 
-def projection_images(
+def shared_projections(
     comparison: Comparison, quantile: float, dims: tuple[int, int]
-) -> list[hv.Image]:
-    """The images of :func:`projection_plot` (cached in :data:`SHARED_PROJECTIONS`).
+) -> tuple[Projection, ...]:
+    """:func:`projections` of a comparison, cached in :data:`SHARED_PROJECTIONS`.
 
     Args:
         comparison: a finished comparison.
@@ -241,8 +374,7 @@ def projection_images(
         dims: the two projected coordinates.
 
     Returns:
-        One ``hv.Image`` per method (and the exact samples when the integrand has a sampler),
-        the same objects for the same arguments while cached.
+        The same (read-only) projections for the same arguments while cached.
     """
     key = (id(comparison), float(quantile), tuple(dims))
     with _PROJECTIONS_LOCK:
@@ -250,9 +382,9 @@ def projection_images(
         if hit is not None and hit[0]() is comparison:
             SHARED_PROJECTIONS.move_to_end(key)
             return hit[1]
-    # drawn outside the lock (other sessions' look-ups do not wait); two sessions drawing the
-    # same key at once both draw it and the last one's images are kept
-    hit = (weakref.ref(comparison), list(projection_plot(comparison, dims, quantile=quantile)))
+    # computed outside the lock (other sessions' look-ups do not wait); two sessions computing
+    # the same key at once both compute it and the last one's result is kept
+    hit = (weakref.ref(comparison), projections(comparison, dims, quantile=quantile))
     with _PROJECTIONS_LOCK:
         SHARED_PROJECTIONS[key] = hit
         SHARED_PROJECTIONS.move_to_end(key)
