@@ -1,0 +1,467 @@
+"""One interface for every two-sample statistic: the statistic, its null from toys, a p-value.
+
+A :class:`Statistic` maps a batch of ``T`` reference samples, shape ``(T, n, d)``, and ``T``
+data samples, shape ``(T, m, d)`` (torch tensors), to ``T`` values, shape ``(T,)``: larger
+means less compatible. Batching over toys lets a vectorised statistic run a whole block of
+toys in one call. Statistics are registered by name (:func:`register`,
+:func:`get_statistic`); :mod:`precml_widgets.stats.metrics` and
+:mod:`precml_widgets.stats.nplm` register theirs.
+
+Calibration is by toys: :func:`null_distribution` draws both samples from the reference model
+(any ``sample(n, rng) -> (n, d)`` callable) in blocks of toys, each block one task of
+:func:`precml_widgets.parallel.run_ensemble` (a Dask ``LocalCluster`` or any scheduler), and
+seeds every block from ``(seed, block)``, so the result does not depend on the number of
+workers. :func:`p_value` gives ``(k + 1) / (N + 1)`` with its binomial Monte Carlo error, and
+an upper bound (never 0) when no toy reaches the observed value. Where the null is
+asymptotically χ² (NPLM), the χ² degrees of freedom are fitted to the toys by maximum
+likelihood (:func:`fit_chi2_dof`) and reported beside the empirical null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from precml_widgets._checks import require_array, require_int, require_seed
+from precml_widgets.errors import InvalidInputError
+from precml_widgets.stats.binomial import zero_pass_upper_limit
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "BOUND_CL",
+    "NullDistribution",
+    "PValue",
+    "SampleFn",
+    "Statistic",
+    "TestResult",
+    "as_batch",
+    "evaluate",
+    "fit_chi2_dof",
+    "get_statistic",
+    "null_distribution",
+    "p_value",
+    "register",
+    "statistic_names",
+    "toy_distribution",
+    "two_sample_test",
+]
+
+#: Confidence level of the upper bound reported when no toy reaches the observed value.
+BOUND_CL = 0.95
+
+#: A sampler of the reference (or alternative) model: ``sample(n, rng)`` -> ``(n, d)`` events.
+SampleFn = Callable[[int, np.random.Generator], npt.NDArray[np.float64]]
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A two-sample test statistic, batched over toys.
+
+    Attributes:
+        name: registry name, e.g. ``"sliced_wasserstein"``.
+        compute: ``compute(reference, data)`` with tensors ``(T, n, d)`` and ``(T, m, d)``
+            (float64 or float32, any device) -> ``(T,)`` values; larger = less compatible.
+        summary: one line on what it measures.
+        citation: where it comes from (arXiv id).
+        asymptotic_chi2: the null is asymptotically χ² (a dof is then fitted to the toys).
+        min_events: the fewest events per sample it accepts.
+        options: its hyperparameters, stated in every result.
+    """
+
+    name: str
+    compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    summary: str
+    citation: str = ""
+    asymptotic_chi2: bool = False
+    min_events: int = 2
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, Statistic] = {}
+
+
+def register(statistic: Statistic) -> Statistic:
+    """Add ``statistic`` to the registry under its name (replacing one of the same name)."""
+    _REGISTRY[statistic.name] = statistic
+    return statistic
+
+
+def statistic_names() -> tuple[str, ...]:
+    """The registered statistics' names, sorted."""
+    _load_builtin()
+    return tuple(sorted(_REGISTRY))
+
+
+def get_statistic(statistic: str | Statistic) -> Statistic:
+    """The registered statistic of that name (a :class:`Statistic` is returned as is).
+
+    Raises:
+        InvalidInputError: for an unknown name (the message lists the known ones).
+    """
+    if isinstance(statistic, Statistic):
+        return statistic
+    _load_builtin()
+    if statistic not in _REGISTRY:
+        raise InvalidInputError(
+            f"statistic must be one of {', '.join(sorted(_REGISTRY))}, got {statistic!r}; "
+            "or pass a precml_widgets.stats.suite.Statistic."
+        )
+    return _REGISTRY[statistic]
+
+
+def _load_builtin() -> None:
+    """Import the modules that register the built-in statistics (once)."""
+    import importlib
+
+    for module in ("precml_widgets.stats.metrics", "precml_widgets.stats.nplm"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # a module not written yet registers nothing
+            if exc.name != module:
+                raise
+
+
+def as_batch(
+    name: str, values: Any, *, dim: int | None = None, min_events: int = 2
+) -> npt.NDArray[np.float64]:
+    """``values`` as a finite float64 array of events, shape ``(n, d)`` (1-D: ``d = 1``).
+
+    Raises:
+        InvalidInputError: non-numbers, NaN/inf, more than 2 dimensions, a dimension other
+            than ``dim``, or fewer than ``min_events`` events.
+    """
+    array = require_array(name, values)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise InvalidInputError(
+            f"{name} must be events of shape (n, d) or (n,), got shape {array.shape}."
+        )
+    if dim is not None and array.shape[1] != dim:
+        raise InvalidInputError(
+            f"{name} has {array.shape[1]} feature(s) per event but the other sample has {dim}; "
+            "both samples must describe the same features."
+        )
+    if array.shape[0] < min_events:
+        raise InvalidInputError(
+            f"{name} has {array.shape[0]} event(s); this statistic needs at least {min_events}."
+        )
+    return array
+
+
+def evaluate(
+    statistic: str | Statistic, reference: Any, data: Any, *, device: str | None = None
+) -> float:
+    """The statistic of one reference sample ``(n, d)`` and one data sample ``(m, d)``."""
+    stat = get_statistic(statistic)
+    ref = as_batch("reference", reference, min_events=stat.min_events)
+    dat = as_batch("data", data, dim=ref.shape[1], min_events=stat.min_events)
+    return float(_compute(stat, ref[None], dat[None], device)[0])
+
+
+def _compute(
+    stat: Statistic, reference: np.ndarray, data: np.ndarray, device: str | None
+) -> np.ndarray:
+    torch = _torch()
+    from precml_widgets.device import default_device
+
+    where = default_device(device)
+    with torch.no_grad():
+        values = stat.compute(
+            torch.as_tensor(reference, device=where), torch.as_tensor(data, device=where)
+        )
+    return values.detach().cpu().double().numpy()
+
+
+def _torch() -> Any:
+    from precml_widgets._optional import require
+
+    return require("torch", "anomaly", "two-sample statistics")
+
+
+@dataclass(frozen=True)
+class PValue:
+    """A p-value from toys: ``(k + 1) / (N + 1)`` with ``k`` of ``N`` toys >= the observed.
+
+    Attributes:
+        value: the estimate; when ``k == 0``, the one-sided upper limit at :data:`BOUND_CL`
+            (``upper_bound`` is then True: the toys cannot resolve a smaller p).
+        mc_error: binomial Monte Carlo error ``sqrt(p (1 - p) / N)`` (0 for a bound).
+        exceeding: ``k``.
+        toys: ``N``.
+        upper_bound: whether ``value`` is only an upper limit.
+    """
+
+    value: float
+    mc_error: float
+    exceeding: int
+    toys: int
+    upper_bound: bool
+
+    @property
+    def z(self) -> float:
+        """One-sided Gaussian significance ``Φ⁻¹(1 - p)`` (a lower bound when ``upper_bound``)."""
+        return float(stats.norm.isf(self.value))
+
+    def describe(self) -> str:
+        """E.g. ``'p = 0.031 ± 0.005 (Z = 1.87; 31 of 1000 toys)'`` or ``'p < 0.003 ...'``."""
+        if self.upper_bound:
+            return (
+                f"p < {self.value:.2g} at {BOUND_CL:.0%} CL (Z > {self.z:.2f}; no toy of "
+                f"{self.toys} reaches the observed value)"
+            )
+        return (
+            f"p = {self.value:.3g} ± {self.mc_error:.1g} (Z = {self.z:.2f}; "
+            f"{self.exceeding} of {self.toys} toys)"
+        )
+
+
+def p_value(observed: float, null_values: Any) -> PValue:
+    """The p-value of ``observed`` against toy values of the statistic (larger = rarer).
+
+    Example:
+        >>> p = p_value(3.0, [0.0, 1.0, 2.0, 4.0])
+        >>> p.value, p.exceeding, p.upper_bound
+        (0.4, 1, False)
+        >>> p_value(9.0, [0.0, 1.0]).upper_bound
+        True
+    """
+    values = require_array("null_values", null_values, ndim=1)
+    toys = require_int("number of toys", values.size, low=1, hint="run at least one toy.")
+    observed = float(observed)
+    if not np.isfinite(observed):
+        raise InvalidInputError(f"observed must be a finite number, got {observed!r}.")
+    k = int(np.count_nonzero(values >= observed))
+    if k == 0:
+        return PValue(zero_pass_upper_limit(toys, BOUND_CL), 0.0, 0, toys, True)
+    p = (k + 1) / (toys + 1)
+    return PValue(p, float(np.sqrt(p * (1 - p) / toys)), k, toys, False)
+
+
+def fit_chi2_dof(values: Any) -> float:
+    """Maximum-likelihood degrees of freedom of a χ² (location 0, scale 1) fitted to ``values``.
+
+    Raises:
+        InvalidInputError: fewer than 10 values, or a value <= 0 (a χ² has positive support).
+    """
+    x = require_array("values", values, ndim=1)
+    if x.size < 10 or np.any(x <= 0):
+        raise InvalidInputError(
+            f"a χ² fit needs at least 10 positive values, got {x.size} with "
+            f"{int(np.count_nonzero(x <= 0))} <= 0."
+        )
+    dof, _, _ = stats.chi2.fit(x, floc=0.0, fscale=1.0)
+    return float(dof)
+
+
+@dataclass(frozen=True)
+class NullDistribution:
+    """Toy values of a statistic with both samples drawn from the reference model.
+
+    Attributes:
+        statistic: the statistic's name.
+        values: ``(N,)`` toy values (read-only).
+        n_reference: events per reference sample.
+        n_data: events per data sample.
+        dim: features per event.
+        seed: the master seed of the toys.
+        chi2_dof: fitted χ² dof when the statistic is asymptotically χ², else ``None``.
+        options: the statistic's hyperparameters.
+    """
+
+    statistic: str
+    values: npt.NDArray[np.float64]
+    n_reference: int
+    n_data: int
+    dim: int
+    seed: int
+    chi2_dof: float | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def p_value(self, observed: float) -> PValue:
+        """:func:`p_value` of ``observed`` against these toys."""
+        return p_value(observed, self.values)
+
+    def chi2_p_value(self, observed: float) -> float | None:
+        """The asymptotic p-value from the fitted χ² (``None`` without one)."""
+        return None if self.chi2_dof is None else float(stats.chi2.sf(observed, self.chi2_dof))
+
+
+def _toy_block(
+    stat: Statistic,
+    sample_reference: SampleFn,
+    sample_data: SampleFn,
+    n_reference: int,
+    n_data: int,
+    sizes: tuple[int, ...],
+    seed: int,
+    device: str | None,
+    block: int,
+) -> np.ndarray:
+    """``sizes[block]`` toys of ``stat``, seeded from ``(seed, block)``."""
+    rng = np.random.default_rng([seed, block])
+    count = sizes[block]
+    ref = np.stack([np.asarray(sample_reference(n_reference, rng), float) for _ in range(count)])
+    dat = np.stack([np.asarray(sample_data(n_data, rng), float) for _ in range(count)])
+    if ref.ndim == 2:  # 1-D samplers
+        ref, dat = ref[..., None], dat[..., None]
+    return _compute(stat, ref, dat, device)
+
+
+def toy_distribution(
+    statistic: str | Statistic,
+    sample_reference: SampleFn,
+    n_reference: int,
+    n_data: int,
+    *,
+    sample_data: SampleFn | None = None,
+    toys: int = 1000,
+    seed: int = 0,
+    block: int = 100,
+    scheduler: Any = None,
+    serial: bool = False,
+    progress: bool = True,
+    device: str | None = None,
+) -> NullDistribution:
+    """Toy values of ``statistic``: reference from ``sample_reference``, data from
+    ``sample_data`` (default: the reference model too, i.e. the null).
+
+    Args:
+        statistic: a registered name or a :class:`Statistic`.
+        sample_reference: ``sample(n, rng) -> (n, d)`` of the reference model (picklable:
+            it runs on the Dask workers).
+        n_reference: events per reference sample.
+        n_data: events per data sample.
+        sample_data: the data model (an alternative); ``None`` for the null.
+        toys: number of toys ``N``.
+        seed: master seed; block ``b`` uses ``numpy.random.default_rng([seed, b])``.
+        block: toys per task (the statistic is batched over them).
+        scheduler: passed to :func:`~precml_widgets.parallel.run_ensemble` (``None``: a local
+            cluster).
+        serial: run in this process, without Dask.
+        progress: show a progress bar over blocks.
+        device: torch device (default: CUDA when present).
+    """
+    from precml_widgets.parallel import run_ensemble
+
+    stat = get_statistic(statistic)
+    n_reference = require_int("n_reference", n_reference, low=stat.min_events)
+    n_data = require_int("n_data", n_data, low=stat.min_events)
+    toys = require_int("toys", toys, low=1)
+    block = require_int("block", block, low=1)
+    seed = require_seed("seed", seed)
+    sizes = tuple(min(block, toys - start) for start in range(0, toys, block))
+    task = partial(
+        _toy_block,
+        stat,
+        sample_reference,
+        sample_data or sample_reference,
+        n_reference,
+        n_data,
+        sizes,
+        seed,
+        device,
+    )
+    blocks = run_ensemble(
+        task,
+        len(sizes),
+        scheduler=scheduler,
+        serial=serial,
+        progress=progress,
+        description=f"{stat.name} toys",
+    )
+    values = np.concatenate(blocks).astype(np.float64)
+    values.flags.writeable = False
+    probe = np.asarray(sample_reference(2, np.random.default_rng(seed)))
+    dim = 1 if probe.ndim == 1 else int(probe.shape[1])
+    dof = None
+    if stat.asymptotic_chi2 and sample_data is None and values.size >= 10 and np.all(values > 0):
+        dof = fit_chi2_dof(values)
+    return NullDistribution(
+        stat.name, values, n_reference, n_data, dim, seed, dof, dict(stat.options)
+    )
+
+
+def null_distribution(
+    statistic: str | Statistic,
+    sample_reference: SampleFn,
+    n_reference: int,
+    n_data: int,
+    **kwargs: Any,
+) -> NullDistribution:
+    """:func:`toy_distribution` with both samples from the reference model (the null)."""
+    return toy_distribution(statistic, sample_reference, n_reference, n_data, **kwargs)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One two-sample test: the observed statistic and its p-value against a null.
+
+    Attributes:
+        statistic: the statistic's name.
+        observed: its value on the two samples.
+        p: the p-value from the null toys.
+        null: the null distribution used.
+        chi2_p: the asymptotic p-value from the fitted χ², where there is one.
+        options: the statistic's hyperparameters.
+    """
+
+    statistic: str
+    observed: float
+    p: PValue
+    null: NullDistribution
+    chi2_p: float | None
+    options: Mapping[str, Any]
+
+    def describe(self) -> str:
+        """One line: the statistic, its value and the p-value."""
+        chi2 = (
+            "" if self.chi2_p is None else f"; χ²({self.null.chi2_dof:.2f}) p = {self.chi2_p:.3g}"
+        )
+        return f"{self.statistic} = {self.observed:.4g}: {self.p.describe()}{chi2}"
+
+
+def two_sample_test(
+    statistic: str | Statistic,
+    reference: Any,
+    data: Any,
+    null: NullDistribution,
+    *,
+    device: str | None = None,
+) -> TestResult:
+    """Evaluate ``statistic`` on ``reference`` and ``data`` and compare it with ``null``.
+
+    Raises:
+        InvalidInputError: malformed samples, or a null of another statistic or sample sizes.
+    """
+    stat = get_statistic(statistic)
+    if null.statistic != stat.name:
+        raise InvalidInputError(
+            f"null is a distribution of {null.statistic!r}, not of {stat.name!r}; compute the "
+            "null with the same statistic."
+        )
+    ref = as_batch("reference", reference, min_events=stat.min_events)
+    dat = as_batch("data", data, dim=ref.shape[1], min_events=stat.min_events)
+    if (len(ref), len(dat), ref.shape[1]) != (null.n_reference, null.n_data, null.dim):
+        raise InvalidInputError(
+            f"the samples have (n_reference, n_data, d) = ({len(ref)}, {len(dat)}, "
+            f"{ref.shape[1]}) but the null was computed for ({null.n_reference}, "
+            f"{null.n_data}, {null.dim}); the null depends on the sample sizes: recompute it."
+        )
+    observed = float(_compute(stat, ref[None], dat[None], device)[0])
+    return TestResult(
+        stat.name,
+        observed,
+        null.p_value(observed),
+        null,
+        null.chi2_p_value(observed),
+        dict(stat.options),
+    )
