@@ -395,3 +395,17 @@ def test_a_move_re_renders_no_holoviews_plot(rendered, monkeypatch):
     ex.x_dim, ex.y_dim = 1, 0
     ex.x_dim, ex.y_dim = 0, 1
     assert updates == []
+
+
+def test_a_comparison_of_fewer_dimensions_than_the_shown_coordinates():
+    """Coordinates 2 and 3 shown on a 4-D integrand, then a 2-D comparison: the images fall
+    back to (0, 1) (hidden, with the message) instead of failing on coordinates it lacks."""
+    ex = IntegrationExplorer(**{**FAST, "integrand": "gauss", "dim": 4})
+    ex.train()
+    ex.x_dim, ex.y_dim = 2, 3
+    ex.dim = 2
+    ex.train()  # a 2-D comparison while the knobs still say (2, 3)
+    assert "between 0 and 1" in ex.projection_message()
+    assert ex.projected_dims() == (0, 1) and not ex.projections_pane.visible
+    ex.x_dim, ex.y_dim = 1, 0
+    assert ex.projections_pane.visible and ex.projected_dims() == (1, 0)

@@ -280,9 +280,12 @@ class IntegrationExplorer(pn.viewable.Viewer):
 
     def projected_dims(self) -> tuple[int, int]:
         """The coordinates the images show: the knobs' when they can be projected (see
-        :meth:`projection_message`), else the last shown (the images are hidden then)."""
+        :meth:`projection_message`), else the last shown ones that fit the comparison, else
+        ``(0, 1)`` (the images are hidden then)."""
         if not self.projection_message():
             self._shown_dims = (self.x_dim, self.y_dim)
+        elif self.comparison is not None and max(self._shown_dims) >= self.comparison.integrand.dim:
+            self._shown_dims = (0, 1)
         return self._shown_dims
 
     @param.depends("comparison", watch=True)
