@@ -279,9 +279,8 @@ class IntegrationExplorer(pn.viewable.Viewer):
         self.projections_pane.visible = not message
 
     def projected_dims(self) -> tuple[int, int]:
-        """The coordinates the images show: the knobs' when they can be projected (see
-        :meth:`projection_message`), else the last shown ones that fit the comparison, else
-        ``(0, 1)`` (the images are hidden then)."""
+        """The coordinates the images show: the knobs' when they can be projected, else the
+        last shown ones that fit the comparison, else ``(0, 1)`` (images hidden then)."""
         if not self.projection_message():
             self._shown_dims = (self.x_dim, self.y_dim)
         elif self.comparison is not None and max(self._shown_dims) >= self.comparison.integrand.dim:
