@@ -15,6 +15,14 @@ from precml_widgets.stats.classifier_check import (
     RatioMap,
     classifier_check,
 )
+from precml_widgets.stats.deformations import (
+    DEFORMATIONS,
+    CorrelatedGaussian,
+    GaussianMixture,
+    deformed,
+    reference_model,
+)
+from precml_widgets.stats.sensitivity import Sensitivity, sensitivity
 from precml_widgets.stats.two_sample import (
     MAX_ENERGY_EVENTS,
     TwoSampleResult,
@@ -23,17 +31,24 @@ from precml_widgets.stats.two_sample import (
 )
 
 __all__ = [
+    "DEFORMATIONS",
     "MAX_ENERGY_EVENTS",
     "MIN_EVENTS_PER_HALF",
     "MIN_MAP_COUNT",
     "ONE_SIGMA_CL",
     "BinomialEstimate",
     "ClassifierCheck",
+    "CorrelatedGaussian",
+    "GaussianMixture",
     "RatioMap",
+    "Sensitivity",
     "TwoSampleResult",
     "classifier_check",
     "clopper_pearson",
+    "deformed",
     "energy_test",
     "ks_per_feature",
+    "reference_model",
+    "sensitivity",
     "zero_pass_upper_limit",
 ]
