@@ -22,6 +22,7 @@ from precml_widgets.stats.deformations import (
     deformed,
     reference_model,
 )
+from precml_widgets.stats.nplm import NPLMResult, nplm_kernel, nplm_neural
 from precml_widgets.stats.sensitivity import Sensitivity, sensitivity
 from precml_widgets.stats.two_sample import (
     MAX_ENERGY_EVENTS,
@@ -40,6 +41,7 @@ __all__ = [
     "ClassifierCheck",
     "CorrelatedGaussian",
     "GaussianMixture",
+    "NPLMResult",
     "RatioMap",
     "Sensitivity",
     "TwoSampleResult",
@@ -48,6 +50,8 @@ __all__ = [
     "deformed",
     "energy_test",
     "ks_per_feature",
+    "nplm_kernel",
+    "nplm_neural",
     "reference_model",
     "sensitivity",
     "zero_pass_upper_limit",
