@@ -49,6 +49,7 @@ __all__ = [
     "APPS_DIR",
     "INDEX_TEMPLATE",
     "allowed_hosts",
+    "app_config",
     "app_files",
     "app_summary",
     "browse_url",
@@ -114,6 +115,26 @@ def forget_background(key: str) -> None:
     import panel as pn
 
     pn.state.cache.pop(key, None)
+
+
+def app_config() -> str:
+    """The app configuration the environment variable ``PRECML_APP_CONFIG`` names: ``"fast"``
+    (the small test configuration of an app) or ``"default"`` (unset or empty).
+
+    Raises:
+        InvalidInputError: for any other value.
+    """
+    import os
+
+    name = os.environ.get("PRECML_APP_CONFIG", "default").strip().lower()
+    if name in ("fast", "default"):
+        return name
+    if name == "":
+        return "default"
+    raise InvalidInputError(
+        f"PRECML_APP_CONFIG must be 'fast' or 'default', got {name!r}; set it to 'fast' for "
+        "the small test configuration or unset it for the full one."
+    )
 
 
 def warming() -> bool:

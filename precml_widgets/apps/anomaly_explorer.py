@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import os
 from concurrent.futures import Future
 
 import panel as pn
@@ -37,8 +36,8 @@ from precml_widgets.anomaly.study import (
     neighbour_bandwidths,
     run_study,
 )
-from precml_widgets.errors import InvalidInputError, PrecmlError
-from precml_widgets.serving import build_in_background, forget_background, warming
+from precml_widgets.errors import PrecmlError
+from precml_widgets.serving import app_config, build_in_background, forget_background, warming
 
 __all__ = [
     "FAST_CONFIG",
@@ -72,15 +71,7 @@ def study_config() -> StudyConfig:
     Raises:
         InvalidInputError: for any other value.
     """
-    name = os.environ.get("PRECML_APP_CONFIG", "default").strip().lower()
-    if name == "fast":
-        return FAST_CONFIG
-    if name in ("", "default"):
-        return StudyConfig()
-    raise InvalidInputError(
-        f"PRECML_APP_CONFIG must be 'fast' or 'default', got {name!r}; set it to 'fast' for "
-        "the small test study or unset it for the full one."
-    )
+    return FAST_CONFIG if app_config() == "fast" else StudyConfig()
 
 
 def build_study() -> AnomalyStudy:

@@ -1,0 +1,220 @@
+"""Two-sample explorer: which statistic sees a deformation first, and at what cost.
+
+:class:`TwoSampleExplorer` is a thin Panel view over
+:func:`~precml_widgets.twosample.power.power_study`. *Run toys* runs the null and alternative
+toys of the chosen statistics in a worker thread (with a progress bar) and caches the study by
+configuration; the statistic and ε knobs only re-read the finished study.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Any
+
+import numpy as np
+
+from precml_widgets._optional import require
+from precml_widgets.errors import PrecmlError
+from precml_widgets.panel_compat import color_kwargs, label_kwargs
+from precml_widgets.stats.deformations import DEFORMATIONS, PAPER_DIMS
+from precml_widgets.stats.suite import statistic_names
+from precml_widgets.twosample.plots import power_plot, timing_plot, toys_plot
+from precml_widgets.twosample.power import FAMILIES, PowerConfig, PowerStudy, power_study
+
+pn = require("panel", "widgets", "the two-sample explorer")
+param = require("param", "widgets", "the two-sample explorer")
+
+__all__ = ["TwoSampleExplorer"]
+
+#: Statistics the explorer offers (NPLM has its own section of notebook 05: its toys take
+#: seconds each).
+_FAST = ("mean_ks", "sliced_ks", "sliced_wasserstein", "fgd", "mmd_poly", "mmd_gaussian")
+#: The knobs that define a study (changing one needs *Run toys*).
+_KNOBS = ("family", "dim", "kind", "eps_max", "n", "statistics", "toys", "cl", "seed")
+
+
+class TwoSampleExplorer(pn.viewable.Viewer):
+    """Power curves of two-sample statistics on a deformed reference model of arXiv:2409.16336.
+
+    Example:
+        >>> ex = TwoSampleExplorer(n=200, toys=20, statistics=["mean_ks"])
+        >>> ex.run().results["mean_ks"].threshold > 0
+        True
+    """
+
+    family = param.Selector(default="cg", objects=list(FAMILIES), doc="Reference family.")
+    dim = param.Selector(default=5, objects=list(PAPER_DIMS), doc="Dimension d.")
+    kind = param.Selector(default="mean", objects=list(DEFORMATIONS), doc="Deformation.")
+    eps_max = param.Number(
+        default=0.2, bounds=(0.001, 2.0), label="Largest ε", doc="Largest deformation ε."
+    )
+    n = param.Integer(
+        default=2_000, bounds=(100, 20_000), label="Events per sample", doc="Events per sample."
+    )
+    statistics = param.ListSelector(
+        default=["mean_ks", "sliced_wasserstein", "mmd_poly", "fgd"],
+        objects=list(_FAST),
+        doc="Statistics to compare.",
+    )
+    toys = param.Integer(
+        default=200, bounds=(20, 5_000), label="Toys", doc="Toys per distribution."
+    )
+    cl = param.Number(
+        default=0.95, bounds=(0.5, 0.999), label="Confidence level", doc="Confidence level."
+    )
+    seed = param.Integer(default=0, bounds=(0, None), doc="Seeds every toy.")
+    shown = param.Selector(
+        default=None, objects=[], label="Toys of", doc="Statistic whose toys are shown."
+    )
+    eps_index = param.Integer(
+        default=2, bounds=(0, 5), label="At ε number", doc="Which ε of the grid (0 to 5) is shown."
+    )
+    study = param.ClassSelector(class_=PowerStudy, default=None, precedence=-1)
+
+    def __init__(self, **params: Any) -> None:
+        self.summary_pane = pn.pane.Markdown(
+            "", sizing_mode="stretch_width", css_classes=["precml-twosample"]
+        )
+        self.power_pane = pn.pane.HoloViews(None)
+        self.toys_pane = pn.pane.HoloViews(None)
+        self.timing_pane = pn.pane.HoloViews(None)
+        self.error_pane = pn.pane.Markdown("", styles={"color": "#b00020"})
+        self.progress = pn.indicators.Progress(value=0, max=100, width=280)
+        super().__init__(**params)
+        self.param.statistics.objects = [s for s in _FAST if s in statistic_names()]
+        self._cache: dict[PowerConfig, PowerStudy] = {}
+        self.run_button = pn.widgets.Button(
+            **label_kwargs(pn.widgets.Button, "Run toys"), **color_kwargs(pn.widgets.Button)
+        )
+        self.run_button.on_click(self.on_run_click)
+        self._show_study()
+
+    def config(self) -> PowerConfig:
+        """The study the knobs select: six sizes ε from 0 to :attr:`eps_max`."""
+        return PowerConfig(
+            family=self.family,
+            dim=self.dim,
+            kind=self.kind,
+            epsilons=tuple(float(e) for e in np.linspace(0.0, self.eps_max, 6)),
+            n=self.n,
+            statistics=tuple(self.statistics),
+            toys=self.toys,
+            cl=self.cl,
+            seed=self.seed,
+        )
+
+    def _compute(self, config: PowerConfig) -> PowerStudy:
+        """The study for ``config`` (cached); touches no view."""
+        if config not in self._cache:
+            self.progress.value = 0
+            self._cache[config] = power_study(
+                config, on_progress=lambda f: setattr(self.progress, "value", int(100 * f))
+            )
+        return self._cache[config]
+
+    def run(self) -> PowerStudy:
+        """Run (or fetch from the cache) the study of the current knobs and show it."""
+        self.study = self._compute(self.config())
+        return self.study
+
+    def show(self, study: PowerStudy) -> None:
+        """Cache a finished study (e.g. one shared by every session of a server) under its
+        configuration, and show it when the knobs select that configuration."""
+        self._cache[study.config] = study
+        if study.config == self.config():
+            self.study = study
+            self.progress.value = 100
+
+    async def on_run_click(self, _event: object = None) -> None:
+        """*Run toys*: compute in a worker thread; a bad input or a failed statistic is shown
+        in ``error_pane``, never raised."""
+        self.run_button.disabled = True
+        self.error_pane.object = ""
+        try:
+            config = self.config()
+            study = await asyncio.to_thread(self._compute, config)
+        except PrecmlError as exc:
+            self.error_pane.object = f"**The toys failed:** {html.escape(str(exc))}"
+        else:
+            if config == self.config():
+                self.study = study
+        finally:
+            self.run_button.disabled = False
+
+    @param.depends(*_KNOBS, watch=True)
+    def _knobs_changed(self) -> None:
+        """Show the cached study for the new knobs, or nothing until *Run toys*."""
+        try:
+            self.study = self._cache.get(self.config())
+        except PrecmlError as exc:  # e.g. no statistic selected
+            self.error_pane.object = html.escape(str(exc))
+            self.study = None
+
+    def summary(self) -> str:
+        """Markdown: power per statistic and ε, time per toy, and the shown toys' p-value."""
+        study = self.study
+        if study is None:
+            return "Press **Run toys** to compare the statistics on this deformation."
+        eps = study.config.epsilons
+        head = "| statistic | ms per toy | " + " | ".join(f"ε = {e:.3g}" for e in eps) + " |"
+        rows = [head, "|:--|--:|" + "--:|" * len(eps)]
+        for name, r in study.results.items():
+            powers = " | ".join(f"{p.value:.2f}" for p in r.power)
+            rows.append(f"| {name} | {1e3 * r.seconds_per_toy:.3g} | {powers} |")
+        shown = study.results[self.shown]
+        p = shown.null.p_value(float(np.median(shown.alternatives[self.eps_index])))
+        median = (
+            f"Median toy at ε = {eps[self.eps_index]:.3g} for **{self.shown}**: {p.describe()}."
+        )
+        note = (
+            f"*Power: fraction of toys above the null's {study.config.cl:.0%} threshold "
+            "(68 % Clopper–Pearson intervals in the plot); at ε = 0 it estimates the "
+            f"false-alarm rate {1 - study.config.cl:.2g}. Time per toy includes sampling.*"
+        )
+        return "\n\n".join(["\n".join(rows), median, note])
+
+    @param.depends("study", watch=True)
+    def _show_study(self) -> None:
+        """Draw a new study's power and timing plots; reset the shown statistic."""
+        study = self.study
+        for pane in (self.power_pane, self.toys_pane, self.timing_pane):
+            pane.visible = study is not None
+        if study is None:
+            self.summary_pane.object = self.summary()
+            return
+        names = list(study.results)
+        self.param.shown.objects = names
+        self.param.eps_index.bounds = (0, len(study.config.epsilons) - 1)
+        with param.parameterized.discard_events(self):
+            self.shown = self.shown if self.shown in names else names[0]
+        self.power_pane.object = power_plot(study)
+        self.timing_pane.object = timing_plot(study)
+        self._show_toys()
+
+    @param.depends("shown", "eps_index", watch=True)
+    def _show_toys(self) -> None:
+        """Draw the shown statistic's toys at the shown ε."""
+        if self.study is not None and self.shown in self.study.results:
+            self.toys_pane.object = toys_plot(self.study, self.shown, self.eps_index)
+        self.summary_pane.object = self.summary()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        fit = {name: {"width": 260} for name in (*_KNOBS, "shown", "eps_index")}
+        fit["statistics"] = {"type": pn.widgets.CheckBoxGroup, "width": 260}
+        knobs = pn.Param(self.param, parameters=list(_KNOBS), widgets=fit, show_name=False)
+        inspect = pn.Param(
+            self.param, parameters=["shown", "eps_index"], widgets=fit, show_name=False
+        )
+        return pn.Row(
+            pn.Column(
+                "### Two-sample tests", knobs, self.run_button, self.progress, inspect, width=300
+            ),
+            pn.Column(
+                self.error_pane,
+                self.summary_pane,
+                pn.Row(self.power_pane, self.timing_pane),
+                self.toys_pane,
+                width=930,
+            ),
+        )
