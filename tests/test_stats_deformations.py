@@ -2,8 +2,8 @@
 
 Statistical checks compare with closed forms. A moment check passes when
 ``|estimate - truth| < 5 standard errors``: for a Gaussian estimate a false alarm has
-probability 6e-7 per comparison, so the ~200 comparisons here fail together less than once in
-5000 runs (every RNG is seeded, so a run is reproducible). The sensitivity checks allow
+probability 6e-7 per comparison, so the ~460 comparisons here fail together less than once in
+3000 runs (every RNG is seeded, so a run is reproducible). The sensitivity checks allow
 4 bootstrap errors (6e-5 each).
 """
 
@@ -278,15 +278,19 @@ def test_paper_mean_shift_sensitivity_cg5(name: str) -> None:
         def statistic(alt: object) -> suite.Statistic:
             return metrics.likelihood_ratio_statistic(model.log_prob, alt.log_prob)
 
-        toys = 2000  # a null per ε: 2000 toys each (the paper: 1e4)
+        toys = 1000  # a null per ε
+
     else:
         if name not in suite.statistic_names():
             pytest.skip(f"statistic {name!r} is not registered yet")
-        statistic, toys = name, 10_000
+        statistic, toys = name, 2000
+    # Fewer null toys than the paper's 1e4 (2 CPU cores): the threshold's order-statistic
+    # error is part of the bootstrap error.
     result = sensitivity(
         statistic, model, "mean", n=10_000, m=10_000, toys=toys, alt_toys=100, eps_high=0.5,
         seed=0,
     )  # fmt: skip
     published = PUBLISHED_CG5_MEAN[name][0.95]
     # Both values carry a Monte Carlo error of the same size (100 alternative toys each).
+    print(result.describe(), f"published {published}")
     assert abs(result.epsilon - published) < 3 * np.sqrt(2) * result.error, result.describe()

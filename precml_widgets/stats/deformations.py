@@ -309,6 +309,9 @@ class Deformed:
     epsilon: float
     u: Array
 
+    def __post_init__(self) -> None:
+        require_choice("kind", self.kind, DEFORMATIONS)
+
     @property
     def dim(self) -> int:
         """Number of features d."""
