@@ -49,7 +49,8 @@ References:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -275,16 +276,40 @@ def _poly_moment(z: torch.Tensor) -> torch.Tensor:
     return total
 
 
-def _poly_kernel_sums(x: torch.Tensor, y: torch.Tensor, same: bool) -> torch.Tensor:
-    """``Σ_{i,j} (x_i·y_j / d + 1)⁴`` per toy by blocks of rows (``i = j`` dropped if same)."""
+def _block_sums(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    kernel: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    same: bool,
+) -> torch.Tensor:
+    """``Σ_{i,j} k(x_i, y_j)`` per toy by blocks of rows, ``kernel(xb, yb)`` -> ``(T, r, c)``.
+
+    With ``same`` (``y`` is ``x``) only the blocks on and right of the diagonal are
+    computed and the off-diagonal ones counted twice (half the work); ``i = j`` included.
+    """
     torch = _torch()
     total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     step = max(1, _BLOCK_ELEMENTS // max(1, x.shape[0] * y.shape[1]))
-    d = x.shape[-1]
     for lo in range(0, x.shape[1], step):
-        block = (x[:, lo : lo + step] @ y.transpose(1, 2) / d + 1.0) ** MMD_POLY_DEGREE
-        total += block.sum((1, 2))
+        hi = min(lo + step, x.shape[1])
+        if same:
+            block = kernel(x[:, lo:hi], y[:, lo:])
+            total += block[..., : hi - lo].sum((1, 2)) + 2.0 * block[..., hi - lo :].sum((1, 2))
+        else:
+            total += kernel(x[:, lo:hi], y).sum((1, 2))
+    return total
+
+
+def _poly_block(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    """``(x·y / d + 1)⁴`` of every pair, ``(T, r, c)``."""
+    return (xb @ yb.transpose(1, 2)).div_(xb.shape[-1]).add_(1.0).pow_(MMD_POLY_DEGREE)
+
+
+def _poly_kernel_sums(x: torch.Tensor, y: torch.Tensor, same: bool) -> torch.Tensor:
+    """``Σ_{i,j} (x_i·y_j / d + 1)⁴`` per toy (``i = j`` dropped if same)."""
+    total = _block_sums(x, y, _poly_block, same)
     if same:
+        d = x.shape[-1]
         total -= ((x * x).sum(-1) / d + 1.0).pow(MMD_POLY_DEGREE).sum(-1)
     return total
 
@@ -363,18 +388,10 @@ def median_bandwidth(
     return pairs.kthvalue((pairs.shape[-1] + 1) // 2, -1).values
 
 
-def _gauss_sums(x: torch.Tensor, y: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
-    """``Σ_{i,j} exp(-gamma |x_i - y_j|²)`` per toy, by blocks of rows."""
-    torch = _torch()
-    total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-    step = max(1, _BLOCK_ELEMENTS // max(1, x.shape[0] * y.shape[1]))
-    y2 = (y * y).sum(-1).unsqueeze(1)
-    g = gamma.view(-1, 1, 1)
-    for lo in range(0, x.shape[1], step):
-        xb = x[:, lo : lo + step]
-        sq = (xb * xb).sum(-1).unsqueeze(-1) + y2 - 2.0 * xb @ y.transpose(1, 2)
-        total += torch.exp(-g * sq.clamp_(min=0.0)).sum((1, 2))
-    return total
+def _gauss_block(gamma: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    """``exp(-gamma |x - y|²)`` of every pair, ``(T, r, c)``."""
+    sq = (xb * xb).sum(-1).unsqueeze(-1) + (yb * yb).sum(-1).unsqueeze(1) - 2.0 * xb @ yb.mT
+    return sq.clamp_(min=0.0).mul_(-gamma.view(-1, 1, 1)).exp_()
 
 
 def mmd_gaussian(
@@ -407,7 +424,8 @@ def mmd_gaussian(
     else:
         sigma = torch.full((x.shape[0],), float(bandwidth), dtype=x.dtype, device=x.device)
     gamma = 0.5 / sigma.clamp(min=torch.finfo(x.dtype).tiny) ** 2
-    kxx = _gauss_sums(x, x, gamma) - n  # k(x, x) = 1 on the diagonal
-    kyy = _gauss_sums(y, y, gamma) - m
-    kxy = _gauss_sums(x, y, gamma)
+    kernel = partial(_gauss_block, gamma)
+    kxx = _block_sums(x, x, kernel, True) - n  # k(x, x) = 1 on the diagonal
+    kyy = _block_sums(y, y, kernel, True) - m
+    kxy = _block_sums(x, y, kernel, False)
     return kxx / (n * (n - 1)) + kyy / (m * (m - 1)) - 2.0 * kxy / (n * m)
