@@ -14,6 +14,7 @@ from precml_widgets.stats.nplm_benchmark import (
     PUBLISHED,
     BenchmarkConfig,
     chi2_compatibility,
+    ideal_t,
     run_benchmark,
     sample_data,
 )
@@ -193,6 +194,18 @@ def test_benchmark_signals_have_the_stated_shapes() -> None:
     assert np.mean(s3) == pytest.approx(3 / 8, abs=0.05)  # Gamma(3, 1/8) mean
     s1 = sample_data("S1", 0.0, rng)
     assert np.all(np.abs(s1 - 0.8) < 0.1)
+
+
+def test_ideal_statistic_by_hand() -> None:
+    """Two events, S2: 2 [Σ log(1 + N_S φ(x)/(N(0) 8 e^{-8x})) − N_S], typed out with math."""
+    import math
+
+    def term(x: float) -> float:
+        phi = math.exp(-0.5 * ((x - 0.2) / 0.02) ** 2) / (0.02 * math.sqrt(2 * math.pi))
+        return math.log(1 + 90 * phi / (2000 * 8 * math.exp(-8 * x)))
+
+    expected = 2 * (term(0.21) + term(0.5) - 90)
+    assert ideal_t(np.array([0.21, 0.5]), "S2", 2000.0) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.validation

@@ -227,11 +227,11 @@ def prepare_reference(
     seed = require_seed("seed", seed)
     weights = None if reference_weight is None else reference_weights(reference_weight, len(ref), 1)
     rng = np.random.default_rng(seed)
-    if isinstance(centres, int | np.integer) and not isinstance(centres, bool):
+    if np.ndim(centres) == 0:  # a count M (require_int refuses bools and non-integers)
         src = ref if pool is None else as_batch("pool", pool, dim=ref.shape[1])
         m = require_int(
             "centres",
-            int(centres),
+            centres,
             low=1,
             high=len(src),
             hint=f"M can be at most the {len(src)} pooled events to draw from.",
