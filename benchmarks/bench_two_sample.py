@@ -1,0 +1,182 @@
+"""Two-sample metric suite: time per null toy of every statistic, beside the published times.
+
+Configurations of the issue: d = 5, n = m = 1e4 and d = 20, n = m = 2e4, standard normal
+samples. Each statistic runs on a block of pre-drawn toys (vectorised over the block where
+the statistic allows); the time per toy is the block's wall time / toys, sample generation
+excluded (reported separately: NumPy ``standard_normal`` of both samples). "projected" =
+time per toy x 1e4 toys; ``--full`` runs the 1e4 toys instead (hours for the slow ones).
+
+Published (arXiv:2409.16336 via issue 12, one GPU, 1e4 toys, d = 5): KS 29 s, SW 253 s.
+Baseline in the same process: a naive batched torch sliced Wasserstein, scipy's algorithm
+(pooled sort, two ``searchsorted`` ECDFs, ``Σ |F - G| Δz``) with fresh directions per call,
+at the same K = 2 d directions. Also measured: sorting ``(T, K, n)`` in float32 vs float64,
+``torch.sort`` vs ``torch.topk``, 1 vs 2 torch threads.
+
+Run: ``python benchmarks/bench_two_sample.py`` (writes benchmarks/results/two_sample.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+import torch
+from _common import write
+
+from precml_widgets.stats import metrics, suite
+
+PUBLISHED_5D_S = {"mean_ks": 29.0, "sliced_wasserstein": 253.0}
+FULL = 10_000
+# toys per statistic at (5D, 20D) by default: ~2-3 minutes in all on 2 busy cores
+DEFAULT_TOYS = {"fast": (20, 10), "mmd_gaussian": (2, 1), "classifier": (2, 1)}
+VECTORISED = ("mean_ks", "sliced_ks", "sliced_wasserstein", "fgd", "fgd_inf", "mmd_poly")
+
+
+def naive_sliced_wasserstein(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """scipy.stats.wasserstein_distance's algorithm, batched in torch, K = 2 d fresh directions."""
+    d = x.shape[-1]
+    u = torch.randn(2 * d, d, dtype=x.dtype)
+    u = u / u.norm(dim=1, keepdim=True)
+    a, b = (x @ u.T).transpose(1, 2), (y @ u.T).transpose(1, 2)
+    a, b = torch.sort(a, -1).values, torch.sort(b, -1).values
+    pooled = torch.sort(torch.cat([a, b], -1), -1).values
+    deltas = pooled[..., 1:] - pooled[..., :-1]
+    cdf_a = (
+        torch.searchsorted(a.contiguous(), pooled[..., :-1].contiguous(), right=True) / a.shape[-1]
+    )
+    cdf_b = (
+        torch.searchsorted(b.contiguous(), pooled[..., :-1].contiguous(), right=True) / b.shape[-1]
+    )
+    return ((cdf_a - cdf_b).abs() * deltas).sum(-1).mean(-1)
+
+
+def _gauss_lr(d: int) -> suite.Statistic:
+    shift = torch.full((d,), 0.1, dtype=torch.float64)
+    return metrics.likelihood_ratio_statistic(
+        lambda x: -0.5 * (x**2).sum(-1), lambda x: -0.5 * ((x - shift) ** 2).sum(-1)
+    )
+
+
+def _per_toy(
+    func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    rng: np.random.Generator,
+    d: int,
+    n: int,
+    toys: int,
+    block: int,
+) -> tuple[float, float]:
+    """Seconds per toy of ``func`` and of drawing the samples, over ``toys`` toys in blocks."""
+    warm = torch.from_numpy(rng.standard_normal((1, 100, d)))
+    func(warm, warm)  # warm-up (caches, first-call overhead)
+    compute = generate = 0.0
+    toys = max(1, toys)
+    for start in range(0, toys, block):
+        size = min(block, toys - start)
+        t0 = time.perf_counter()
+        x = torch.from_numpy(rng.standard_normal((size, n, d)))
+        y = torch.from_numpy(rng.standard_normal((size, n, d)))
+        t1 = time.perf_counter()
+        func(x, y)
+        compute += time.perf_counter() - t1
+        generate += t1 - t0
+    return compute / toys, generate / toys
+
+
+def bench_config(d: int, n: int, toys: dict[str, int], seed: int) -> dict:
+    rng = np.random.default_rng([seed, d])
+    block = 50 if d == 5 else 10  # toys per vectorised call (~40 MB of samples)
+    stats: dict[str, dict] = {}
+    generation = []
+    names = [*VECTORISED, "likelihood_ratio", "mmd_gaussian", "classifier"]
+    for name in names:
+        stat = _gauss_lr(d) if name == "likelihood_ratio" else suite.get_statistic(name)
+        count = toys.get(name, toys["fast"])
+        per_toy, gen = _per_toy(stat.compute, rng, d, n, count, block)
+        generation.append(gen)
+        stats[name] = {
+            "toys_timed": count,
+            "ms_per_toy": 1e3 * per_toy,
+            "projected_s_1e4_toys": per_toy * FULL,
+            "vectorised_over_toys": name != "classifier",
+        }
+        if d == 5 and name in PUBLISHED_5D_S:
+            stats[name]["published_gpu_s_1e4_toys"] = PUBLISHED_5D_S[name]
+            stats[name]["published_over_ours"] = PUBLISHED_5D_S[name] / (per_toy * FULL)
+        print(
+            f"d={d} n={n}: {name:<19} {1e3 * per_toy:9.2f} ms/toy over {count} toys, "
+            f"projected {per_toy * FULL:9.0f} s for 1e4 toys"
+        )
+    count = toys["fast"]
+    naive, _ = _per_toy(naive_sliced_wasserstein, rng, d, n, count, block)
+    ours = stats["sliced_wasserstein"]["ms_per_toy"] / 1e3
+    print(f"d={d} n={n}: naive batched SW {1e3 * naive:.2f} ms/toy -> ours {naive / ours:.2f}x")
+    return {
+        "d": d,
+        "n": n,
+        "m": n,
+        "toys_per_call": block,
+        "sample_generation_ms_per_toy": 1e3 * float(np.median(generation)),
+        "statistics": stats,
+        "naive_sw_ms_per_toy": 1e3 * naive,
+        "naive_sw_projected_s_1e4_toys": naive * FULL,
+        "sw_speedup_vs_naive": naive / ours,
+    }
+
+
+def bench_sorting(n: int = 10_000, columns: int = 10, toys: int = 20) -> dict:
+    """Sort ``(toys, columns, n)``: float32 vs float64, sort vs topk, 1 vs 2 threads (ms/toy)."""
+    threads = torch.get_num_threads()
+    out = {}
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(toys, columns, n, dtype=dtype)
+        for nthreads in sorted({1, threads}):
+            torch.set_num_threads(nthreads)
+            for how, func in (
+                ("sort", partial(torch.sort, x, -1)),
+                ("topk", partial(torch.topk, x, n, -1)),
+            ):
+                func()
+                t0 = time.perf_counter()
+                func()
+                key = f"{how}_{str(dtype).split('.')[-1]}_threads{nthreads}_ms_per_toy"
+                out[key] = 1e3 * (time.perf_counter() - t0) / toys
+    torch.set_num_threads(threads)
+    print("sorting (toys, 10, 1e4):", {k: round(v, 2) for k, v in out.items()})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--full", action="store_true", help="time 1e4 toys per statistic")
+    parser.add_argument("--toys", type=int, default=None, help="toys per statistic (all)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    configs = []
+    for index, (d, n) in enumerate(((5, 10_000), (20, 20_000))):
+        toys = {key: value[index] for key, value in DEFAULT_TOYS.items()}
+        if args.full or args.toys:
+            toys = dict.fromkeys(toys, FULL if args.full else args.toys)
+        configs.append(bench_config(d, n, toys, args.seed))
+    write(
+        "two_sample",
+        {
+            "torch_threads": torch.get_num_threads(),
+            "torch_version": torch.__version__,
+            "device": "cpu",
+            "load_average_1_5_15_min": list(os.getloadavg()),
+            "note": "times exclude sample generation; projected = ms/toy x 1e4",
+            "configs": configs,
+            "sorting": bench_sorting(),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
