@@ -22,6 +22,7 @@ from precml_widgets.stats.deformations import (
     deformed,
     reference_model,
 )
+from precml_widgets.stats.metrics import classifier_statistic, likelihood_ratio_statistic
 from precml_widgets.stats.nplm import NPLMResult, nplm_kernel, nplm_neural
 from precml_widgets.stats.sensitivity import Sensitivity, sensitivity
 from precml_widgets.stats.two_sample import (
@@ -46,10 +47,12 @@ __all__ = [
     "Sensitivity",
     "TwoSampleResult",
     "classifier_check",
+    "classifier_statistic",
     "clopper_pearson",
     "deformed",
     "energy_test",
     "ks_per_feature",
+    "likelihood_ratio_statistic",
     "nplm_kernel",
     "nplm_neural",
     "reference_model",
