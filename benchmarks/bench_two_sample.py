@@ -10,7 +10,7 @@ Published (arXiv:2409.16336 via issue 12, one GPU, 1e4 toys, d = 5): KS 29 s, SW
 Baseline in the same process: a naive batched torch sliced Wasserstein, scipy's algorithm
 (pooled sort, two ``searchsorted`` ECDFs, ``Σ |F - G| Δz``) with fresh directions per call,
 at the same K = 2 d directions. Also measured: sorting ``(T, K, n)`` in float32 vs float64,
-``torch.sort`` vs ``torch.topk``, 1 vs 2 torch threads.
+``torch.sort`` vs ``torch.topk``, 1 vs 2 torch threads, NumPy's SIMD sort.
 
 Run: ``python benchmarks/bench_two_sample.py`` (writes benchmarks/results/two_sample.json).
 """
@@ -128,7 +128,8 @@ def bench_config(d: int, n: int, toys: dict[str, int], seed: int) -> dict:
 
 
 def bench_sorting(n: int = 10_000, columns: int = 10, toys: int = 20) -> dict:
-    """Sort ``(toys, columns, n)``: float32 vs float64, sort vs topk, 1 vs 2 threads (ms/toy)."""
+    """Sort ``(toys, columns, n)``: float32 vs float64, sort vs topk, 1 vs 2 threads, and
+    NumPy's SIMD ``sort``/``argsort`` (what the statistics use on the CPU), in ms per toy."""
     threads = torch.get_num_threads()
     out = {}
     for dtype in (torch.float32, torch.float64):
@@ -145,6 +146,12 @@ def bench_sorting(n: int = 10_000, columns: int = 10, toys: int = 20) -> dict:
                 key = f"{how}_{str(dtype).split('.')[-1]}_threads{nthreads}_ms_per_toy"
                 out[key] = 1e3 * (time.perf_counter() - t0) / toys
     torch.set_num_threads(threads)
+    values = np.random.default_rng(0).standard_normal((toys, columns, n))
+    for how, func in (("numpy_sort", np.sort), ("numpy_argsort", np.argsort)):
+        func(values, axis=-1)
+        t0 = time.perf_counter()
+        func(values, axis=-1)
+        out[f"{how}_float64_ms_per_toy"] = 1e3 * (time.perf_counter() - t0) / toys
     print("sorting (toys, 10, 1e4):", {k: round(v, 2) for k, v in out.items()})
     return out
 
