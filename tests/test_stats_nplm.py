@@ -208,22 +208,56 @@ def test_ideal_statistic_by_hand() -> None:
     assert ideal_t(np.array([0.21, 0.5]), "S2", 2000.0) == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.validation
-def test_kernel_null_is_chi2_with_a_fitted_dof() -> None:
-    """Paper settings (N_R = 2e5, M = 3000, σ = 0.3, λ = 1e-10), 300 null toys; the bootstrap
-    p-value is uniform under a true χ², so a correct method fails 1 % of the time."""
-    res = run_benchmark(null_toys=300, signal_toys=1, signals=(), progress=False)
-    assert res.null_ks_p > 0.01, (res.null_dof, res.null_ks_p)
+#: Kernel modes of the validation runs: the exact optimum of the NPLM loss, and what the
+#: paper's code computes (weighted logistic loss, one LogisticFalkon Newton step from f = 0).
+MODES = {
+    "nplm": BenchmarkConfig(),
+    "falkon_one_step": BenchmarkConfig(loss="logistic", max_iter=1),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(MODES))
+def paper_run(request: pytest.FixtureRequest) -> tuple[str, object]:
+    """Paper settings (N_R = 2e5, N(0) = 2000, M = 3000, σ = 0.3, λ = 1e-10): 300 null toys
+    and 100 per signal, one run per mode (about 2-6 min on 2 cores)."""
+    mode = request.param
+    return mode, run_benchmark(MODES[mode], null_toys=300, signal_toys=100, progress=False)
 
 
 @pytest.mark.validation
-def test_kernel_reproduces_published_median_z() -> None:
-    """300 null and 100 signal toys per signal; Z of the median signal toy from the fitted χ²
-    (300 null toys resolve Z <= 2.7 only) within ±0.2 of arXiv:2204.02317 App. C."""
-    res = run_benchmark(progress=False)
-    got = {s: round(v.z_chi2, 2) for s, v in res.signals.items()}
-    for s, z in PUBLISHED["median_z"].items():
-        assert abs(got[s] - z) <= 0.2, (got, res.null_dof)
+def test_kernel_null_is_chi2_with_a_fitted_dof(paper_run: tuple[str, object]) -> None:
+    """The bootstrap p-value is uniform under a true χ²: a correct method fails 1 % of the time.
+    Measured (seed 0): nplm dof 11.14, p = 0.017 (its empirical tail is heavier than the
+    fitted χ²'s: data beyond the reference's last event); falkon_one_step dof 9.67 (published
+    9.58), p = 0.60."""
+    mode, res = paper_run
+    assert res.null_ks_p > 0.01, (mode, res.null_dof, res.null_ks_p)
+
+
+@pytest.mark.validation
+@pytest.mark.parametrize(
+    "signal",
+    [
+        "S1",
+        pytest.param(
+            "S2",
+            marks=pytest.mark.xfail(
+                reason="S2 as stated (N(0.2, 0.02), N_S = 90) gives an ideal likelihood-ratio "
+                "Z = sqrt(median t) of 5.6 where the paper quotes 4.1 (S1, S3: 4.9, 4.6 against "
+                "4.7, 4.4): the published S2 is weaker than its stated definition, and our Z "
+                "exceeds the published 2.82 by 0.2-0.35",
+                strict=False,
+            ),
+        ),
+        "S3",
+    ],
+)
+def test_kernel_reproduces_published_median_z(paper_run: tuple[str, object], signal: str) -> None:
+    """Z of the median signal toy from the fitted χ² (300 null toys resolve only Z <= 2.7)
+    within ±0.2 of arXiv:2204.02317 App. C."""
+    mode, res = paper_run
+    got = res.signals[signal].z_chi2
+    assert abs(got - PUBLISHED["median_z"][signal]) <= 0.2, (mode, signal, got, res.null_dof)
 
 
 def test_benchmark_config_defaults_are_the_papers() -> None:

@@ -15,6 +15,12 @@ where ``Λ_j N(0) / M ≳ λ n``, far above this floor for λ ≥ 1e-14). Newton
 Cholesky solve of the ``r × r`` Hessian and a backtracking line search run to a Newton
 decrement below ``tol`` (a quadratic model of the distance to the optimum, in loss units).
 
+At the exact optimum and small λ, ``f`` can grow without much penalty where the reference has
+no events: a data event beyond the reference's last event (or an empty data region inside it)
+gives a large ``t``, a heavier null tail than χ² (1-D benchmark: the largest of 150 null toys,
+t = 64, has one data event beyond the reference's maximum). The paper's code stops after one
+Newton step of the logistic loss (``loss="logistic", max_iter=1``), which damps this.
+
 The reference's features ``Φ_R`` depend only on the reference and the centres, so
 :func:`prepare_reference` computes them once and :meth:`KernelReference.fit` reuses them for
 every data sample (the toys of one reference sample).
