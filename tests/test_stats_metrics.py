@@ -206,3 +206,15 @@ def test_null_p_values_are_uniform(name: str) -> None:
 def test_null_p_values_are_uniform_classifier() -> None:
     # 1500 classifier fits (about a minute): outside CI; same 1 % false-alarm rate, fixed seeds
     assert _uniformity_p(metrics.classifier_statistic(max_iter=50)) > 0.01
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", FAST)
+def test_cuda_equals_cpu(name: str) -> None:
+    # the CUDA paths sort with torch.sort (the CPU paths with NumPy): same values
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    x, y = _samples(9, 150, 130, 3)
+    x[:20], y[:20] = x[:20].round(1), y[:20].round(1)  # ties within and across samples
+    cpu = suite.evaluate(name, x, y, device="cpu")
+    assert suite.evaluate(name, x, y, device="cuda") == pytest.approx(cpu, rel=1e-9, abs=1e-12)

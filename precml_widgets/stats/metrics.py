@@ -125,12 +125,30 @@ def ks_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         0.666667
     """
     n, m = a.shape[-1], b.shape[-1]
+    if a.device.type == "cpu":
+        return _ks_numpy(a.detach().double().numpy(), b.detach().double().numpy())
     z, gap = _pooled_gap(a.double(), b.double())
     gap = gap.abs_()
     ties = z[..., 1:] == z[..., :-1]
     if bool(ties.any()):  # only the last of tied values is an ECDF value
         gap[..., :-1] = gap[..., :-1].masked_fill(ties, 0)
     return gap.amax(-1).double() / (n * m)
+
+
+def _ks_numpy(a: np.ndarray, b: np.ndarray) -> torch.Tensor:
+    """:func:`ks_columns` on the CPU in NumPy (SIMD sorts, single-threaded passes): with
+    ``c_i`` reference events among the first ``i`` pooled ones, ``n m (F - G) = (n + m) c_i
+    - n i``."""
+    torch = _torch()
+    n, m = a.shape[-1], b.shape[-1]
+    values = np.concatenate([a, b], -1)
+    count = (np.argsort(values, axis=-1) < n).cumsum(-1, dtype=np.int64)
+    gap = np.abs((n + m) * count - n * np.arange(1, n + m + 1))
+    z = np.sort(values, axis=-1)
+    ties = z[..., 1:] == z[..., :-1]
+    if ties.any():  # only the last of tied values is an ECDF value
+        gap[..., :-1][ties] = 0
+    return torch.from_numpy(gap.max(-1) / (n * m))
 
 
 def wasserstein_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
