@@ -66,7 +66,18 @@ CI_PARAMETERS: dict[str, dict[str, Any]] = {
     "02_data_acquisition": {**CI_DAQ, "seed": 0},
     "03_inference": {"seed": 0},
     "04_likelihood_preservation": {"seed": 0},
-    "05_ml_tools": {"seed": 0, "n_events": 100, "n_permutations": 50},
+    "05_ml_tools": {
+        "seed": 0,
+        "n_events": 1_000,
+        "toys": 80,
+        "nplm_reference_events": 2_000,
+        "nplm_data_events": 200,
+        "nplm_toys": 30,
+        "flow_training_iterations": 10,
+        "flow_events": 8_000,
+        "cms_reference_events": 4_000,
+        "cms_toys": 20,
+    },
 }
 
 

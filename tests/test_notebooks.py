@@ -97,7 +97,7 @@ def test_notebook_runs(path, run_notebook):
     if run.peak_pss_mb is not None:
         assert run.peak_pss_mb < MAX_PEAK_MB
     assert run.wall_s < CI_MAX_WALL_S, f"{path.stem}: {run.wall_s:.0f} s in the CI configuration"
-    if path.stem in ("03_inference", "04_likelihood_preservation", "05_ml_tools"):
+    if path.stem in ("03_inference", "04_likelihood_preservation"):
         assert record["status"] == "outline"
 
 
@@ -129,12 +129,3 @@ def test_index_lists_every_known_file(run_notebook):
         assert entry["path"] == found
         assert entry["found"] is (found is not None)
     assert record["n_found"] == sum(e["found"] for e in record["files"].values())
-
-
-@pytest.mark.notebook
-@pytest.mark.slow
-def test_ml_tools_energy_test(run_notebook):
-    record = run_notebook("05_ml_tools").record
-    for result in record["energy_test"].values():
-        assert 1 / 51 <= result["p_value"] <= 1.0
-        assert result["n_x"] == result["n_y"] == 100
