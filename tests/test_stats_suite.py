@@ -11,6 +11,16 @@ pytest.importorskip("torch")
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.stats import suite
 
+
+@pytest.fixture(autouse=True)
+def no_leftover_statistics():
+    """The statistics this module registers leave the registry afterwards."""
+    yield
+    for name in ("test_mean_gap", "test_other", "test_nan"):
+        suite.unregister(name)
+    assert not any(n.startswith("test_") for n in suite.statistic_names())
+
+
 #: The squared distance of the two sample means (d = 1): for unit Gaussians with n events
 #: each, (mean_r - mean_d)² / (2 / n) is exactly χ² with 1 dof. An independent truth.
 MEAN_GAP = suite.Statistic(
@@ -61,7 +71,7 @@ def test_toys_do_not_depend_on_the_scheduler():
     distributed = pytest.importorskip("distributed")
     kwargs = dict(toys=25, seed=3, block=10, progress=False)
     serial = suite.null_distribution(MEAN_GAP, unit_gaussian, 20, 20, serial=True, **kwargs)
-    with distributed.Client(processes=False, n_workers=1, dashboard_address=None) as client:
+    with distributed.Client(processes=False, n_workers=1, dashboard_address=":0") as client:
         dask = suite.null_distribution(MEAN_GAP, unit_gaussian, 20, 20, scheduler=client, **kwargs)
     np.testing.assert_array_equal(serial.values, dask.values)
 
@@ -129,3 +139,45 @@ def test_unknown_statistic_and_a_null_of_another_test_are_refused():
         suite.two_sample_test(other, np.zeros((20, 1)), np.zeros((20, 1)), null)
     with pytest.raises(InvalidInputError, match="toys"):
         suite.null_distribution(MEAN_GAP, unit_gaussian, 20, 20, toys=0, serial=True)
+
+
+@pytest.mark.parametrize(
+    ("sampler", "match"),
+    [
+        (lambda n, rng: np.full((n, 1), np.nan), "NaN or infinite"),
+        (lambda n, rng: rng.normal(size=(n - 1, 1)), "when asked for"),
+        (lambda n, rng: rng.normal(size=(n, 2)), "same features"),
+        (lambda n, rng: "events", "not an array of numbers"),
+    ],
+)
+def test_a_broken_data_sampler_is_named(sampler, match):
+    with pytest.raises(InvalidInputError, match=match):
+        suite.toy_distribution(
+            MEAN_GAP,
+            unit_gaussian,
+            20,
+            20,
+            sample_data=sampler,
+            toys=3,
+            serial=True,
+            progress=False,
+        )
+
+
+def test_a_statistic_returning_nan_is_refused():
+    nan = suite.Statistic("test_nan", lambda r, d: r.mean((1, 2)) * float("nan"), "broken")
+    with pytest.raises(InvalidInputError, match="non-finite"):
+        suite.null_distribution(nan, unit_gaussian, 20, 20, toys=3, serial=True, progress=False)
+
+
+def test_extreme_asymptotic_p_values_and_p_equal_one_stay_finite():
+    null = suite.NullDistribution("test_mean_gap", np.ones(10), 5, 5, 1, 0, chi2_dof=10.0)
+    assert stats.chi2.sf(2000.0, 10.0) == 0.0  # float64 underflows here...
+    assert null.chi2_p_value(2000.0) == suite.SMALLEST_P  # ...the bound does not
+    one = suite.p_value(-1.0, np.arange(9.0))  # every toy at or above: p = 1
+    assert one.value == 1.0 and np.isfinite(one.z) and one.z < 0
+
+
+def test_toy_blocks_are_sized_to_the_memory_budget():
+    assert suite.toy_block_size(10_000, 10_000, 5) == 67  # 256 MiB / (5 × 2e4 × 5 × 8 B)
+    assert suite.toy_block_size(20_000, 20_000, 100) == 1

@@ -16,6 +16,13 @@ from precml_widgets.twosample import PowerConfig, power_study
 N, TOYS = 400, 400
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_statistics():
+    """The test statistic registered here leaves the registry afterwards."""
+    yield
+    suite.unregister("test_projected_gap")
+
+
 def _projected_gap_statistic() -> tuple[suite.Statistic, float]:
     """T = (v·(mean_d - mean_r))² / (2 vᵀΣv / N) along the mean-shift direction v of the 5-D
     correlated Gaussian: exactly χ²(1) under the null and noncentral χ²(1, λ) under a shift
@@ -69,11 +76,16 @@ def test_config_is_checked_and_the_study_is_frozen():
         PowerConfig(statistics=())
     with pytest.raises(InvalidInputError, match="toys"):
         PowerConfig(toys=5)
+    with pytest.raises(InvalidInputError, match="epsilon"):
+        PowerConfig(kind="power_abs_down", epsilons=(0.0, 1.5))  # |x|^(1-ε) needs ε < 1
     study = power_study(PowerConfig(epsilons=(0.0, 1.0), n=100, toys=20, statistics=("fgd",)))
-    assert not study.results["fgd"].null.values.flags.writeable
-    rows = study.summary_rows()
-    assert rows[0]["statistic"] == "fgd"
-    assert rows[0]["power at ε=1"] == study.results["fgd"].power[1].value
+    result = study.results["fgd"]
+    assert not result.null.values.flags.writeable
+    # recount by hand: the paper's threshold sort(null)[int(N CL)], then toys strictly above
+    threshold = np.sort(result.null.values)[int(20 * 0.95)]
+    assert result.threshold == threshold
+    for alt, p in zip(result.alternatives, result.power, strict=True):
+        assert p.value == np.count_nonzero(np.asarray(alt) > threshold) / 20
 
 
 def test_explorer_runs_caches_and_shows_the_study_numbers():
@@ -86,13 +98,15 @@ def test_explorer_runs_caches_and_shows_the_study_numbers():
     study = ex.run()
     assert ex.run() is study  # cached: no second run
     text = ex.summary()
-    for name, r in study.results.items():
-        assert f"| {name} | {1e3 * r.seconds_per_toy:.3g} |" in text
-        assert " | ".join(f"{p.value:.2f}" for p in r.power) in text
+    for r in study.results.values():  # the table shows the toys own counts
+        threshold = np.sort(r.null.values)[int(20 * 0.95)]
+        counts = [np.count_nonzero(np.asarray(a) > threshold) / 20 for a in r.alternatives]
+        assert " | ".join(f"{c:.2f}" for c in counts) in text
     ex.shown, ex.eps_index = "fgd", 5
     r = study.results["fgd"]
-    p = r.null.p_value(float(np.median(r.alternatives[5])))
-    assert p.describe() in ex.summary()
+    k = int(np.count_nonzero(r.null.values >= np.median(r.alternatives[5])))
+    p = f"{(k + 1) / 21:.3g}" if k else "p <"  # (k + 1) / (N + 1), or a bound
+    assert p in ex.summary()
     assert ex.toys_pane.object is not None and root is not None
     ex.n = 300  # another configuration: nothing shown until run
     assert ex.study is None and "Run toys" in ex.summary()
@@ -100,3 +114,24 @@ def test_explorer_runs_caches_and_shows_the_study_numbers():
     assert ex.study is study
     ex.statistics = []
     assert ex.study is None and "at least one statistic" in ex.error_pane.object
+
+
+def test_half_power_interpolates_between_grid_points():
+    from precml_widgets.stats.binomial import clopper_pearson
+    from precml_widgets.twosample.power import StatisticPower
+
+    power = tuple(clopper_pearson(k, 100) for k in (5, 30, 70, 100))
+    r = StatisticPower("x", None, (), 0.0, power, 0.0)
+    assert r.epsilon_at((0.0, 0.1, 0.2, 0.3)) == pytest.approx(0.15)  # 0.3 -> 0.7 at 0.1 -> 0.2
+    assert r.epsilon_at((0.0, 0.1, 0.2, 0.3), power=0.99) == pytest.approx(0.2 + 0.1 * 29 / 30)
+    low = tuple(clopper_pearson(k, 100) for k in (5, 6, 7, 8))
+    assert StatisticPower("x", None, (), 0.0, low, 0.0).epsilon_at((0.0, 0.1, 0.2, 0.3)) is None
+
+
+def test_explorer_refuses_a_study_beyond_its_work_limit():
+    pytest.importorskip("panel")
+    from precml_widgets.twosample import TwoSampleExplorer
+
+    ex = TwoSampleExplorer(n=20_000, dim=100, toys=5_000)
+    with pytest.raises(InvalidInputError, match="lower the toys"):
+        ex.run()

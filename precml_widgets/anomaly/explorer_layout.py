@@ -154,7 +154,11 @@ def plot_pane(
         parts.forget()  # a new figure: the old drawings and their last state go
         return plots.compose(base(), parts.tag(live(), name))
 
-    explorer.param.watch(lambda *_: parts.update(name, mark()), params)
+    def move(*_: Any) -> None:
+        if parts.drawings(name):  # a closed or never-shown pane costs nothing
+            parts.update(name, mark())
+
+    explorer.param.watch(move, params)
     return pn.panel(view)
 
 

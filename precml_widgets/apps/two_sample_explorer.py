@@ -7,9 +7,9 @@ Serve it with::
 (``make gallery`` serves every app; plain ``panel serve`` needs ``--address 127.0.0.1``.)
 
 Each session opens on the explorer's default study (four statistics, a mean shift of the 5-D
-correlated Gaussian, 200 toys per distribution; ``PRECML_APP_CONFIG=fast``: :data:`FAST`). It is computed once per server process, in a
-background thread started by the first visit (or by ``--warm``), and shared by every session;
-*Run toys* runs any other choice.
+correlated Gaussian, 200 toys per distribution; ``PRECML_APP_CONFIG=fast``: :data:`FAST`). It
+is computed once per server process, in a background thread started by the first visit (or by
+``--warm``), and shared by every session; *Run toys* runs any other choice.
 """
 
 from __future__ import annotations

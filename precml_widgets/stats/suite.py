@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOUND_CL",
+    "SMALLEST_P",
     "NullDistribution",
     "PValue",
     "SampleFn",
@@ -50,12 +51,16 @@ __all__ = [
     "p_value",
     "register",
     "statistic_names",
+    "toy_block_size",
     "toy_distribution",
     "two_sample_test",
+    "unregister",
 ]
 
 #: Confidence level of the upper bound reported when no toy reaches the observed value.
 BOUND_CL = 0.95
+#: The smallest asymptotic p-value reported; a smaller one is shown as ``p < SMALLEST_P``.
+SMALLEST_P = 1e-300
 
 #: A sampler of the reference (or alternative) model: ``sample(n, rng)`` -> ``(n, d)`` events.
 SampleFn = Callable[[int, np.random.Generator], npt.NDArray[np.float64]]
@@ -92,6 +97,11 @@ def register(statistic: Statistic) -> Statistic:
     """Add ``statistic`` to the registry under its name (replacing one of the same name)."""
     _REGISTRY[statistic.name] = statistic
     return statistic
+
+
+def unregister(name: str) -> None:
+    """Remove the statistic ``name`` from the registry (e.g. a test's own statistic)."""
+    _REGISTRY.pop(name, None)
 
 
 def statistic_names() -> tuple[str, ...]:
@@ -208,8 +218,9 @@ class PValue:
 
     @property
     def z(self) -> float:
-        """One-sided Gaussian significance ``Φ⁻¹(1 - p)`` (a lower bound when ``upper_bound``)."""
-        return float(stats.norm.isf(self.value))
+        """One-sided Gaussian significance ``Φ⁻¹(1 - p)`` (a lower bound when ``upper_bound``;
+        p = 1, every toy at or above the observed value, gives ``Φ⁻¹(1 / (N + 1))`` < 0)."""
+        return float(stats.norm.isf(min(self.value, self.toys / (self.toys + 1))))
 
     def describe(self) -> str:
         """E.g. ``'p = 0.031 ± 0.005 (Z = 1.87; 31 of 1000 toys)'`` or ``'p < 0.003 ...'``."""
@@ -291,8 +302,36 @@ class NullDistribution:
         return p_value(observed, self.values)
 
     def chi2_p_value(self, observed: float) -> float | None:
-        """The asymptotic p-value from the fitted χ² (``None`` without one)."""
-        return None if self.chi2_dof is None else float(stats.chi2.sf(observed, self.chi2_dof))
+        """The asymptotic p-value from the fitted χ² (``None`` without one); where it underflows
+        float64 it is reported as :data:`SMALLEST_P`, an upper bound (never 0)."""
+        if self.chi2_dof is None:
+            return None
+        return max(float(stats.chi2.sf(observed, self.chi2_dof)), SMALLEST_P)
+
+
+def _drawn(sample: SampleFn, n: int, rng: np.random.Generator, which: str) -> np.ndarray:
+    """One sample of ``n`` events from ``sample``, as ``(n, d)`` float64, or a clear error."""
+    try:
+        events = np.asarray(sample(n, rng), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"the {which} sampler returned something that is not an array of numbers ({exc}); "
+            "it must return an (n, d) array of events."
+        ) from None
+    if events.ndim == 1:
+        events = events[:, None]
+    if events.ndim != 2 or events.shape[0] != n:
+        raise InvalidInputError(
+            f"the {which} sampler returned shape {events.shape} when asked for {n} events; it "
+            "must return an (n, d) array."
+        )
+    if not np.all(np.isfinite(events)):
+        bad = int(events.size - np.count_nonzero(np.isfinite(events)))
+        raise InvalidInputError(
+            f"the {which} sampler returned {bad} NaN or infinite value(s) in {n} events; a "
+            "two-sample statistic of such events is meaningless: fix or filter the sampler."
+        )
+    return events
 
 
 def _toy_block(
@@ -309,11 +348,28 @@ def _toy_block(
     """``sizes[block]`` toys of ``stat``, seeded from ``(seed, block)``."""
     rng = np.random.default_rng([seed, block])
     count = sizes[block]
-    ref = np.stack([np.asarray(sample_reference(n_reference, rng), float) for _ in range(count)])
-    dat = np.stack([np.asarray(sample_data(n_data, rng), float) for _ in range(count)])
-    if ref.ndim == 2:  # 1-D samplers
-        ref, dat = ref[..., None], dat[..., None]
-    return _compute(stat, ref, dat, device)
+    ref = np.stack([_drawn(sample_reference, n_reference, rng, "reference") for _ in range(count)])
+    dat = np.stack([_drawn(sample_data, n_data, rng, "data") for _ in range(count)])
+    if ref.shape[2] != dat.shape[2]:
+        raise InvalidInputError(
+            f"the reference sampler gives {ref.shape[2]} feature(s) per event and the data "
+            f"sampler {dat.shape[2]}; both must describe the same features."
+        )
+    values = _compute(stat, ref, dat, device)
+    if not np.all(np.isfinite(values)):
+        raise InvalidInputError(
+            f"{stat.name} returned {int(np.count_nonzero(~np.isfinite(values)))} non-finite "
+            f"value(s) in a block of {count} toys (seed {seed}, block {block}); check the "
+            f"statistic's options {dict(stat.options)}."
+        )
+    return values
+
+
+def toy_block_size(n_reference: int, n_data: int, dim: int, budget_mb: float = 256.0) -> int:
+    """Toys per block that keep one block's events (and ~4 working copies) within
+    ``budget_mb`` MiB: ``budget / (5 × (n + m) × d × 8 bytes)``, at least 1."""
+    per_toy = 5 * (n_reference + n_data) * max(dim, 1) * 8
+    return max(1, int(budget_mb * 2**20 // per_toy))
 
 
 def toy_distribution(
@@ -343,7 +399,8 @@ def toy_distribution(
         sample_data: the data model (an alternative); ``None`` for the null.
         toys: number of toys ``N``.
         seed: master seed; block ``b`` uses ``numpy.random.default_rng([seed, b])``.
-        block: toys per task (the statistic is batched over them).
+        block: at most this many toys per task (the statistic is batched over them); fewer
+            when one block's events would exceed 256 MiB (:func:`toy_block_size`).
         scheduler: passed to :func:`~precml_widgets.parallel.run_ensemble` (``None``: a local
             cluster).
         serial: run in this process, without Dask.
@@ -358,6 +415,16 @@ def toy_distribution(
     toys = require_int("toys", toys, low=1)
     block = require_int("block", block, low=1)
     seed = require_seed("seed", seed)
+    probe = _drawn(sample_reference, 2, np.random.default_rng(seed), "reference")
+    dim = int(probe.shape[1])
+    if sample_data is not None:  # a broken alternative fails here, before any toy runs
+        other = _drawn(sample_data, 2, np.random.default_rng(seed), "data")
+        if other.shape[1] != dim:
+            raise InvalidInputError(
+                f"the reference sampler gives {dim} feature(s) per event and the data sampler "
+                f"{other.shape[1]}; both must describe the same features."
+            )
+    block = min(block, toy_block_size(n_reference, n_data, dim))  # memory stays bounded
     sizes = tuple(min(block, toys - start) for start in range(0, toys, block))
     task = partial(
         _toy_block,
@@ -370,18 +437,21 @@ def toy_distribution(
         seed,
         device,
     )
-    blocks = run_ensemble(
-        task,
-        len(sizes),
-        scheduler=scheduler,
-        serial=serial,
-        progress=progress,
-        description=f"{stat.name} toys",
-    )
+    try:
+        blocks = run_ensemble(
+            task,
+            len(sizes),
+            scheduler=scheduler,
+            serial=serial,
+            progress=progress,
+            description=f"{stat.name} toys",
+        )
+    except RuntimeError as exc:  # a toy's own clear error, not the ensemble's wrapper
+        if isinstance(exc.__cause__, InvalidInputError):
+            raise exc.__cause__ from None
+        raise
     values = np.concatenate(blocks).astype(np.float64)
     values.flags.writeable = False
-    probe = np.asarray(sample_reference(2, np.random.default_rng(seed)))
-    dim = 1 if probe.ndim == 1 else int(probe.shape[1])
     dof = None
     if stat.asymptotic_chi2 and sample_data is None and values.size >= 10 and np.all(values > 0):
         dof = fit_chi2_dof(values)
@@ -423,9 +493,10 @@ class TestResult:
 
     def describe(self) -> str:
         """One line: the statistic, its value and the p-value."""
-        chi2 = (
-            "" if self.chi2_p is None else f"; χ²({self.null.chi2_dof:.2f}) p = {self.chi2_p:.3g}"
-        )
+        chi2 = ""
+        if self.chi2_p is not None:
+            sign = "<" if self.chi2_p <= SMALLEST_P else "="
+            chi2 = f"; χ²({self.null.chi2_dof:.2f}) p {sign} {self.chi2_p:.3g}"
         return f"{self.statistic} = {self.observed:.4g}: {self.p.describe()}{chi2}"
 
 

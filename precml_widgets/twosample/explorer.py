@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 from typing import Any
 
 import numpy as np
 
 from precml_widgets._optional import require
-from precml_widgets.errors import PrecmlError
+from precml_widgets.errors import InvalidInputError, PrecmlError
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
 from precml_widgets.stats.deformations import DEFORMATIONS, PAPER_DIMS
 from precml_widgets.stats.suite import statistic_names
@@ -26,6 +27,8 @@ pn = require("panel", "widgets", "the two-sample explorer")
 param = require("param", "widgets", "the two-sample explorer")
 
 __all__ = ["TwoSampleExplorer"]
+
+_log = logging.getLogger(__name__)
 
 #: Statistics the explorer offers (NPLM has its own section of notebook 05: its toys take
 #: seconds each).
@@ -104,9 +107,18 @@ class TwoSampleExplorer(pn.viewable.Viewer):
             seed=self.seed,
         )
 
+    #: The largest :attr:`PowerConfig.work` a click may start (~a minute on 2 CPU cores).
+    MAX_WORK = 2 * 10**10
+
     def _compute(self, config: PowerConfig) -> PowerStudy:
         """The study for ``config`` (cached); touches no view."""
         if config not in self._cache:
+            if config.work > self.MAX_WORK:
+                raise InvalidInputError(
+                    f"this study draws {config.work:.2g} event features, more than the "
+                    f"explorer's {self.MAX_WORK:.0e}: lower the toys, the events per sample or "
+                    "the number of statistics, or run power_study in a notebook."
+                )
             self.progress.value = 0
             self._cache[config] = power_study(
                 config, on_progress=lambda f: setattr(self.progress, "value", int(100 * f))
@@ -136,6 +148,12 @@ class TwoSampleExplorer(pn.viewable.Viewer):
             study = await asyncio.to_thread(self._compute, config)
         except PrecmlError as exc:
             self.error_pane.object = f"**The toys failed:** {html.escape(str(exc))}"
+        except Exception as exc:  # shown, and its traceback goes to the log
+            _log.exception("the two-sample toys failed")
+            self.error_pane.object = (
+                f"**The toys failed:** {html.escape(type(exc).__name__)}: "
+                f"{html.escape(str(exc))} (the traceback is in the log)"
+            )
         else:
             if config == self.config():
                 self.study = study
@@ -157,11 +175,15 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         if study is None:
             return "Press **Run toys** to compare the statistics on this deformation."
         eps = study.config.epsilons
-        head = "| statistic | ms per toy | " + " | ".join(f"ε = {e:.3g}" for e in eps) + " |"
-        rows = [head, "|:--|--:|" + "--:|" * len(eps)]
+        head = "| statistic | ms per toy | ε at power ½ | " + " | ".join(
+            f"ε = {e:.3g}" for e in eps
+        )
+        rows = [head + " |", "|:--|--:|--:|" + "--:|" * len(eps)]
         for name, r in study.results.items():
             powers = " | ".join(f"{p.value:.2f}" for p in r.power)
-            rows.append(f"| {name} | {1e3 * r.seconds_per_toy:.3g} | {powers} |")
+            half = r.epsilon_at(eps)
+            half_text = "> grid" if half is None else f"{half:.3g}"
+            rows.append(f"| {name} | {1e3 * r.seconds_per_toy:.3g} | {half_text} | {powers} |")
         shown = study.results[self.shown]
         p = shown.null.p_value(float(np.median(shown.alternatives[self.eps_index])))
         median = (
@@ -170,7 +192,8 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         note = (
             f"*Power: fraction of toys above the null's {study.config.cl:.0%} threshold "
             "(68 % Clopper–Pearson intervals in the plot); at ε = 0 it estimates the "
-            f"false-alarm rate {1 - study.config.cl:.2g}. Time per toy includes sampling.*"
+            f"false-alarm rate {1 - study.config.cl:.2g}. ε at power ½: interpolated on the "
+            "grid (a 50 % sensitivity, not the paper's ε95). Time per toy includes sampling.*"
         )
         return "\n\n".join(["\n".join(rows), median, note])
 
