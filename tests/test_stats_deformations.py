@@ -3,8 +3,9 @@
 Statistical checks compare with closed forms. A moment check passes when
 ``|estimate - truth| < 5 standard errors``: for a Gaussian estimate a false alarm has
 probability 6e-7 per comparison, so the ~460 comparisons here fail together less than once in
-3000 runs (every RNG is seeded, so a run is reproducible). The sensitivity checks allow
-4 bootstrap errors (6e-5 each).
+3000 runs (every RNG is seeded, so a run is reproducible). The closed-form sensitivity checks
+allow 4 bootstrap errors (6e-5 each); the comparison with the paper's published ε95
+(validation, outside CI) allows 2 combined errors (4.6 % each, see the test).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from precml_widgets.stats.deformations import (
     deformed,
     reference_model,
 )
+from precml_widgets.stats.metrics import likelihood_ratio_statistic
 from precml_widgets.stats.sensitivity import null_threshold, sensitivity
 
 Z = 5.0  # standard errors allowed in a moment check (see the module docstring)
@@ -91,6 +93,35 @@ def test_mixture_sampler_and_density_match_closed_forms() -> None:
     assert isinstance(tensor, torch.Tensor) and tensor.shape == (7,)
 
 
+def test_mixture_density_of_batched_events_matches_scipy_per_component() -> None:
+    """Toys x events x features, (T, m, d), as the LR statistic passes them, on the 100-D
+    mixture (10 components), against scipy's multivariate normal of each component combined by
+    scipy's logsumexp; a zero weight drops its component."""
+    mog = reference_model("mog", 100)
+    x = 1.5 * mog.sample(24, np.random.default_rng(11)).reshape(3, 8, 100)
+    per_component = np.stack(
+        [
+            stats.multivariate_normal(mu, np.diag(s**2)).logpdf(x)
+            for mu, s in zip(mog.means, mog.scales, strict=True)
+        ],
+        axis=-1,
+    )
+    truth = special.logsumexp(per_component, axis=-1, b=mog.weights)
+    values = mog.log_prob(x)
+    assert values.shape == (3, 8)
+    np.testing.assert_allclose(values, truth, rtol=1e-12)
+    weights = np.array(mog.weights)
+    weights[0] = 0.0
+    dropped = GaussianMixture(weights, mog.means, mog.scales)
+    np.testing.assert_allclose(
+        dropped.log_prob(x),
+        special.logsumexp(per_component[..., 1:], axis=-1, b=dropped.weights[1:]),
+        rtol=1e-12,
+    )
+    one = torch.as_tensor(x[0, 0])  # a single event (d,) -> a 0-d tensor
+    assert float(mog.log_prob(one)) == pytest.approx(float(truth[0, 0]), rel=1e-12)
+
+
 @pytest.mark.parametrize("kind", DEFORMATIONS)
 def test_zero_epsilon_is_the_reference(kind: str) -> None:
     model = reference_model("cg", 5)
@@ -127,6 +158,37 @@ def test_off_diagonal_deformation_keeps_marginals_and_shrinks_correlations() -> 
     scale = 1 + 0.5 * model_u(5)  # eps = 1.5: correlations gone, then cov_diag with 0.5
     x = deformed(model, "cov_off_diag", 1.5).sample(40_000, rng)
     _check_moments(x, mean, np.diag(np.diag(cov) * scale**2))
+
+
+@pytest.mark.parametrize("kind", DEFORMATIONS)
+def test_sampling_consumes_the_same_random_numbers_at_every_epsilon(kind: str) -> None:
+    """Common random numbers across ε (the premise of the paired bootstrap and of power
+    curves): the generator ends in the same state whatever ε, including ε with fewer than two
+    shuffled events and ε > 1."""
+    model = reference_model("cg", 5)
+    sizes = (0.0, 0.01, 0.3, 0.9) if kind == "power_abs_down" else (0.0, 0.01, 0.3, 1.0, 1.7)
+    states = []
+    for eps in sizes:
+        rng = np.random.default_rng(12)
+        deformed(model, kind, eps).sample(100, rng)
+        states.append(rng.bit_generator.state)
+    assert all(state == states[0] for state in states)
+
+
+def test_off_diagonal_deformation_permutes_each_feature_among_nested_events() -> None:
+    """Each feature of the chosen events is a permutation of the reference values; the same
+    seed chooses nested sets as ε grows, and leaves the other events untouched."""
+    model = reference_model("cg", 5)
+    x = model.sample(200, np.random.default_rng(13))
+    moved = []
+    for eps in (0.1, 0.4, 0.8):
+        y = deformed(model, "cov_off_diag", eps).sample(200, np.random.default_rng(13))
+        changed = np.any(y != x, axis=1)
+        assert changed.sum() <= int(200 * eps)
+        for j in range(5):
+            np.testing.assert_array_equal(np.sort(y[:, j]), np.sort(x[:, j]))
+        moved.append(changed)
+    assert np.all(moved[0] <= moved[1]) and np.all(moved[1] <= moved[2])
 
 
 @pytest.mark.parametrize(("kind", "power"), [("power_abs_up", 1.3), ("power_abs_down", 0.7)])
@@ -256,6 +318,18 @@ def test_sensitivity_refuses_a_bad_bracket_or_setting(kwargs: dict, named: str) 
         sensitivity(MEAN_DIFFERENCE, ISOTROPIC, "mean", **settings)
 
 
+def test_sensitivity_reuses_a_matching_null_and_refuses_another_dimension() -> None:
+    settings = {"n": 50, "m": 50, "toys": 200, "alt_toys": 20, "u": U2, "eps_high": 2.0}
+    toys = {"toys": 200, "seed": 3, "serial": True, "progress": False}
+    null = suite.null_distribution(MEAN_DIFFERENCE, ISOTROPIC.sample, 50, 50, **toys)
+    result = sensitivity(MEAN_DIFFERENCE, ISOTROPIC, "mean", null=null, **settings)
+    np.testing.assert_array_equal(result.null_values, null.values)
+    wide = CorrelatedGaussian(np.zeros(3), np.eye(3))
+    other = suite.null_distribution(MEAN_DIFFERENCE, wide.sample, 50, 50, **toys)
+    with pytest.raises(InvalidInputError, match=r"same n, m and d \(here n=50, m=50, d=2\)"):
+        sensitivity(MEAN_DIFFERENCE, ISOTROPIC, "mean", null=other, **settings)
+
+
 # Published ε (central) of arXiv:2409.16336 for the CG model, d = 5, n = m = 1e4, μ-deformation
 # (GenerativeModelsMetrics a70fd05, results/5D_unimodal/5D_10K/results_table.tex); the quoted
 # ± there (SW -0.044/+0.048, KS ±0.038, LLR ±0.02) are the spread of single experiments.
@@ -271,19 +345,14 @@ PUBLISHED_CG5_MEAN = {
 def test_paper_mean_shift_sensitivity_cg5(name: str) -> None:
     model = reference_model("cg", 5)
     if name == "likelihood_ratio":
-        metrics = pytest.importorskip("precml_widgets.stats.metrics")
-        if not hasattr(metrics, "likelihood_ratio_statistic"):
-            pytest.skip("metrics.likelihood_ratio_statistic is not written yet")
 
         def statistic(alt: object) -> suite.Statistic:
-            return metrics.likelihood_ratio_statistic(model.log_prob, alt.log_prob)
+            return likelihood_ratio_statistic(model.log_prob, alt.log_prob)
 
         toys = 1000  # a null per ε
 
-    else:
-        if name not in suite.statistic_names():
-            pytest.skip(f"statistic {name!r} is not registered yet")
-        statistic, toys = name, 2000
+    else:  # a registered statistic: an unregistered name fails here
+        statistic, toys = suite.get_statistic(name), 2000
     # Fewer null toys than the paper's 1e4 (2 CPU cores): the threshold's order-statistic
     # error is part of the bootstrap error.
     result = sensitivity(
@@ -291,9 +360,15 @@ def test_paper_mean_shift_sensitivity_cg5(name: str) -> None:
         seed=0,
     )  # fmt: skip
     published = PUBLISHED_CG5_MEAN[name][0.95]
-    # Both values carry a Monte Carlo error of the same size (100 alternative toys each).
+    # The published ε95 has no stated error, but it is a Monte Carlo estimate of the same
+    # protocol (100 alternative toys, 1e4 null toys), so its error is at most our bootstrap
+    # error: the combined error is sqrt(2) σ_boot. Within 2 combined errors a correct
+    # implementation fails with probability 4.6 % per statistic (Gaussian errors), ~13 % for
+    # the three together; the seed is fixed, so a run is reproducible (measured 2026-12:
+    # pulls 0.36, 0.08, 1.1 σ_boot for LR, mean KS, SW).
+    combined = np.sqrt(2) * result.error
     print(result.describe(), f"published {published}")
-    assert abs(result.epsilon - published) < 3 * np.sqrt(2) * result.error, result.describe()
+    assert abs(result.epsilon - published) < 2 * combined, result.describe()
 
 
 @pytest.mark.validation

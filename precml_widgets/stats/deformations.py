@@ -52,7 +52,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+from scipy import stats
 
 from precml_widgets._checks import require_array, require_choice, require_int, require_real
 from precml_widgets.errors import InvalidInputError
@@ -231,10 +231,19 @@ class GaussianMixture:
 
     def log_prob(self, x: Any) -> Array:
         """Log density at events ``x`` ``(..., d)`` (NumPy or torch) -> ``(...)``, same kind."""
-        xs = _events(x, self.dim)[..., None, :]  # (..., 1, d) against (q, d)
-        per_component = stats.norm.logpdf(xs, self.means, self.scales).sum(-1)
-        values = special.logsumexp(per_component + np.log(self.weights), axis=-1)
-        return _like(np.asarray(values, dtype=np.float64), x)
+        xs = _events(x, self.dim)
+        # One component at a time with a running log-sum-exp: the memory is a few copies of
+        # x, not q of them (the LR statistic passes all toys at once, (T, m, d)).
+        with np.errstate(divide="ignore"):  # a zero weight contributes log 0 = -inf
+            log_weights = np.log(self.weights)
+        offsets = log_weights - np.log(self.scales).sum(-1) - 0.5 * self.dim * np.log(2 * np.pi)
+        values = np.full(xs.shape[:-1], -np.inf)
+        for mean, scale, offset in zip(self.means, self.scales, offsets, strict=True):
+            z = xs - mean
+            z /= scale
+            z *= z
+            np.logaddexp(values, offset - 0.5 * z.sum(-1), out=values)
+        return _like(values, x)
 
     def mean_vector(self) -> Array:
         """The mixture mean, ``(d,)``."""
@@ -352,12 +361,17 @@ class Deformed:
         if self.epsilon > 1.0:
             centre = self._centre()
             out = centre + self._scale(self.epsilon - 1.0) * (out - centre)
+        # Fixed-size draws whatever ε (common random numbers across ε): the events with the
+        # ``count`` smallest keys are chosen (nested as ε grows), and each feature is permuted
+        # among them in the order of its own keys (uniform keys give uniform permutations).
+        chosen_keys = rng.random(len(out))
+        feature_keys = rng.random(out.shape)
         count = int(np.floor(len(out) * min(self.epsilon, 1.0)))
         if count < 2:
             return out
-        chosen = rng.choice(len(out), size=count, replace=False)
-        for feature in range(out.shape[1]):
-            out[chosen, feature] = out[rng.permutation(chosen), feature]
+        chosen = np.argsort(chosen_keys)[:count]
+        order = np.argsort(feature_keys[chosen], axis=0)  # (count, d)
+        out[chosen] = np.take_along_axis(out[chosen], order, axis=0)
         return out
 
     def sample(self, n: int, rng: np.random.Generator) -> Array:

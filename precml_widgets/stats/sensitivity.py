@@ -211,7 +211,7 @@ def sensitivity(
         bootstrap: bootstrap replicas for the error on ε_CL.
         seed: the null toys use ``seed``, the alternatives ``seed + 1`` at every ε.
         u: the direction of ``mean`` / ``cov_diag`` (see :func:`deformed`).
-        null: a precomputed null of a fixed statistic (same n, m; reused, e.g. across CLs).
+        null: a precomputed null of a fixed statistic (same n, m and d; reused, e.g. across CLs).
         block, scheduler, serial, progress, device: passed to
             :func:`~precml_widgets.stats.suite.toy_distribution` (``serial=False`` with a
             Dask client in ``scheduler`` spreads the toys).
@@ -242,11 +242,13 @@ def sensitivity(
     factory = not isinstance(statistic, str | Statistic)
     fixed = None if factory else get_statistic(statistic)  # type: ignore[arg-type]
     if null is not None and (
-        factory or null.statistic != fixed.name or (null.n_reference, null.n_data) != (n, m)
+        factory
+        or null.statistic != fixed.name
+        or (null.n_reference, null.n_data, null.dim) != (n, m, model.dim)
     ):
         raise InvalidInputError(
-            "null must be a null of the same fixed statistic with the same n and m; "
-            "leave null=None to compute it."
+            "null must be a null of the same fixed statistic with the same n, m and d "
+            f"(here n={n}, m={m}, d={model.dim}); leave null=None to compute it."
         )
     run = dict(
         toys=toys, block=block, scheduler=scheduler, serial=serial, progress=progress,
