@@ -70,6 +70,8 @@ def test_power_against_false_alarm_rate_and_neyman_pearson(rec):
     model = reference_model("cg", 5)
     sigma_inv = np.linalg.inv(model.covariance)
     n = P["n_events"]
+    # truth: at ε = 0 any test's power is its level (the recorded bound's first entry)
+    assert power["neyman_pearson"][0] == pytest.approx(alpha, rel=1e-9)
     for name, r in power["statistics"].items():
         # truth: at ε = 0 the rejection rate is 1 - CL; its spread adds the binomial error of
         # the alternative toys and of the threshold's null quantile (N = M toys each)
@@ -110,9 +112,11 @@ def test_flow_against_exact_camel(rec):
     # truth: the unweighted events of a good flow are draws from f/I, so the p-values are
     # uniform, not all tiny (the best of six correlated statistics above 1e-3)
     assert max(t["p_value"] for t in flow["unweighted"].values()) > 1e-3
-    weighted = flow["weighted_as_unweighted"]
-    assert set(weighted) == set(flow["unweighted"])
-    assert all(0 < t["p_value"] <= 1 for t in weighted.values())
+    for other in ("weighted_as_unweighted", "exact_control"):
+        assert set(flow[other]) == set(flow["unweighted"])
+        assert all(0 < t["p_value"] <= 1 for t in flow[other].values())
+    # truth: the control is exact against exact, so its p-values are not all tiny either
+    assert max(t["p_value"] for t in flow["exact_control"].values()) > 1e-3
     assert 0 < flow["efficiency"] < 1
 
 
