@@ -86,6 +86,71 @@ def test_mmd_gaussian_equals_naive_with_median_bandwidth() -> None:
     assert suite.evaluate("mmd_gaussian", x, y) == pytest.approx(_naive_mmd(x, y, gauss), abs=1e-12)
 
 
+def test_median_bandwidth_lower_median_with_ties_and_chunks(monkeypatch) -> None:
+    # 2 x 3 toys of 7 + 5 discrete events: 66 pairs (an even count), many tied distances
+    rng = np.random.default_rng(13)
+    x, y = rng.integers(0, 3, size=(3, 7, 2)) * 1.0, rng.integers(0, 3, size=(3, 5, 2)) * 1.0
+    expected = [np.sort(pdist(np.vstack([x[t], y[t]])))[(66 + 1) // 2 - 1] for t in range(3)]
+    np.testing.assert_array_equal(mk.median_bandwidth(_t(x), _t(y)).numpy(), expected)
+    monkeypatch.setattr(mk, "_BLOCK_ELEMENTS", 1)  # one toy per chunk: same values
+    np.testing.assert_array_equal(mk.median_bandwidth(_t(x), _t(y)).numpy(), expected)
+
+
+def test_mmd_gaussian_zero_median_distance_is_an_error_and_bandwidth_works() -> None:
+    # over half of the pooled pairs identical (a discrete feature): the median heuristic is 0
+    x = np.zeros((30, 2))
+    x[:3] = 1.0
+    y = np.zeros((30, 2))
+    with pytest.raises(InvalidInputError, match="bandwidth"):
+        mk.mmd_gaussian(_t(x)[None], _t(y)[None])
+    with pytest.raises(InvalidInputError, match="bandwidth"):
+        mk.mmd_gaussian(_t(x)[None], _t(y)[None], bandwidth=0.0)
+    gauss = lambda a, b: np.exp(-scipy.spatial.distance.cdist(a, b, "sqeuclidean") / 2)  # noqa: E731
+    got = float(mk.mmd_gaussian(_t(x)[None], _t(y)[None], bandwidth=1.0)[0])
+    assert got == pytest.approx(_naive_mmd(x, y, gauss), abs=1e-12)
+
+
+def test_kernel_sums_in_small_row_and_column_blocks(monkeypatch) -> None:
+    # a 40-element block budget splits the 2 toys' 33 x 41 kernel matrices in rows and columns
+    x, y = _samples(14, 33, 41, 2)
+    gauss = lambda a, b: np.exp(-scipy.spatial.distance.cdist(a, b, "sqeuclidean") / 2)  # noqa: E731
+    poly = lambda a, b: (a @ b.T / 2 + 1.0) ** 4  # noqa: E731
+    expected = [_naive_mmd(x, y, gauss), _naive_mmd(x, y, poly)]
+    xb, yb = _t(np.stack([x, x])), _t(np.stack([y, y]))
+    monkeypatch.setattr(mk, "_BLOCK_ELEMENTS", 40)
+    got = mk.mmd_gaussian(xb, yb, bandwidth=1.0), mk.mmd_polynomial(xb, yb, method="kernel")
+    for value, truth in zip(got, expected, strict=True):
+        np.testing.assert_allclose(value.numpy(), [truth, truth], rtol=1e-12, atol=1e-13)
+
+
+def test_fgd_inf_chunked_over_toys_equals_one_call(monkeypatch) -> None:
+    g = torch.Generator().manual_seed(15)
+    x = torch.randn(5, 90, 4, generator=g, dtype=torch.float64)
+    y = 0.1 + torch.randn(5, 80, 4, generator=g, dtype=torch.float64)
+    whole = mk.frechet_gaussian_distance_inf(x, y)
+    monkeypatch.setattr(mk, "_BLOCK_ELEMENTS", 320)  # B d² = 320: 1 toy/chunk, 4 events/block
+    torch.testing.assert_close(
+        mk.frechet_gaussian_distance_inf(x, y), whole, rtol=1e-12, atol=1e-13
+    )
+
+
+def test_ks_and_w1_chunked_equal_batched_and_scipy(monkeypatch) -> None:
+    rng = np.random.default_rng(16)
+    a, b = rng.normal(size=(3, 5, 40)).round(1), rng.normal(0.2, 1.0, size=(3, 5, 33)).round(1)
+    ks = [[stats.ks_2samp(a[t, k], b[t, k]).statistic for k in range(5)] for t in range(3)]
+    w1 = [[stats.wasserstein_distance(a[t, k], b[t, k]) for k in range(5)] for t in range(3)]
+    for rows in (None, 1, 4, 7):  # chunks across and within toys; transposed views too
+        for ta, tb in ((_t(a), _t(b)), (_t(a).mT.contiguous().mT, _t(b).mT.contiguous().mT)):
+            np.testing.assert_allclose(metrics.ks_columns(ta, tb, rows=rows), ks, atol=1e-15)
+            got = metrics.wasserstein_columns(ta, tb, rows=rows)
+            np.testing.assert_allclose(got, w1, rtol=1e-13, atol=1e-15)
+    x, y = _samples(17, 60, 50, 3)
+    whole = [suite.evaluate(name, x, y) for name in ("sliced_ks", "sliced_wasserstein")]
+    monkeypatch.setattr(metrics, "_BUDGET_BYTES", 1)  # one toy, one projection per chunk
+    for name, value in zip(("sliced_ks", "sliced_wasserstein"), whole, strict=True):
+        assert suite.evaluate(name, x, y) == pytest.approx(value, abs=1e-15)
+
+
 def _closed_form_fgd(mu1, cov1, mu2, cov2) -> float:  # type: ignore[no-untyped-def]
     root = scipy.linalg.sqrtm(cov1 @ cov2).real
     return float(np.sum((mu1 - mu2) ** 2) + np.trace(cov1 + cov2 - 2 * root))

@@ -34,6 +34,11 @@ every toy, so the statistic is a fixed function of the samples. ``K = 2 d`` foll
 authors' runs (GenerativeModelsMetrics: ``nslices = n_slices_factor * ndims`` with
 ``n_slices_factor = 2``; their class default is 100).
 
+Memory: KS and W1 take chunks of the (toy × column) rows within 256 MiB of scratch (six
+8-byte arrays of ``rows (n + m)``), the sliced statistics project a chunk of toys at a time
+in the same budget (``d = 100``, ``n = m = 2e4``, ``T = 100``: a few hundred MiB, not tens
+of GB). Each column is computed on its own: chunking leaves the values unchanged.
+
 References:
     L. Grossi, M. Letizia, R. Torre, "Refereeing the Referees: Evaluating Two-Sample Tests
     for Validating Generators in Precision Sciences", arXiv:2409.16336.
@@ -50,6 +55,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from precml_widgets._checks import require_int, require_probability, require_seed
+from precml_widgets._optional import require
+from precml_widgets.errors import InvalidInputError
 from precml_widgets.stats import metrics_kernel as mk
 from precml_widgets.stats import suite
 from precml_widgets.stats.classifier_check import MIN_EVENTS_PER_HALF, classifier_check
@@ -75,12 +82,48 @@ DIRECTIONS_PER_DIMENSION = 2
 #: Seed of the fixed slicing directions.
 DIRECTIONS_SEED = 0
 _PAPER = "Grossi, Letizia, Torre, arXiv:2409.16336"
+# Scratch of the sort-based statistics (bytes) and the 8-byte arrays of n + m per row.
+_BUDGET_BYTES = 2**28
+_ARRAYS_PER_ROW = 6
 
 
 def _torch() -> Any:
-    from precml_widgets._optional import require
-
+    """The ``torch`` module (an optional dependency: the error names the extra)."""
     return require("torch", "anomaly", "two-sample metrics")
+
+
+def _rows_per_chunk(width: int) -> int:
+    """Rows of ``width`` pooled values that fit the scratch budget (at least 1)."""
+    return max(1, _BUDGET_BYTES // (_ARRAYS_PER_ROW * 8 * max(1, width)))
+
+
+def _by_rows(
+    func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    a: torch.Tensor,
+    b: torch.Tensor,
+    rows: int | None = None,
+) -> torch.Tensor:
+    """``func`` of ``(R, n)``, ``(R, m)`` row blocks of ``a`` ``(..., n)``, ``b`` ``(..., m)``,
+    ``rows`` at a time (default: the budget), as ``(...)``. Sliced along the first axis
+    first: a non-contiguous input is copied one chunk at a time, never as a whole."""
+    torch = _torch()
+    if a.shape[:-1] != b.shape[:-1]:
+        raise InvalidInputError(
+            f"the two samples' leading shapes differ: {tuple(a.shape[:-1])} and "
+            f"{tuple(b.shape[:-1])}; pass one column per leading index in both."
+        )
+    if a.dim() == 1:
+        return _by_rows(func, a[None], b[None], rows)[0]
+    n, m = a.shape[-1], b.shape[-1]
+    rows = _rows_per_chunk(n + m) if rows is None else require_int("rows", rows, low=1)
+    lead = a.shape[:-1]
+    inner = math.prod(lead[1:])
+    step = max(1, rows // max(1, inner))
+    out = []
+    for lo in range(0, lead[0], step):
+        ra, rb = a[lo : lo + step].reshape(-1, n), b[lo : lo + step].reshape(-1, m)
+        out.extend(func(ra[r : r + rows], rb[r : r + rows]) for r in range(0, len(ra), rows))
+    return torch.cat(out).reshape(lead)
 
 
 def _pooled_gap(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,12 +153,13 @@ def _sorted_values(x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.sort(x.detach().numpy(), axis=-1))
 
 
-def ks_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def ks_columns(a: torch.Tensor, b: torch.Tensor, *, rows: int | None = None) -> torch.Tensor:
     """Exact two-sample KS statistic ``sup |F - G|`` of every column, ties handled.
 
     Args:
         a: ``(..., n)`` samples, one per leading index.
-        b: ``(..., m)``.
+        b: ``(..., m)``, same leading shape.
+        rows: columns per chunk; ``None``: as many as fit 256 MiB of scratch.
 
     Returns:
         ``(...)`` float64, equal to :func:`scipy.stats.ks_2samp` ``.statistic``.
@@ -126,6 +170,11 @@ def ks_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         >>> round(float(ks_columns(a, a + 1.5)[0]), 6)
         0.666667
     """
+    return _by_rows(_ks_rows, a, b, rows)
+
+
+def _ks_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """:func:`ks_columns` of ``(R, n)`` and ``(R, m)`` rows in one pass."""
     n, m = a.shape[-1], b.shape[-1]
     if a.device.type == "cpu":
         return _ks_numpy(a.detach().double().numpy(), b.detach().double().numpy())
@@ -153,12 +202,15 @@ def _ks_numpy(a: np.ndarray, b: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(gap.max(-1) / (n * m))
 
 
-def wasserstein_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def wasserstein_columns(
+    a: torch.Tensor, b: torch.Tensor, *, rows: int | None = None
+) -> torch.Tensor:
     """1-D Wasserstein-1 distance ``∫ |F - G| dx`` of every column, any ``n`` and ``m``.
 
     Args:
         a: ``(..., n)``.
-        b: ``(..., m)``.
+        b: ``(..., m)``, same leading shape.
+        rows: columns per chunk; ``None``: as many as fit 256 MiB of scratch.
 
     Returns:
         ``(...)`` float64, equal to :func:`scipy.stats.wasserstein_distance`.
@@ -169,6 +221,11 @@ def wasserstein_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         >>> float(wasserstein_columns(a, torch.tensor([[0.5, 1.5, 2.5]]))[0])
         1.0
     """
+    return _by_rows(_wasserstein_rows, a, b, rows)
+
+
+def _wasserstein_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """:func:`wasserstein_columns` of ``(R, n)`` and ``(R, m)`` rows in one pass."""
     a, b = a.double(), b.double()
     n, m = a.shape[-1], b.shape[-1]
     if n == m:
@@ -220,6 +277,25 @@ def _project(x: torch.Tensor, per_dim: int, seed: int) -> torch.Tensor:
     return (x.double() @ directions.T).transpose(1, 2).contiguous()
 
 
+def _sliced(
+    columns: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    reference: torch.Tensor,
+    data: torch.Tensor,
+    per_dim: int,
+    seed: int,
+) -> torch.Tensor:
+    """Mean of ``columns`` over the ``K`` projections, toys chunked to fit the budget."""
+    torch = _torch()
+    per_dim = require_int("per_dim", per_dim, low=1)
+    seed = require_seed("seed", seed)
+    count = per_dim * reference.shape[-1]
+    toys = max(1, _rows_per_chunk(reference.shape[1] + data.shape[1]) // count)
+    chunks = [(reference[lo : lo + toys], data[lo : lo + toys]) for lo in range(0, len(data), toys)]
+    return torch.cat(
+        [columns(_project(r, per_dim, seed), _project(x, per_dim, seed)) for r, x in chunks]
+    ).mean(-1)
+
+
 def sliced_ks(
     reference: torch.Tensor,
     data: torch.Tensor,
@@ -235,7 +311,7 @@ def sliced_ks(
         >>> float(sliced_ks(x, x + 10.0)[0])
         1.0
     """
-    return ks_columns(_project(reference, per_dim, seed), _project(data, per_dim, seed)).mean(-1)
+    return _sliced(ks_columns, reference, data, per_dim, seed)
 
 
 def sliced_wasserstein(
@@ -253,8 +329,7 @@ def sliced_wasserstein(
         >>> float(sliced_wasserstein(x, x + 2.0)[0])
         2.0
     """
-    ref, dat = _project(reference, per_dim, seed), _project(data, per_dim, seed)
-    return wasserstein_columns(ref, dat).mean(-1)
+    return _sliced(wasserstein_columns, reference, data, per_dim, seed)
 
 
 def _likelihood_ratio(
@@ -299,8 +374,6 @@ def likelihood_ratio_statistic(
         1.414214
     """
     if not (callable(log_p_reference) and callable(log_p_alternative)):
-        from precml_widgets.errors import InvalidInputError
-
         raise InvalidInputError(
             "log_p_reference and log_p_alternative must be callables mapping events (..., d) "
             "to log-densities (...); pass e.g. a torch.distributions object's log_prob."

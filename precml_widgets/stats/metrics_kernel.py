@@ -33,9 +33,14 @@ features ``p(z) = (z_a z_b w_ab)_{a ≤ b}`` with ``w_aa = 1``, ``w_ab = √2`` 
 ``A_X = Σ_i p(z_i) p(z_i)ᵀ`` (``P × P``, ``P = D (D + 1) / 2``), the double sums are
 ``Σ_{i,j} k(x_i, x_j) = ‖A_X‖_F²`` and ``Σ_{i,j} k(x_i, y_j) = ⟨A_X, A_Y⟩_F``. The unbiased
 estimator drops the diagonal ``i = j``: ``K_XX = ‖A_X‖_F² - Σ_i (|z_i|²)⁴``, since
-``k(x_i, x_i) = (z_i · z_i)⁴``. Cost ``O((n + m) P²)`` instead of ``O((n + m)² d)``; for
-large ``d`` (``P² > (n + m) D``, roughly d ≳ 60 at n = 1e4) the blocked kernel matrix is
-cheaper and ``method="auto"`` takes it.
+``k(x_i, x_i) = (z_i · z_i)⁴``. Cost ``O((n + m) P²)`` instead of ``O((n + m)² D)``.
+``method="auto"`` compares these flop counts: features while
+``(n + m) P² ≤ (n² + m² + n m) D``, else the blocked kernel matrix. For ``n = m`` that is
+``P² ≤ 1.5 n D``: features up to ``d = 37`` at ``n = 1e4`` and ``d = 47`` at ``n = 2e4``;
+above, the statistic costs ``O((n + m)² d)`` per toy (quadratic in the sample size).
+
+Memory: scratch arrays come in blocks or toy chunks of ``2**23`` float64 (64 MiB); the
+functions' docstrings state the exceptions.
 
 References:
     L. Grossi, M. Letizia, R. Torre, "Refereeing the Referees: Evaluating Two-Sample Tests
@@ -54,6 +59,10 @@ from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+from precml_widgets._checks import require_int, require_real
+from precml_widgets._optional import require
+from precml_widgets.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import torch
@@ -76,8 +85,7 @@ _BLOCK_ELEMENTS = 2**23
 
 
 def _torch() -> Any:
-    from precml_widgets._optional import require
-
+    """The ``torch`` module (an optional dependency: the error names the extra)."""
     return require("torch", "anomaly", "two-sample metrics")
 
 
@@ -167,28 +175,42 @@ def _permutations(n: int, count: int, seed: int, which: int) -> np.ndarray:
     return perms
 
 
-def _prefix_moments(
-    x: torch.Tensor, perms: np.ndarray, sizes: tuple[int, ...]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Means ``(T, B, P, d)`` and covariances ``(T, B, P, d, d)`` of the first ``sizes[p]``
-    events of ``x`` in each of the ``B`` orders ``perms`` (segment sums, bounded memory)."""
+class _PrefixMoments:
+    """Sums over nested prefixes of ``x`` ``(T, n, d)`` in the ``B`` orders ``perms``: ``grow``
+    gives the means ``(T, B, d)`` and covariances ``(T, B, d, d)`` of the first ``size``
+    events of each order (segment sums, gathered in blocks of ``2**23`` elements)."""
+
+    def __init__(self, x: torch.Tensor, perms: np.ndarray) -> None:
+        torch = _torch()
+        t, _, d = x.shape
+        self.x = x
+        self.index = torch.from_numpy(np.array(perms)).to(x.device)
+        batches = self.index.shape[0]
+        self.s1 = torch.zeros(t, batches, d, dtype=x.dtype, device=x.device)
+        self.s2 = torch.zeros(t, batches, d, d, dtype=x.dtype, device=x.device)
+        self.start = 0
+        self.step = max(1, _BLOCK_ELEMENTS // max(1, t * batches * d))
+
+    def grow(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        for lo in range(self.start, size, self.step):
+            part = self.x[:, self.index[:, lo : min(size, lo + self.step)]]  # (T, B, L, d)
+            self.s1 += part.sum(2)
+            self.s2 += part.transpose(-1, -2) @ part
+        self.start = size
+        mu = self.s1 / size
+        return mu, (self.s2 - size * mu.unsqueeze(-1) * mu.unsqueeze(-2)) / (size - 1)
+
+
+def _fgd_by_size(
+    ref: torch.Tensor, dat: torch.Tensor, sizes: tuple[int, ...], num_batches: int, seed: int
+) -> torch.Tensor:
+    """``(T, P)`` mean FGD over the ``num_batches`` subsamples of each size (one size at a
+    time: the ``(T, B, d, d)`` covariances of a single size are the largest arrays)."""
     torch = _torch()
-    t, _, d = x.shape
-    index = torch.from_numpy(np.array(perms)).to(x.device)
-    s1 = torch.zeros(t, index.shape[0], d, dtype=x.dtype, device=x.device)
-    s2 = torch.zeros(t, index.shape[0], d, d, dtype=x.dtype, device=x.device)
-    means, covs, start = [], [], 0
-    step = max(1, _BLOCK_ELEMENTS // max(1, t * index.shape[0] * d))
-    for size in sizes:
-        for lo in range(start, size, step):
-            part = x[:, index[:, lo : min(size, lo + step)]]  # (T, B, L, d)
-            s1 += part.sum(2)
-            s2 += part.transpose(-1, -2) @ part
-        start = size
-        mu = s1 / size
-        means.append(mu)
-        covs.append((s2 - size * mu.unsqueeze(-1) * mu.unsqueeze(-2)) / (size - 1))
-    return torch.stack(means, 2), torch.stack(covs, 2)
+    first = _PrefixMoments(ref, _permutations(ref.shape[1], num_batches, seed, 0))
+    second = _PrefixMoments(dat, _permutations(dat.shape[1], num_batches, seed, 1))
+    values = [frechet_from_moments(*first.grow(s), *second.grow(s)).mean(1) for s in sizes]
+    return torch.stack(values, -1)
 
 
 def frechet_gaussian_distance_inf(
@@ -200,6 +222,10 @@ def frechet_gaussian_distance_inf(
     seed: int = 0,
 ) -> torch.Tensor:
     """FGD∞: FGD on subsamples of several sizes ``N``, extrapolated linearly to ``1/N → 0``.
+
+    Memory: chunks of toys whose covariances ``(T_c, B, d, d)`` of one size hold at most
+    ``2**23`` float64 (64 MiB; one toy if ``B d² > 2**23``), FGD reduced size by size: a few
+    such arrays (the eigendecompositions' workspaces) at any ``T`` and ``d``.
 
     The subsamples of toy ``t`` are the first ``N`` events of ``num_batches`` random
     permutations drawn once from ``seed`` and the same for every toy: the events of a sample
@@ -235,9 +261,13 @@ def frechet_gaussian_distance_inf(
     shift = ref.mean(1, keepdim=True)
     ref, dat = ref - shift, dat - shift
     sizes = fgd_batch_sizes(ref.shape[1], dat.shape[1], num_points)
-    mu1, cov1 = _prefix_moments(ref, _permutations(ref.shape[1], num_batches, seed, 0), sizes)
-    mu2, cov2 = _prefix_moments(dat, _permutations(dat.shape[1], num_batches, seed, 1), sizes)
-    values = frechet_from_moments(mu1, cov1, mu2, cov2).mean(1)  # (T, P)
+    chunk = max(1, _BLOCK_ELEMENTS // (num_batches * ref.shape[2] ** 2))
+    values = torch.cat(
+        [
+            _fgd_by_size(ref[lo : lo + chunk], dat[lo : lo + chunk], sizes, num_batches, seed)
+            for lo in range(0, ref.shape[0], chunk)
+        ]
+    )  # (T, P)
     inv = torch.tensor([1.0 / s for s in sizes], dtype=values.dtype, device=values.device)
     if inv.numel() == 1:
         return values[:, 0]
@@ -282,21 +312,27 @@ def _block_sums(
     kernel: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     same: bool,
 ) -> torch.Tensor:
-    """``Σ_{i,j} k(x_i, y_j)`` per toy by blocks of rows, ``kernel(xb, yb)`` -> ``(T, r, c)``.
+    """``Σ_{i,j} k(x_i, y_j)`` per toy by blocks, ``kernel(xb, yb)`` -> ``(T, r, c)``.
 
-    With ``same`` (``y`` is ``x``) only the blocks on and right of the diagonal are
-    computed and the off-diagonal ones counted twice (half the work); ``i = j`` included.
+    A block holds ``T r c ≤ 2**23`` elements (64 MiB of float64; rows and columns both
+    capped, so also for ``T m > 2**23``). With ``same`` (``y`` is ``x``) only the entries
+    on and right of the diagonal blocks are computed and those right of them counted twice
+    (half the work); ``i = j`` included.
     """
     torch = _torch()
-    total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-    step = max(1, _BLOCK_ELEMENTS // max(1, x.shape[0] * y.shape[1]))
-    for lo in range(0, x.shape[1], step):
-        hi = min(lo + step, x.shape[1])
-        if same:
-            block = kernel(x[:, lo:hi], y[:, lo:])
-            total += block[..., : hi - lo].sum((1, 2)) + 2.0 * block[..., hi - lo :].sum((1, 2))
-        else:
-            total += kernel(x[:, lo:hi], y).sum((1, 2))
+    t, n, m = x.shape[0], x.shape[1], y.shape[1]
+    total = torch.zeros(t, dtype=x.dtype, device=x.device)
+    cols = max(1, min(m, _BLOCK_ELEMENTS // max(1, t)))
+    rows = max(1, _BLOCK_ELEMENTS // (t * cols))
+    for lo in range(0, n, rows):
+        hi = min(lo + rows, n)
+        for left in range(lo if same else 0, m, cols):
+            sums = kernel(x[:, lo:hi], y[:, left : left + cols]).sum(1)  # (T, c)
+            if same:  # columns before ``hi`` are in the diagonal block: counted once
+                split = max(0, hi - left)
+                total += sums[:, :split].sum(-1) + 2.0 * sums[:, split:].sum(-1)
+            else:
+                total += sums.sum(-1)
     return total
 
 
@@ -325,9 +361,8 @@ def mmd_polynomial(
     Args:
         reference: ``(T, n, d)``.
         data: ``(T, m, d)``.
-        method: ``"features"`` (moment matrices of the pair features, linear in ``n``),
-            ``"kernel"`` (kernel matrix by blocks, quadratic in ``n``) or ``"auto"`` (the
-            cheaper of the two by flop count; see the module docstring).
+        method: ``"features"`` (pair-feature moments, linear in ``n``), ``"kernel"`` (kernel
+            matrix by blocks, quadratic in ``n``) or ``"auto"`` (the module docstring's rule).
 
     Returns:
         ``(T,)`` float64.
@@ -369,10 +404,20 @@ def median_bandwidth(
 
     Taken over the first ``max_events`` events of each sample (events are exchangeable, so
     these are a random subsample; the cost stays fixed at large ``n``), per toy; the lower
-    median of an even count (a selection, not a sort).
+    median of an even count (a selection, not a sort). The distances of the
+    ``N ≤ 2 max_events`` pooled events are computed directly (exact zeros for identical
+    events), a chunk of toys at a time, about ``24 N²`` bytes per toy in the chunk (the
+    ``N × N`` matrix, the selection's copy and indices): under 64 MiB for ``N ≤ 1672`` (the
+    default gives ``N = 1000``: two toys per chunk, 48 MiB); beyond that, one toy at a time
+    needs ``≈ 24 N²`` bytes.
+
+    Args:
+        reference: ``(T, n, d)``.
+        data: ``(T, m, d)``.
+        max_events: events taken from each sample, at least 1.
 
     Returns:
-        ``(T,)`` bandwidths σ (float64).
+        ``(T,)`` bandwidths σ (float64); 0 when over half of the pairs are identical events.
 
     Example:
         >>> import torch
@@ -381,11 +426,20 @@ def median_bandwidth(
         2.0
     """
     torch = _torch()
+    max_events = require_int("max_events", max_events, low=1, hint="the default is 500")
     pooled = torch.cat([reference[:, :max_events], data[:, :max_events]], 1).double()
-    dist = torch.cdist(pooled, pooled)
-    i, j = torch.triu_indices(pooled.shape[1], pooled.shape[1], 1, device=pooled.device)
-    pairs = dist[:, i, j]
-    return pairs.kthvalue((pairs.shape[-1] + 1) // 2, -1).values
+    size = pooled.shape[1]
+    # the k-th smallest pair is the (N + 2k)-th smallest entry of the symmetric distance
+    # matrix (N exact zeros on the diagonal, each pair twice); no gather of the triangle
+    rank = size + 2 * ((size * (size - 1) // 2 + 1) // 2)
+    toys = max(1, _BLOCK_ELEMENTS // (3 * size * size))  # matrix, selection copy, indices
+    out = []
+    for lo in range(0, pooled.shape[0], toys):
+        chunk = pooled[lo : lo + toys]
+        # the direct (not matrix-product) mode: exact zeros for identical events, symmetric
+        dist = torch.cdist(chunk, chunk, compute_mode="donot_use_mm_for_euclid_dist")
+        out.append(dist.flatten(1).kthvalue(rank, -1).values)
+    return torch.cat(out)
 
 
 def _gauss_block(gamma: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
@@ -406,8 +460,14 @@ def mmd_gaussian(
             of each toy's pooled sample.
 
     Returns:
-        ``(T,)`` float64. Memory stays below a 64 MiB scratch block at any ``n``; the cost
-        is ``O((n + m)² d)``.
+        ``(T,)`` float64. The kernel sums take blocks of at most 64 MiB at any ``n``, ``m``
+        and ``T`` (the bandwidth's scratch: :func:`median_bandwidth`); the cost is
+        ``O((n + m)² d)``.
+
+    Raises:
+        InvalidInputError: if the median-heuristic bandwidth of a toy is 0 (over half of
+            the pooled pairs are identical events: tied or discrete features), or an
+            explicit ``bandwidth`` is not a positive finite number.
 
     Example:
         >>> import torch
@@ -421,9 +481,18 @@ def mmd_gaussian(
     n, m = x.shape[1], y.shape[1]
     if bandwidth is None:
         sigma = median_bandwidth(x, y)
+        zero = torch.nonzero(sigma <= 0).flatten().tolist()
+        if zero:
+            raise InvalidInputError(
+                f"mmd_gaussian: the median-heuristic bandwidth is 0 for toy(s) {zero[:5]}: "
+                "over half of the pooled event pairs are identical (tied or discrete "
+                "features): the kernel is undefined. Pass an explicit positive bandwidth= "
+                "(sigma in the features' units) or jitter the discrete features."
+            )
     else:
-        sigma = torch.full((x.shape[0],), float(bandwidth), dtype=x.dtype, device=x.device)
-    gamma = 0.5 / sigma.clamp(min=torch.finfo(x.dtype).tiny) ** 2
+        value = require_real("bandwidth", bandwidth, low=0.0, low_open=True, unit="feature units")
+        sigma = torch.full((x.shape[0],), value, dtype=x.dtype, device=x.device)
+    gamma = 0.5 / sigma**2
     kernel = partial(_gauss_block, gamma)
     kxx = _block_sums(x, x, kernel, True) - n  # k(x, x) = 1 on the diagonal
     kyy = _block_sums(y, y, kernel, True) - m
