@@ -483,8 +483,9 @@ print(
 )
 
 # %% [markdown]
-# **What NPLM says.** With the injected resonance, `t` rises and the mean of `f` is largest
-# at the injected mass: the test finds the line and says where it is. Now look at the
+# **What NPLM says.** With the injected resonance, `t` rises, the mean of `f` is largest
+# within a bin or two of the injected mass, and the change `f(with) − f(without)` peaks at
+# it: the test finds the line and says where it is. Now look at the
 # held-out real events *without* any signal. Their `t` sits in the upper tail of the null
 # (at the teaching defaults p ≈ 0.1: not beyond the 95 % range, but not comfortably inside
 # it), and the events of largest `f` lie on the flanks of the Z peak (about 80 GeV and
