@@ -42,7 +42,7 @@
 # | 2 | Data acquisition: ML in the trigger, online anomaly detection | [02 — data acquisition](02_data_acquisition.ipynb) | **complete**: an unsupervised L1 anomaly trigger with real open data, rates and efficiencies with intervals; the trigger on an FPGA with hls4ml — bit-accurate emulation, a precision scan, and resource/latency estimates (calibrated on 26 real hls4ml syntheses of dense networks, with measured errors) against the L1 budgets, without vendor tools |
 # | 3 | Data analysis and statistical inference | [03 — inference](03_inference.ipynb) | outline |
 # | 4 | Presentation, distribution and preservation of results (likelihoods) | [04 — likelihood preservation](04_likelihood_preservation.ipynb) | outline |
-# | 5 | General ML tools and other applications | [05 — ML tools](05_ml_tools.ipynb) | outline |
+# | 5 | General ML tools and other applications | [05 — ML tools](05_ml_tools.ipynb) | **part 1 complete**: two-sample tests — the metric suite of arXiv:2409.16336 and NPLM, calibrated by toys, their power on the paper's deformations, a flow sampler checked against exact events, NPLM on real CMS dimuons; parts 2–3 (symmetry-aware models, scaling studies) outlined |
 #
 # An *outline* notebook says what it will cover and runs one small cell tied to what
 # exists today; it shows no results that have not been computed.
