@@ -145,6 +145,9 @@ def test_registered_statistics() -> None:
     ref, dat = _samples(9, n_ref=600, m=60, bump=10)
     direct = nplm_kernel(ref, dat, centres=500, seed=0).t
     assert suite.evaluate("nplm_kernel", ref, dat, device="cpu") == pytest.approx(direct)
+    # the suite computes under torch.no_grad(): the neural fit must still train (review #1)
+    neural = nplm_neural(ref, dat, epochs=300, learning_rate=0.05, seed=0).t
+    assert suite.evaluate("nplm_neural", ref, dat, device="cpu") == pytest.approx(neural)
 
 
 @pytest.mark.parametrize(

@@ -137,15 +137,21 @@ def nplm_neural(
 
     opt = torch.optim.Adam(params, lr=lr)
     history = np.empty(epochs)
-    for epoch in range(epochs):
-        opt.zero_grad()
-        loss = (w_t * torch.expm1(net(x_r))).sum() - net(x_d).sum()
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            for p in params[0::2]:
-                p.clamp_(-clip, clip)
-        history[epoch] = float(loss.detach())
+    with torch.enable_grad():  # also when called under no_grad (the suite's toys)
+        for epoch in range(epochs):
+            opt.zero_grad()
+            loss = (w_t * torch.expm1(net(x_r))).sum() - net(x_d).sum()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for p in params[0::2]:
+                    p.clamp_(-clip, clip)
+            history[epoch] = float(loss.detach())
+    if not np.isfinite(history[-1]):
+        raise InvalidInputError(
+            f"the neural NPLM fit diverged (loss {history[-1]}) at learning_rate={lr}; use a "
+            "smaller learning_rate or fewer epochs."
+        )
     with torch.no_grad():
         f_ref = net(x_r).cpu().numpy()
         f_dat = net(x_d).cpu().numpy()
