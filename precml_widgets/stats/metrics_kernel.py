@@ -207,6 +207,8 @@ def _fgd_by_size(
     """``(T, P)`` mean FGD over the ``num_batches`` subsamples of each size (one size at a
     time: the ``(T, B, d, d)`` covariances of a single size are the largest arrays)."""
     torch = _torch()
+    shift = ref.mean(1, keepdim=True)  # shifted copies of this chunk of toys only
+    ref, dat = ref - shift, dat - shift
     first = _PrefixMoments(ref, _permutations(ref.shape[1], num_batches, seed, 0))
     second = _PrefixMoments(dat, _permutations(dat.shape[1], num_batches, seed, 1))
     values = [frechet_from_moments(*first.grow(s), *second.grow(s)).mean(1) for s in sizes]
@@ -258,8 +260,6 @@ def frechet_gaussian_distance_inf(
     """
     torch = _torch()
     ref, dat = reference.double(), data.double()
-    shift = ref.mean(1, keepdim=True)
-    ref, dat = ref - shift, dat - shift
     sizes = fgd_batch_sizes(ref.shape[1], dat.shape[1], num_points)
     chunk = max(1, _BLOCK_ELEMENTS // (num_batches * ref.shape[2] ** 2))
     values = torch.cat(
