@@ -225,9 +225,9 @@ def frechet_gaussian_distance_inf(
 ) -> torch.Tensor:
     """FGD∞: FGD on subsamples of several sizes ``N``, extrapolated linearly to ``1/N → 0``.
 
-    Memory: chunks of toys whose covariances ``(T_c, B, d, d)`` of one size hold at most
-    ``2**23`` float64 (64 MiB; one toy if ``B d² > 2**23``), FGD reduced size by size: a few
-    such arrays (the eigendecompositions' workspaces) at any ``T`` and ``d``.
+    Memory: FGD is reduced size by size over chunks of toys; the about twelve live
+    ``(T_c, B, d, d)`` arrays (sums, covariances, eigenvectors, roots) of a chunk hold
+    ``≤ 2**23`` float64 in all (64 MiB; one toy if ``12 B d² > 2**23``), at any ``T``.
 
     The subsamples of toy ``t`` are the first ``N`` events of ``num_batches`` random
     permutations drawn once from ``seed`` and the same for every toy: the events of a sample
@@ -261,7 +261,7 @@ def frechet_gaussian_distance_inf(
     torch = _torch()
     ref, dat = reference.double(), data.double()
     sizes = fgd_batch_sizes(ref.shape[1], dat.shape[1], num_points)
-    chunk = max(1, _BLOCK_ELEMENTS // (num_batches * ref.shape[2] ** 2))
+    chunk = max(1, _BLOCK_ELEMENTS // (12 * num_batches * ref.shape[2] ** 2))
     values = torch.cat(
         [
             _fgd_by_size(ref[lo : lo + chunk], dat[lo : lo + chunk], sizes, num_batches, seed)
