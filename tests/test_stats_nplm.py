@@ -183,6 +183,40 @@ def test_bad_samples_raise() -> None:
         nplm_neural(ref, dat, hidden=(), epochs=1)
 
 
+def test_chunked_hessian_equals_the_dense_product() -> None:
+    """Row-block accumulation of Φᵀ diag(h) Φ (review: no full copy of Φ_R) = numpy's product."""
+    import torch
+
+    from precml_widgets.stats.nplm_kernel import weighted_gram
+
+    rng = np.random.default_rng(12)
+    phi, h = rng.normal(size=(1000, 5)), rng.exponential(size=1000)
+    want = np.einsum("ni,n,nj->ij", phi, h, phi)
+    for rows in (7, None):  # many blocks and a tail; one block
+        got = weighted_gram(torch.as_tensor(phi), torch.as_tensor(h), rows).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_non_finite_hessian_raises_naming_sigma_and_lam() -> None:
+    """exp(f) or Φᵀ diag(h) Φ overflowing must raise InvalidInputError, not LinAlgError."""
+    import torch
+
+    from precml_widgets.stats.nplm_kernel import newton_fit
+
+    phi_r = torch.tensor([[1e200], [1.0]], dtype=torch.float64)  # Hessian entry 1e400 = inf
+    phi_d = torch.tensor([[1.0]], dtype=torch.float64)
+    w = torch.ones(2, dtype=torch.float64)
+    with pytest.raises(InvalidInputError, match=r"sigma = 0\.01, lam = 1e-10"):
+        newton_fit(phi_r, w, phi_d, 1e-6, "nplm", 10, 1e-9, " (sigma = 0.01, lam = 1e-10)")
+
+
+def test_default_centres_are_capped_at_the_pool() -> None:
+    ref, dat = _samples(13, n_ref=300, m=30)
+    res = nplm_kernel(ref, dat)  # 330 pooled events < 1000
+    assert res.hyperparameters["M"] == 330
+    assert res.hyperparameters["M_rule"] == "min(1000, pooled events)"
+
+
 def test_chi2_compatibility_accepts_chi2_and_rejects_a_wider_law() -> None:
     rng = np.random.default_rng(12)
     # seeded: with a true χ² the bootstrap p is uniform, P(p < 0.01) = 1 %

@@ -55,13 +55,22 @@ from precml_widgets.stats.suite import as_batch
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["EIGEN_FLOOR", "KernelLogRatio", "KernelReference", "nplm_kernel", "prepare_reference"]
+__all__ = [
+    "DEFAULT_CENTRES",
+    "EIGEN_FLOOR",
+    "KernelLogRatio",
+    "KernelReference",
+    "nplm_kernel",
+    "prepare_reference",
+]
 
 #: Relative eigenvalue floor of ``K_MM``: directions below it are numerically null.
 EIGEN_FLOOR = 1e-13
 #: Reference events used for the pairwise-distance percentile that sets σ (as the paper's code).
 SIGMA_EVENTS = 2000
 _CHUNK = 1 << 22  # kernel entries per block
+#: Centres drawn when ``centres`` is not given (capped at the pooled sample size).
+DEFAULT_CENTRES = 1000
 
 
 def _torch() -> Any:
@@ -83,6 +92,27 @@ def _features(x: torch.Tensor, c: torch.Tensor, sigma: float, proj: torch.Tensor
     return torch.cat(
         [gaussian_kernel(x[i : i + step], c, sigma) @ proj for i in range(0, len(x), step)]
     )
+
+
+def weighted_gram(phi: torch.Tensor, h: torch.Tensor, block_rows: int | None = None) -> Any:
+    """``Φᵀ diag(h) Φ`` ``(r, r)`` accumulated over blocks of ``block_rows`` rows (default:
+    at most ``2^22`` entries per block), never a full weighted copy of ``Φ`` ``(N, r)``.
+
+    Example:
+        >>> import torch
+        >>> phi = torch.arange(12.0, dtype=torch.float64).reshape(6, 2)
+        >>> h = torch.ones(6, dtype=torch.float64)
+        >>> bool(torch.allclose(weighted_gram(phi, h), phi.T @ phi))
+        True
+    """
+    torch = _torch()
+    r = phi.shape[1]
+    out = torch.zeros((r, r), dtype=phi.dtype, device=phi.device)
+    step = block_rows or max(1, _CHUNK // max(r, 1))
+    for i in range(0, len(phi), step):
+        blk = phi[i : i + step]
+        out.addmm_((blk * h[i : i + step, None]).T, blk)
+    return out
 
 
 @dataclass(frozen=True)
@@ -175,6 +205,7 @@ class KernelReference:
             hp["loss"],
             hp["max_iter"],
             hp["tol"],
+            f" (sigma = {self.sigma:g}, lam = {hp['lam']:g})",
         )
         f_ref = (self.phi_reference @ beta).cpu().numpy()
         f_dat = (phi_d @ beta).cpu().numpy()
@@ -202,7 +233,7 @@ def prepare_reference(
     reference: Any,
     *,
     reference_weight: Any = None,
-    centres: Any = 1000,
+    centres: Any = None,
     pool: Any = None,
     sigma: float | None = None,
     sigma_percentile: float = 90.0,
@@ -218,7 +249,8 @@ def prepare_reference(
     Args:
         reference: ``(N_R, d)`` reference events (``(N_R,)`` in 1-D).
         reference_weight: see :func:`nplm_kernel`; ``None`` defers it to each fit (``m/N_R``).
-        centres: ``M`` (drawn from ``pool``) or the ``(M, d)`` centres themselves.
+        centres: ``M`` (drawn from ``pool``) or the ``(M, d)`` centres themselves; ``None``:
+            ``min(1000, len(pool))``.
         pool: ``(k, d)`` events to draw the centres from (default: the reference).
         sigma, sigma_percentile, lam, loss, max_iter, tol, seed, device: see :func:`nplm_kernel`.
     """
@@ -233,8 +265,11 @@ def prepare_reference(
     seed = require_seed("seed", seed)
     weights = None if reference_weight is None else reference_weights(reference_weight, len(ref), 1)
     rng = np.random.default_rng(seed)
+    src = ref if pool is None else as_batch("pool", pool, dim=ref.shape[1])
+    centres_default = centres is None
+    if centres_default:
+        centres = min(DEFAULT_CENTRES, len(src))
     if np.ndim(centres) == 0:  # a count M (require_int refuses bools and non-integers)
-        src = ref if pool is None else as_batch("pool", pool, dim=ref.shape[1])
         m = require_int(
             "centres",
             centres,
@@ -264,6 +299,7 @@ def prepare_reference(
     phi_r = _features(torch.as_tensor(ref, device=dev), c, sig, proj)
     hp = {
         "M": len(cen),
+        "M_rule": f"min({DEFAULT_CENTRES}, pooled events)" if centres_default else "given",
         "centres_rule": rule,
         "sigma": sig,
         "sigma_rule": sigma_rule,
@@ -287,12 +323,24 @@ def newton_fit(
     loss: str,
     max_iter: int,
     tol: float,
+    label: str = "",
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Minimise the regularised loss over ``β`` (``f = Φ β``) by damped Newton steps.
 
+    Args:
+        phi_r, w, phi_d: reference features ``(N_R, r)``, weights ``(N_R,)``, data features
+            ``(m, r)``.
+        penalty: ``λ n``; loss, max_iter, tol: see :func:`nplm_kernel`.
+        label: the hyperparameters (σ, λ) named in errors.
+
     Returns:
         ``β`` ``(r,)`` and ``{"converged", "iterations", "decrement", "gradient_norm",
-        "objective"}``.
+        "objective", "line_search_failed"}``; when no backtracking step decreases the
+        objective, ``β`` keeps its last value and the fit is marked not converged.
+
+    Raises:
+        InvalidInputError: the gradient or Hessian is not finite (``e^f`` overflows, e.g. at a
+            very small σ), or the Hessian is not positive definite even with jitter.
     """
     torch = _torch()
     beta = torch.zeros(phi_r.shape[1], dtype=phi_r.dtype, device=phi_r.device)
@@ -309,7 +357,8 @@ def newton_fit(
         )
 
     value = objective(beta)
-    info: dict[str, float] = {"converged": 0.0, "iterations": 0.0}
+    info: dict[str, float] = {"converged": 0.0, "iterations": 0.0, "line_search_failed": 0.0}
+    fix = "increase sigma or lam (or pass fewer, more spread centres)"
     decrement = grad_norm = float("inf")
     for it in range(1, max_iter + 1):
         fr, fd = phi_r @ beta, phi_d @ beta
@@ -321,14 +370,24 @@ def newton_fit(
             g_r, h_r = w * s_r, w * s_r * (1 - s_r)
             g_d, h_d = s_d - 1, s_d * (1 - s_d)
         grad = phi_r.T @ g_r + phi_d.T @ g_d + 2 * penalty * beta
-        hess = (phi_r * h_r[:, None]).T @ phi_r
+        hess = weighted_gram(phi_r, h_r)
         if h_d is not None:
-            hess += (phi_d * h_d[:, None]).T @ phi_d
+            hess += weighted_gram(phi_d, h_d)
         hess.diagonal().add_(2 * penalty)
+        if not (bool(torch.isfinite(grad).all()) and bool(torch.isfinite(hess).all())):
+            raise InvalidInputError(
+                f"the kernel NPLM fit{label} has a non-finite gradient or Hessian at Newton "
+                f"iteration {it} (exp(f) overflowed): {fix}."
+            )
         chol, bad = torch.linalg.cholesky_ex(hess)
         if bad:
             hess.diagonal().add_(1e-10 * hess.diagonal().max())
-            chol = torch.linalg.cholesky(hess)
+            chol, bad = torch.linalg.cholesky_ex(hess)
+            if bad:
+                raise InvalidInputError(
+                    f"the kernel NPLM fit{label} has a Hessian that is not positive definite "
+                    f"even with jitter at Newton iteration {it}: {fix}."
+                )
         step = -torch.cholesky_solve(grad[:, None], chol)[:, 0]
         slope = float(grad.dot(step))
         decrement, grad_norm = -slope, float(grad.norm())
@@ -336,12 +395,16 @@ def newton_fit(
         if decrement < tol:
             info["converged"] = 1.0
             break
-        size = 1.0
+        size, accepted = 1.0, False
         for _ in range(60):
             trial = objective(beta + size * step)
-            if torch.isfinite(trial) and trial <= value + 1e-4 * size * slope:
+            if bool(torch.isfinite(trial)) and trial <= value + 1e-4 * size * slope:
+                accepted = True
                 break
             size *= 0.5
+        if not accepted:  # no descent along the Newton direction: keep β, not converged
+            info["line_search_failed"] = 1.0
+            break
         beta, value = beta + size * step, trial
     info.update(decrement=decrement, gradient_norm=grad_norm, objective=float(value))
     return beta, info
@@ -352,7 +415,7 @@ def nplm_kernel(
     data: Any,
     *,
     reference_weight: Any = None,
-    centres: Any = 1000,
+    centres: Any = None,
     sigma: float | None = None,
     sigma_percentile: float = 90.0,
     lam: float = 1e-10,
@@ -370,7 +433,8 @@ def nplm_kernel(
         reference_weight: ``None`` (``N(0) = m``: weight ``m / N_R``), one positive weight
             ``N(0) / N_R``, or ``(N_R,)`` positive per-event weights.
         centres: ``M``, the number of Nyström centres drawn from the pooled sample, or the
-            ``(M, d)`` centres.
+            ``(M, d)`` centres; ``None``: ``min(1000, N_R + m)`` (stated in the result's
+            ``hyperparameters["M_rule"]``).
         sigma: kernel width σ (units of x); ``None``: the ``sigma_percentile``-th percentile of
             pairwise distances of up to 2000 reference events (arXiv:2204.02317 uses 90).
         sigma_percentile: see ``sigma``.
