@@ -8,7 +8,11 @@ Importing this module registers two :class:`~precml_widgets.stats.suite.Statisti
   the NPLM loss;
 - ``"nplm_neural"``: :func:`nplm_neural` with a d-4-1 sigmoid network, weights clipped at 9,
   300 epochs of full-batch Adam at learning rate 0.05 (small, for interactive use: far from
-  the papers' 3e5 epochs).
+  the papers' 3e5 epochs; these fits usually stop before the loss settles and are counted
+  as not converged).
+
+A toy whose ``t`` is not finite raises :class:`~precml_widgets.errors.InvalidInputError`; fits
+that did not converge are counted in a ``RuntimeWarning`` per batch of toys.
 
 References:
     R. T. D'Agnolo, A. Wulzer, arXiv:1806.02350; R. T. D'Agnolo et al., arXiv:1912.12155;
@@ -17,8 +21,14 @@ References:
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from precml_widgets._optional import require
+from precml_widgets.errors import InvalidInputError
 from precml_widgets.stats.nplm_kernel import (
     KernelLogRatio,
     KernelReference,
@@ -59,24 +69,43 @@ NEURAL_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _kernel_batch(reference: Any, data: Any) -> Any:
-    import torch
-
-    values = []
+def _fits(name: str, fit: Callable[[Any, Any], NPLMResult], reference: Any, data: Any) -> Any:
+    """``t`` of each (reference, data) pair of a batch ``(B, n, d)``, ``(B, m, d)``: a
+    non-finite ``t`` raises, non-converged fits are counted in a warning."""
+    torch = require("torch", "anomaly", "NPLM")
+    values, not_converged = [], 0
     for ref, dat in zip(reference.cpu().numpy(), data.cpu().numpy(), strict=True):
-        opts = {**KERNEL_DEFAULTS, "centres": min(KERNEL_DEFAULTS["centres"], len(ref) + len(dat))}
-        values.append(nplm_kernel(ref, dat, device=str(reference.device), **opts).t)
+        res = fit(ref, dat)
+        if not np.isfinite(res.t):
+            raise InvalidInputError(
+                f"{name} gave t = {res.t} on a toy (n = {len(ref)}, m = {len(dat)}, "
+                f"hyperparameters {res.hyperparameters}): change the statistic's options."
+            )
+        not_converged += not res.converged
+        values.append(res.t)
+    if not_converged:
+        warnings.warn(
+            f"{name}: {not_converged} of {len(values)} fits did not converge; their t enter "
+            "the toys as computed (raise max_iter / epochs to converge them).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return torch.tensor(values, dtype=torch.float64)
+
+
+def _kernel_batch(reference: Any, data: Any) -> Any:
+    def fit(ref: Any, dat: Any) -> NPLMResult:
+        opts = {**KERNEL_DEFAULTS, "centres": min(KERNEL_DEFAULTS["centres"], len(ref) + len(dat))}
+        return nplm_kernel(ref, dat, device=str(reference.device), **opts)
+
+    return _fits("nplm_kernel", fit, reference, data)
 
 
 def _neural_batch(reference: Any, data: Any) -> Any:
-    import torch
+    def fit(ref: Any, dat: Any) -> NPLMResult:
+        return nplm_neural(ref, dat, device=str(reference.device), **NEURAL_DEFAULTS)
 
-    values = [
-        nplm_neural(ref, dat, device=str(reference.device), **NEURAL_DEFAULTS).t
-        for ref, dat in zip(reference.cpu().numpy(), data.cpu().numpy(), strict=True)
-    ]
-    return torch.tensor(values, dtype=torch.float64)
+    return _fits("nplm_neural", fit, reference, data)
 
 
 register(
