@@ -13,6 +13,7 @@ from precml_widgets.stats.nplm import nplm_kernel, nplm_neural, prepare_referenc
 from precml_widgets.stats.nplm_benchmark import (
     PUBLISHED,
     BenchmarkConfig,
+    benchmark_toy,
     chi2_compatibility,
     ideal_t,
     run_benchmark,
@@ -263,6 +264,36 @@ def test_ideal_statistic_by_hand() -> None:
     assert ideal_t(np.array([0.21, 0.5]), "S2", 2000.0) == pytest.approx(expected, rel=1e-12)
 
 
+def test_ideal_statistic_far_in_the_tail_is_finite() -> None:
+    """x = 100 (e^{8x} overflows, the density underflows): S3's s/b = 90 · 256 x² / 16000."""
+    import math
+
+    expected = 2 * (math.log1p(90 * 256 * 100.0**2 / 16000) - 90)
+    assert ideal_t(np.array([100.0]), "S3", 2000.0) == pytest.approx(expected, rel=1e-12)
+    assert ideal_t(np.array([100.0]), "S2", 2000.0) == pytest.approx(2 * (0.0 - 90))  # s = 0
+
+
+def test_benchmark_toy_restores_torch_threads_and_records_the_rank() -> None:
+    import torch
+
+    caller = torch.get_num_threads()
+    torch.set_num_threads(3)  # differs from the toy's 1 thread
+    before = torch.get_num_threads()
+    config = BenchmarkConfig(n_reference=2000, n_expected=200.0, centres=100, torch_threads=1)
+    t, _, ideal = benchmark_toy(config, "S3", 5)
+    after = torch.get_num_threads()
+    torch.set_num_threads(caller)
+    assert after == before == 3
+    assert np.isfinite(t) and len(ideal) == 3
+    res = run_benchmark(
+        config, null_toys=10, signal_toys=2, signals=("S1",), serial=True, progress=False
+    )
+    d = res.to_dict()
+    assert 0 < d["rank"] == res.rank <= 100 and "1-D-specific" in d["speed_note"]
+    s1 = d["signals"]["S1"]
+    assert {"ideal_z", "ideal_z_empirical", "ideal_z_empirical_is_bound"} <= set(s1)
+
+
 #: Kernel modes of the validation runs: the exact optimum of the NPLM loss, and what the
 #: paper's code computes (weighted logistic loss, one LogisticFalkon Newton step from f = 0).
 MODES = {
@@ -290,29 +321,28 @@ def test_kernel_null_is_chi2_with_a_fitted_dof(paper_run: tuple[str, object]) ->
 
 
 @pytest.mark.validation
-@pytest.mark.parametrize(
-    "signal",
-    [
-        "S1",
-        pytest.param(
-            "S2",
-            marks=pytest.mark.xfail(
-                reason="S2 as stated (N(0.2, 0.02), N_S = 90) gives an ideal likelihood-ratio "
-                "Z = sqrt(median t) of 5.6 where the paper quotes 4.1 (S1, S3: 4.9, 4.6 against "
-                "4.7, 4.4): the published S2 is weaker than its stated definition, and our Z "
-                "exceeds the published 2.82 by 0.2-0.35",
-                strict=False,
-            ),
-        ),
-        "S3",
-    ],
-)
+@pytest.mark.parametrize("signal", ["S1", "S3"])
 def test_kernel_reproduces_published_median_z(paper_run: tuple[str, object], signal: str) -> None:
     """Z of the median signal toy from the fitted χ² (300 null toys resolve only Z <= 2.7)
     within ±0.2 of arXiv:2204.02317 App. C."""
     mode, res = paper_run
     got = res.signals[signal].z_chi2
     assert abs(got - PUBLISHED["median_z"][signal]) <= 0.2, (mode, signal, got, res.null_dof)
+
+
+@pytest.mark.validation
+def test_kernel_s2_is_stronger_than_published(paper_run: tuple[str, object]) -> None:
+    """S2 as stated (N(0.2, 0.02), N_S = 90) is a stronger signal than the paper's: the ideal
+    likelihood ratio's sqrt(median t) is 5.6 where the paper quotes 4.1 (S1, S3: 4.9, 4.6 against
+    4.7, 4.4). Measured (seed 0, 300/100 toys): Z(χ²) = 3.05 ± 0.15 (nplm), 3.15 ± 0.11
+    (falkon_one_step; bootstrap errors) against the published 2.82. Asserted: the measured value
+    within 0.3 (about 2 bootstrap errors: another seed fails this about 5 % of the time), and
+    above the published value minus 0.1."""
+    mode, res = paper_run
+    got = res.signals["S2"].z_chi2
+    measured = {"nplm": 3.05, "falkon_one_step": 3.15}[mode]
+    assert abs(got - measured) <= 0.3, (mode, got)
+    assert got >= PUBLISHED["median_z"]["S2"] - 0.1, (mode, got)
 
 
 def test_benchmark_config_defaults_are_the_papers() -> None:
