@@ -217,7 +217,8 @@ def test_chunked_hessian_equals_the_dense_product() -> None:
 
 
 def test_non_finite_hessian_raises_naming_sigma_and_lam() -> None:
-    """exp(f) or Φᵀ diag(h) Φ overflowing must raise InvalidInputError, not LinAlgError."""
+    """exp(f) or Φᵀ diag(h) Φ overflowing must raise InvalidInputError, not LinAlgError; a
+    line search that never decreases the objective keeps β and marks the fit not converged."""
     import torch
 
     from precml_widgets.stats.nplm_kernel import newton_fit
@@ -227,6 +228,20 @@ def test_non_finite_hessian_raises_naming_sigma_and_lam() -> None:
     w = torch.ones(2, dtype=torch.float64)
     with pytest.raises(InvalidInputError, match=r"sigma = 0\.01, lam = 1e-10"):
         newton_fit(phi_r, w, phi_d, 1e-6, "nplm", 10, 1e-9, " (sigma = 0.01, lam = 1e-10)")
+
+    # a direction the reference barely sees: Newton step 1e60, exp(f_R) overflows at every
+    # backtracking size down to 2^-60, so no step is accepted and β stays at 0
+    beta, info = newton_fit(
+        torch.tensor([[1e-30]], dtype=torch.float64),
+        torch.ones(1, dtype=torch.float64),
+        torch.tensor([[1.0]], dtype=torch.float64),
+        1e-300,
+        "nplm",
+        10,
+        1e-9,
+    )
+    assert float(beta[0]) == 0.0
+    assert info["line_search_failed"] == 1.0 and info["converged"] == 0.0
 
 
 def test_default_centres_are_capped_at_the_pool() -> None:

@@ -452,7 +452,8 @@ def nplm_kernel(
 
     Raises:
         InvalidInputError: bad samples (NaN, different d, too few events), weights <= 0,
-            ``M`` above the pooled sample size, bad hyperparameters.
+            ``M`` above the pooled sample size, bad hyperparameters, a non-finite Newton
+            gradient or Hessian (``e^f`` overflowing: raise σ or λ).
 
     Example:
         >>> import numpy as np
