@@ -86,6 +86,7 @@ from precml_widgets.integration import (
     unweight,
 )
 from precml_widgets.record import record_results
+from precml_widgets.serving import inline_stylesheets
 from precml_widgets.stats.deformations import deformed, reference_model
 from precml_widgets.stats.nplm import prepare_reference
 from precml_widgets.stats.suite import (
@@ -100,6 +101,7 @@ from precml_widgets.twosample import PowerConfig, TwoSampleExplorer, power_study
 # inline=True: the Bokeh and Panel JavaScript travel inside the notebook, so the plots and
 # the explorer draw in JupyterLab without internet access (the default fetches them from a CDN)
 hv.extension("bokeh", logo=False, inline=True)
+inline_stylesheets()  # Panel's style sheets of the HoloViews plots, inside the notebook
 pn.extension(inline=True)
 # %matplotlib inline
 

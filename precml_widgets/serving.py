@@ -61,6 +61,7 @@ __all__ = [
     "inline_stylesheets",
     "main",
     "make_server",
+    "show_when_built",
     "warming",
 ]
 
@@ -115,6 +116,40 @@ def forget_background(key: str) -> None:
     import panel as pn
 
     pn.state.cache.pop(key, None)
+
+
+def show_when_built(
+    future: Future[T], show: Callable[[T], None], fail: Callable[[BaseException], None]
+) -> bool:
+    """Show a shared build's result in a session: at once when ``future`` is done, else as
+    soon as it is (a coroutine Panel runs on the session's loop once the page has loaded).
+
+    Args:
+        future: the build, e.g. from :func:`build_in_background`.
+        show: called with the result (on the session's loop).
+        fail: called with the build's exception instead (the page says what failed).
+
+    Returns:
+        Whether the result was shown at once (``False``: the caller shows a waiting message).
+    """
+    import asyncio
+
+    import panel as pn
+
+    if future.done() and future.exception() is None:
+        show(future.result())
+        return True
+
+    async def when_ready() -> None:
+        try:
+            result = await asyncio.wrap_future(future)
+        except Exception as exc:  # the build failed: the page says so, its knobs still work
+            fail(exc)
+        else:
+            show(result)
+
+    pn.state.onload(when_ready)
+    return False
 
 
 def app_config() -> str:

@@ -69,13 +69,15 @@ def test_notebook_structure(path):
 
 @pytest.mark.parametrize("stem", sorted(CI_PARAMETERS))
 def test_ci_configuration_keeps_the_teaching_code_path(stem):
-    """CI cuts only counts (events, calls, iterations, permutations) and fixes the seed: every
+    """CI cuts only counts (events, calls, iterations, permutations, toys) and fixes the seed: every
     other parameter -- weights, operating point, widths, backend, device, flow size -- is the
     teaching default, so the path users run is the path CI tests."""
     counts = ("n_", "calls_per_iteration", "training_iterations", "final_iterations",
               "diagnostic_events", "seed")  # fmt: skip
+    count_suffixes = ("_events", "_toys", "_iterations")  # e.g. nplm_toys, flow_events
     for name, value in CI_PARAMETERS[stem].items():
-        assert name.startswith(counts) or name in counts, (stem, name)
+        is_count = name.startswith(counts) or name.endswith(count_suffixes) or name == "toys"
+        assert is_count, (stem, name)
         default = notebook_defaults(stem)[name]
         assert isinstance(value, type(default)), (stem, name)
         if name != "seed":

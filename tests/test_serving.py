@@ -319,3 +319,20 @@ def test_port_0_serves_the_url_it_prints(tmp_path: Path, origins: list[str]) -> 
         assert "refused Host" in log.read_text()  # the allowed names are logged here
     finally:
         stop(proc)
+
+
+def test_show_when_built_shows_a_finished_build_at_once_and_a_failure_as_such() -> None:
+    """Outside a server Panel runs the deferred coroutine at once, so a failed build reaches
+    ``fail`` here (a pending one would wait: that path is the apps' browser tests)."""
+    from concurrent.futures import Future
+
+    shown, failed = [], []
+    done: Future = Future()
+    done.set_result(42)
+    assert serving.show_when_built(done, shown.append, failed.append) is True
+    assert shown == [42] and failed == []
+    broken: Future = Future()
+    error = RuntimeError("no data")
+    broken.set_exception(error)
+    assert serving.show_when_built(broken, shown.append, failed.append) is False
+    assert shown == [42] and failed == [error]

@@ -14,7 +14,6 @@ ready, instead of making the first visitor wait for the training. *Train* runs a
 
 from __future__ import annotations
 
-import asyncio
 import html
 from concurrent.futures import Future
 
@@ -23,7 +22,7 @@ import panel as pn
 from precml_widgets.integration.explorer import IntegrationExplorer
 from precml_widgets.integration.integrand import Integrand
 from precml_widgets.integration.study import Comparison, ComparisonConfig, compare
-from precml_widgets.serving import build_in_background, forget_background
+from precml_widgets.serving import build_in_background, forget_background, show_when_built
 
 __all__ = ["INTRO", "STARTER", "STARTER_KEY", "app", "forget_starter", "starter_comparison"]
 
@@ -83,21 +82,15 @@ def app() -> pn.viewable.Viewable:
     knobs, showing the shared starter comparison now or as soon as it is trained."""
     explorer = IntegrationExplorer(**STARTER)
     future = starter_comparison(explorer.selected_integrand(), explorer.config())
-    if future.done() and future.exception() is None:
-        explorer.show(future.result())
-    else:
+
+    def fail(exc: BaseException) -> None:
+        reload = "(reload the page to train it again)"
+        explorer.error_pane.object = (
+            f"**The starter comparison failed:** {html.escape(str(exc))} {reload}"
+        )
+
+    if not show_when_built(future, explorer.show, fail):
         explorer.summary_pane.object = "Training the starter comparison (a few seconds)…"
-
-        async def show_when_ready() -> None:
-            try:
-                explorer.show(await asyncio.wrap_future(future))
-            except Exception as exc:  # the starter failed: say so, the knobs still work
-                explorer.error_pane.object = (
-                    f"**The starter comparison failed:** {html.escape(str(exc))} (reload the "
-                    "page to train it again)"
-                )
-
-        pn.state.onload(show_when_ready)
     return pn.Column(pn.pane.Markdown(INTRO, width=1200), explorer)
 
 

@@ -14,13 +14,17 @@ is computed once per server process, in a background thread started by the first
 
 from __future__ import annotations
 
-import asyncio
 import html
 from concurrent.futures import Future
 
 import panel as pn
 
-from precml_widgets.serving import app_config, build_in_background, forget_background
+from precml_widgets.serving import (
+    app_config,
+    build_in_background,
+    forget_background,
+    show_when_built,
+)
 from precml_widgets.twosample.explorer import TwoSampleExplorer
 from precml_widgets.twosample.power import PowerConfig, PowerStudy, power_study
 
@@ -63,21 +67,15 @@ def app() -> pn.viewable.Viewable:
     study now or as soon as it is computed."""
     explorer = TwoSampleExplorer(**(FAST if app_config() == "fast" else {}))
     future = starter_study(explorer.config())
-    if future.done() and future.exception() is None:
-        explorer.show(future.result())
-    else:
+
+    def fail(exc: BaseException) -> None:
+        reload = "(reload the page to run it again)"
+        explorer.error_pane.object = (
+            f"**The default study failed:** {html.escape(str(exc))} {reload}"
+        )
+
+    if not show_when_built(future, explorer.show, fail):
         explorer.summary_pane.object = "Running the default toys (under a minute)…"
-
-        async def show_when_ready() -> None:
-            try:
-                explorer.show(await asyncio.wrap_future(future))
-            except Exception as exc:  # the starter failed: say so, the knobs still work
-                explorer.error_pane.object = (
-                    f"**The default study failed:** {html.escape(str(exc))} (reload the page "
-                    "to run it again)"
-                )
-
-        pn.state.onload(show_when_ready)
     return pn.Column(pn.pane.Markdown(INTRO, width=1200), explorer)
 
 

@@ -24,8 +24,8 @@ the reference mean:
                      have every feature permuted independently among them: the marginals are
                      unchanged and the correlations shrink by (1 - ε); for ε > 1, first
                      ``cov_diag`` with ε - 1
-``power_abs_up``     x -> sign(x) |x|^(1 + ε), per feature
-``power_abs_down``   x -> sign(x) |x|^(1 - ε), per feature (ε < 1)
+``power_abs_up``     ``x -> sign(x) |x|^(1 + ε)``, per feature
+``power_abs_down``   ``x -> sign(x) |x|^(1 - ε)``, per feature (ε < 1)
 ``random_normal``    x -> x + ε z, z ~ N(0, 1) per feature
 ``random_uniform``   x -> x + ε w, w ~ U(-1, 1) per feature
 ===================  ==========================================================================

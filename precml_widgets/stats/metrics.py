@@ -2,16 +2,16 @@
 
 Importing this module registers, in :mod:`precml_widgets.stats.suite`:
 
-==================== =================================================================
-``mean_ks``          mean over the ``d`` marginals of the two-sample KS statistic
-``sliced_ks``        mean KS over ``K = 2 d`` fixed random unit directions
+====================== =================================================================
+``mean_ks``            mean over the ``d`` marginals of the two-sample KS statistic
+``sliced_ks``          mean KS over ``K = 2 d`` fixed random unit directions
 ``sliced_wasserstein`` mean 1-D Wasserstein-1 distance over the same ``K`` directions
-``fgd``              Fréchet Gaussian distance of the full samples
-``fgd_inf``          FGD∞: FGD extrapolated to infinite sample size (arXiv:1911.07023)
-``mmd_poly``         unbiased MMD² with the quartic kernel ``(xᵀy / d + 1)⁴``
-``mmd_gaussian``     unbiased MMD² with a Gaussian kernel, median-heuristic bandwidth
-``classifier``       held-out AUC − 0.5 of :func:`~precml_widgets.stats.classifier_check`
-==================== =================================================================
+``fgd``                Fréchet Gaussian distance of the full samples
+``fgd_inf``            FGD∞: FGD extrapolated to infinite sample size (arXiv:1911.07023)
+``mmd_poly``           unbiased MMD² with the quartic kernel ``(xᵀy / d + 1)⁴``
+``mmd_gaussian``       unbiased MMD² with a Gaussian kernel, median-heuristic bandwidth
+``classifier``         held-out AUC − 0.5 of :func:`~precml_widgets.stats.classifier_check`
+====================== =================================================================
 
 and offers :func:`likelihood_ratio_statistic` for the exact likelihood-ratio test where
 both densities are known. Every statistic maps ``(T, n, d)`` and ``(T, m, d)`` tensors to
