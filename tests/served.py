@@ -33,6 +33,28 @@ def log_tail(log: Path, n: int = 4000) -> str:
     return log.read_text(errors="replace")[-n:] if log.exists() else "(no log)"
 
 
+#: A browser tab closed while the server was still writing to its websocket: tornado logs this
+#: race as an unretrieved task exception. It says nothing about the app, so log checks skip it.
+CLIENT_GONE = ("tornado.websocket.WebSocketClosedError", "tornado.iostream.StreamClosedError")
+
+
+def server_failures(log_text: str) -> list[str]:
+    """The failures a server log reports: the final line of each traceback (one per exception,
+    chained ones included) and each "Error running application handler" line, leaving out
+    :data:`CLIENT_GONE` disconnect races. An empty list means the log shows no failure."""
+    lines = log_text.splitlines()
+    failures = [line for line in lines if "Error running application handler" in line]
+    for i, line in enumerate(lines):
+        if line.strip() != "Traceback (most recent call last):":
+            continue
+        indent = len(line) - len(line.lstrip())
+        rest = (x for x in lines[i + 1 :] if x.strip() and len(x) - len(x.lstrip()) <= indent)
+        final = next(rest, "(traceback cut off)").strip()
+        if not final.startswith(CLIENT_GONE):
+            failures.append(final)
+    return failures
+
+
 def start_process(
     cmd: Sequence[str],
     port: int,

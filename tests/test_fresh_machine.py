@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from ci_strict import require_chromium
-from served import free_port, start_process, stop
+from served import free_port, server_failures, start_process, stop
 
 from precml_widgets.data import missing_data_message
 from precml_widgets.errors import DataNotFoundError
@@ -209,4 +209,21 @@ def test_every_app_starts_on_a_fresh_machine(empty_data, tmp_path):
     finally:
         stop(proc)
     served = log.read_text()
-    assert "Traceback" not in served and "Error running application handler" not in served, served
+    assert server_failures(served) == [], served
+
+
+def test_server_failures_skip_only_the_client_disconnect_race():
+    """A tab closed mid-write is not a failure; any other traceback or handler error is."""
+    gone = (
+        "Task exception was never retrieved\nTraceback (most recent call last):\n"
+        '  File "tornado/websocket.py", line 1140, in wrapper\n    await fut\n'
+        "tornado.iostream.StreamClosedError: Stream is closed\n\nDuring handling of the above "
+        "exception, another exception occurred:\n\nTraceback (most recent call last):\n"
+        '  File "tornado/websocket.py", line 1142, in wrapper\n'
+        "tornado.websocket.WebSocketClosedError\n"
+    )
+    assert server_failures(gone) == []
+    broken = gone + "Traceback (most recent call last):\n  File \"app.py\"\nKeyError: 'x'\n"
+    assert server_failures(broken) == ["KeyError: 'x'"]
+    assert server_failures("Error running application handler <x>: boom") != []
+    assert server_failures("Traceback (most recent call last):\n  File") == ["(traceback cut off)"]
