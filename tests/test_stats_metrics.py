@@ -39,6 +39,14 @@ def test_mean_ks_equals_scipy_per_marginal(rounding: int | None) -> None:
     assert suite.evaluate("mean_ks", x, y) == pytest.approx(expected, abs=1e-12)
 
 
+def test_ks_with_pooled_size_past_int32_equals_scipy() -> None:
+    """n + m = 50 000: the CPU path counts in int64 there ((n + m)² >= 2³¹)."""
+    x, y = _samples(5, 40_000, 10_000, 1)
+    x, y = x.round(2), y.round(2)  # ties too
+    expected = stats.ks_2samp(x[:, 0], y[:, 0]).statistic
+    assert suite.evaluate("mean_ks", x, y) == pytest.approx(expected, abs=1e-12)
+
+
 @pytest.mark.parametrize(("n", "m"), [(150, 150), (150, 97), (40, 301)])
 def test_wasserstein_equals_scipy(n: int, m: int) -> None:
     x, y = _samples(1, n, m, 1)

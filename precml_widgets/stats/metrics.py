@@ -187,19 +187,22 @@ def _ks_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _ks_numpy(a: np.ndarray, b: np.ndarray) -> torch.Tensor:
-    """:func:`ks_columns` on the CPU in NumPy (SIMD sorts, single-threaded passes): with
-    ``c_i`` reference events among the first ``i`` pooled ones, ``n m (F - G) = (n + m) c_i
-    - n i``."""
+    """:func:`ks_columns` on the CPU in NumPy: with ``c_i`` reference events among the first
+    ``i`` pooled ones, ``n m (F - G) = (n + m) c_i - n i``."""
     torch = _torch()
     n, m = a.shape[-1], b.shape[-1]
-    values = np.concatenate([a, b], -1)
-    count = (np.argsort(values, axis=-1) < n).cumsum(-1, dtype=np.int64)
-    gap = np.abs((n + m) * count - n * np.arange(1, n + m + 1))
-    z = np.sort(values, axis=-1)
+    # two SIMD sorts, then a stable argsort that only merges the two sorted runs
+    values = np.concatenate([np.sort(a, axis=-1), np.sort(b, axis=-1)], -1)
+    order = np.argsort(values, axis=-1, kind="stable")
+    small = np.int32 if (n + m) ** 2 < 2**31 else np.int64  # |gap| <= n m
+    gap = (order < n).cumsum(-1, dtype=small)
+    gap *= n + m
+    gap -= np.arange(n, n * (n + m) + 1, n, dtype=small)
+    z = np.take_along_axis(values, order, -1)
     ties = z[..., 1:] == z[..., :-1]
     if ties.any():  # only the last of tied values is an ECDF value
         gap[..., :-1][ties] = 0
-    return torch.from_numpy(gap.max(-1) / (n * m))
+    return torch.from_numpy(np.maximum(gap.max(-1), -gap.min(-1)) / (n * m))
 
 
 def wasserstein_columns(
