@@ -127,7 +127,11 @@ def _load_builtin() -> None:
     """Import the modules that register the built-in statistics (once)."""
     import importlib
 
-    for module in ("precml_widgets.stats.metrics", "precml_widgets.stats.nplm"):
+    for module in (
+        "precml_widgets.stats.metrics",
+        "precml_widgets.stats.nplm",
+        "precml_widgets.stats.two_sample",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a module not written yet registers nothing

@@ -1,4 +1,13 @@
-"""Two-sample tests for validating a fast simulation against held-out real events."""
+"""Two-sample tests for validating a fast simulation against held-out real events.
+
+:func:`energy_test` (permutation p-value) and :func:`ks_per_feature` (scipy's KS per feature)
+test one pair of samples. Importing this module also registers the energy distance with the
+statistics suite as ``"energy"`` (:mod:`precml_widgets.stats.suite`: batched over toys in torch,
+p-value from null toys instead of permutations), so that
+``suite.two_sample_test(..., statistic="energy")`` works; the suite's ``"mean_ks"``
+(:mod:`precml_widgets.stats.metrics`) is the mean over features of the KS distances that
+:func:`ks_per_feature` reports one by one.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +23,16 @@ from scipy.spatial.distance import cdist
 
 from precml_widgets._checks import require_int
 from precml_widgets.errors import InvalidInputError
+from precml_widgets.stats.suite import Statistic, register
 
-__all__ = ["MAX_ENERGY_EVENTS", "TwoSampleResult", "as_events", "energy_test", "ks_per_feature"]
+__all__ = [
+    "MAX_ENERGY_EVENTS",
+    "TwoSampleResult",
+    "as_events",
+    "energy_distances",
+    "energy_test",
+    "ks_per_feature",
+]
 
 #: Largest ``n_x + n_y`` accepted by :func:`energy_test` (its distance matrix is (n_x+n_y)²).
 MAX_ENERGY_EVENTS = 20_000
@@ -142,7 +159,8 @@ def energy_test(
     and is a valid (conservative) p-value for any number of permutations. The pooled
     distance matrix is computed once; every permutation is then evaluated exactly from it
     with block sums (two matrix products), so the cost is O((n_x + n_y)² · n_permutations)
-    multiply-adds in BLAS.
+    multiply-adds in BLAS. The same statistic, calibrated by toys from a reference model
+    instead of permutations, is the suite's ``"energy"`` (:func:`energy_distances`).
 
     Args:
         x: first sample, shape (n_x, d), or (n_x,) for one feature; e.g. simulated events.
@@ -256,7 +274,9 @@ def ks_per_feature(
 
     A one-dimensional complement to :func:`energy_test`: it shows *which* feature
     differs, but it ignores correlations, and running it on d features calls for a
-    multiple-testing correction (e.g. compare the smallest p-value with 0.05 / d).
+    multiple-testing correction (e.g. compare the smallest p-value with 0.05 / d). The
+    suite's ``"mean_ks"`` (:func:`precml_widgets.stats.metrics.mean_ks`) is the mean of these
+    KS distances over the features, calibrated by toys.
 
     Args:
         x: first sample, shape (n_x, d), or (n_x,) for one feature.
@@ -305,3 +325,96 @@ def ks_per_feature(
             method="ks",
         )
     return out
+
+
+#: Pairwise distances held at once by :func:`energy_distances` (toys × rows × pooled events).
+_TORCH_BLOCK_ENTRIES = 4_000_000
+
+
+def energy_distances(reference: Any, data: Any, *, standardize: bool = True) -> Any:
+    """The energy distance of :func:`energy_test` for a batch of toys, in torch.
+
+    Each toy's pooled events are standardised (as in :func:`energy_test`) when
+    ``standardize``; in 1-D the pairwise-distance sums come from sorted cumulative sums
+    (O(n log n)), otherwise from blocks of rows of the distance matrix (memory bounded, any
+    ``n``).
+
+    Args:
+        reference: ``(T, n, d)`` tensor of reference samples.
+        data: ``(T, m, d)`` tensor of data samples.
+        standardize: scale every feature of each toy by its pooled mean and standard
+            deviation first (a constant feature is only centred).
+
+    Returns:
+        ``(T,)`` float64 energy distances (in standardised units when ``standardize``).
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[[0.0], [1.0]]], dtype=torch.float64)
+        >>> float(energy_distances(x, x + 1.0, standardize=False)[0])  # 2·1 − 0.5 − 0.5
+        1.0
+    """
+    from precml_widgets._optional import require
+
+    torch = require("torch", "anomaly", "the energy distance")
+    ref, dat = reference.double(), data.double()
+    n, m = ref.shape[1], dat.shape[1]
+    pooled = torch.cat([ref, dat], dim=1)  # (T, N, d)
+    if standardize:
+        scale = pooled.std(dim=1, unbiased=False, keepdim=True)
+        scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+        pooled = (pooled - pooled.mean(dim=1, keepdim=True)) / scale
+    if pooled.shape[2] == 1:
+        s_all = _pair_sum_1d(torch, pooled[..., 0])
+        s_xx = _pair_sum_1d(torch, pooled[:, :n, 0])
+        s_yy = _pair_sum_1d(torch, pooled[:, n:, 0])
+        s_xy = 0.5 * (s_all - s_xx - s_yy)
+    else:
+        s_xx, s_xy, s_yy = _pair_sums_blocked(torch, pooled, n)
+    return 2.0 * s_xy / (n * m) - s_xx / n**2 - s_yy / m**2
+
+
+def _pair_sum_1d(torch: Any, z: Any) -> Any:
+    """``Σ_{i,j} |z_i − z_j|`` per row of ``z`` ``(T, k)``: ``2 Σ_j z_(j) (2j − k + 1)``
+    over the sorted values (0-based ``j``)."""
+    k = z.shape[1]
+    ordered = torch.sort(z, dim=1).values
+    coeff = 2.0 * torch.arange(k, dtype=z.dtype, device=z.device) - (k - 1)
+    return 2.0 * (ordered * coeff).sum(dim=1)
+
+
+def _pair_sums_blocked(torch: Any, pooled: Any, n: int) -> tuple[Any, Any, Any]:
+    """``(Σ_xx, Σ_xy, Σ_yy)`` of Euclidean distances per toy of ``pooled`` ``(T, N, d)``
+    (first ``n`` events: x), from blocks of rows of the distance matrix."""
+    toys, total = pooled.shape[0], pooled.shape[1]
+    sums = torch.zeros((3, toys), dtype=pooled.dtype, device=pooled.device)
+    rows = max(1, min(total, _TORCH_BLOCK_ENTRIES // total))
+    per = max(1, _TORCH_BLOCK_ENTRIES // (rows * total))
+    for t0 in range(0, toys, per):
+        chunk = pooled[t0 : t0 + per]
+        for r0 in range(0, total, rows):
+            # exact differences, not the |a|² + |b|² − 2ab shortcut (rounding at short range)
+            dist = torch.cdist(
+                chunk[:, r0 : r0 + rows], chunk, compute_mode="donot_use_mm_for_euclid_dist"
+            )
+            to_x, to_y = dist[..., :n].sum(-1), dist[..., n:].sum(-1)  # (t, rows)
+            in_x = torch.arange(r0, r0 + dist.shape[1], device=pooled.device) < n
+            sums[0, t0 : t0 + per] += to_x[:, in_x].sum(-1)
+            sums[1, t0 : t0 + per] += to_y[:, in_x].sum(-1)
+            sums[2, t0 : t0 + per] += to_y[:, ~in_x].sum(-1)
+    return sums[0], sums[1], sums[2]
+
+
+register(
+    Statistic(
+        name="energy",
+        compute=energy_distances,
+        summary="energy distance of the standardised pooled samples (V-statistic)",
+        citation=(
+            "Székely & Rizzo, J. Stat. Plan. Inference 143 (2013) 1249; "
+            "Aslan & Zech, arXiv:physics/0309165"
+        ),
+        min_events=2,
+        options={"standardize": True, "distance": "euclidean"},
+    )
+)
