@@ -42,7 +42,7 @@ from precml_widgets.stats.suite import (
     toy_distribution,
 )
 
-__all__ = ["BracketStep", "Sensitivity", "null_threshold", "sensitivity"]
+__all__ = ["BracketStep", "Sensitivity", "first_crossing", "null_threshold", "sensitivity"]
 
 StatisticLike = str | Statistic | Callable[[Deformed], "str | Statistic"]
 
@@ -56,6 +56,37 @@ def null_threshold(values: Any, cl: float) -> float:
     """
     ordered = np.sort(np.asarray(values, dtype=np.float64))
     return float(ordered[min(int(ordered.size * cl), ordered.size - 1)])
+
+
+def first_crossing(epsilons: Any, scores: Any, threshold: float) -> float | None:
+    """The first ε at which ``scores`` rises above ``threshold``, on a grid of ε.
+
+    Linear interpolation between the last grid point with ``score <= threshold`` and the next
+    one (the interpolation :func:`sensitivity` applies inside its final bracket); ``epsilons[0]``
+    if the first score is already above, ``None`` if no score is. With ``scores`` the mean of
+    the alternative toys at each ε and ``threshold`` the null's :func:`null_threshold`, this is
+    the paper's ε_CL read off a fixed grid instead of found by bisection.
+
+    Args:
+        epsilons: ``(k,)`` ascending deformation sizes.
+        scores: ``(k,)`` mean (or median) of the statistic over the alternative toys at each ε.
+        threshold: the null's ``CL`` threshold.
+
+    Example:
+        >>> first_crossing([0.0, 1.0, 2.0], [1.0, 2.0, 4.0], 3.0)
+        1.5
+        >>> first_crossing([0.0, 0.1], [1.0, 2.0], 3.0) is None
+        True
+    """
+    eps = np.asarray(epsilons, dtype=np.float64)
+    gap = np.asarray(scores, dtype=np.float64) - threshold
+    above = np.flatnonzero(gap > 0)
+    if above.size == 0:
+        return None
+    i = int(above[0])
+    if i == 0:
+        return float(eps[0])
+    return float(eps[i - 1] + (eps[i] - eps[i - 1]) * (-gap[i - 1]) / (gap[i] - gap[i - 1]))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 :class:`TwoSampleExplorer` is a thin Panel view over
 :func:`~precml_widgets.twosample.power.power_study`. *Run toys* runs the null and alternative
 toys of the chosen statistics in a worker thread (with a progress bar) and caches the study by
-configuration; the statistic and ε knobs only re-read the finished study.
+configuration; the statistic and ε knobs only re-read the finished study. *Fit NPLM* fits the
+kernel NPLM on one data sample at the shown ε (:func:`~precml_widgets.twosample.log_ratio
+.log_ratio_map`, also in a worker thread, cached) and draws the learned log-ratio ``f(x)``
+against one feature beside the exact one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from precml_widgets.errors import InvalidInputError, PrecmlError
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
 from precml_widgets.stats.deformations import DEFORMATIONS, PAPER_DIMS
 from precml_widgets.stats.suite import statistic_names
-from precml_widgets.twosample.plots import power_plot, timing_plot, toys_plot
+from precml_widgets.twosample.log_ratio import LogRatioMap, log_ratio_map
+from precml_widgets.twosample.plots import (
+    epsilon_cl_plot,
+    log_ratio_plot,
+    power_plot,
+    timing_plot,
+    toys_plot,
+)
 from precml_widgets.twosample.power import FAMILIES, PowerConfig, PowerStudy, power_study
 
 pn = require("panel", "widgets", "the two-sample explorer")
@@ -73,7 +83,17 @@ class TwoSampleExplorer(pn.viewable.Viewer):
     eps_index = param.Integer(
         default=2, bounds=(0, 5), label="At ε number", doc="Which ε of the grid (0 to 5) is shown."
     )
+    feature = param.Integer(
+        default=1, bounds=(1, 5), label="NPLM f against feature", doc="Feature x_k (1 to d)."
+    )
+    lam = param.Selector(
+        default=1e-10,
+        objects=[1e-10, 1e-8, 1e-6, 1e-5, 1e-4],
+        label="NPLM λ (registered: 1e-10)",
+        doc="Penalty λ of the kernel NPLM fit.",
+    )
     study = param.ClassSelector(class_=PowerStudy, default=None, precedence=-1)
+    log_ratio = param.ClassSelector(class_=LogRatioMap, default=None, precedence=-1)
 
     def __init__(self, **params: Any) -> None:
         self.summary_pane = pn.pane.Markdown(
@@ -82,16 +102,26 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         self.power_pane = pn.pane.HoloViews(None)
         self.toys_pane = pn.pane.HoloViews(None)
         self.timing_pane = pn.pane.HoloViews(None)
+        self.epsilon_cl_pane = pn.pane.HoloViews(None)
+        self.nplm_text = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.nplm_pane = pn.pane.HoloViews(None)
         self.error_pane = pn.pane.Markdown("", styles={"color": "#b00020"})
         self.progress = pn.indicators.Progress(value=0, max=100, width=280)
         super().__init__(**params)
         self.param.statistics.objects = [s for s in _FAST if s in statistic_names()]
         self._cache: dict[PowerConfig, PowerStudy] = {}
+        self._maps: dict[tuple[Any, ...], LogRatioMap] = {}
         self.run_button = pn.widgets.Button(
             **label_kwargs(pn.widgets.Button, "Run toys"), **color_kwargs(pn.widgets.Button)
         )
         self.run_button.on_click(self.on_run_click)
+        self.fit_button = pn.widgets.Button(
+            **label_kwargs(pn.widgets.Button, "Fit NPLM"), **color_kwargs(pn.widgets.Button)
+        )
+        self.fit_button.on_click(self.on_fit_click)
         self._show_study()
+        self._dim_changed()
+        self._show_map()
 
     def config(self) -> PowerConfig:
         """The study the knobs select: six sizes ε from 0 to :attr:`eps_max`."""
@@ -160,6 +190,60 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         finally:
             self.run_button.disabled = False
 
+    def _map_key(self) -> tuple[Any, ...]:
+        """What a log-ratio map depends on: the model, the deformation and its shown ε, the
+        events per sample, the seed and λ (not the statistics or the toys)."""
+        eps = float(np.linspace(0.0, self.eps_max, 6)[self.eps_index])
+        return (self.family, self.dim, self.kind, self.n, self.seed, eps, self.lam)
+
+    def _fit_map(self, key: tuple[Any, ...], config: PowerConfig) -> LogRatioMap:
+        """The log-ratio map of ``key`` (cached); touches no view."""
+        if key not in self._maps:
+            self._maps[key] = log_ratio_map(config, key[5], lam=key[6])
+        return self._maps[key]
+
+    def fit(self) -> LogRatioMap:
+        """Fit (or fetch from the cache) the NPLM log-ratio at the shown ε and show it."""
+        self.log_ratio = self._fit_map(self._map_key(), self.config())
+        return self.log_ratio
+
+    async def on_fit_click(self, _event: object = None) -> None:
+        """*Fit NPLM*: fit in a worker thread; a failure is shown in ``error_pane``."""
+        self.fit_button.disabled = True
+        self.error_pane.object = ""
+        try:
+            key, config = self._map_key(), self.config()
+            await asyncio.to_thread(self._fit_map, key, config)
+        except Exception as exc:  # shown; a traceback not of precml's errors goes to the log
+            if not isinstance(exc, PrecmlError):
+                _log.exception("the NPLM fit failed")
+            self.error_pane.object = f"**The NPLM fit failed:** {html.escape(str(exc))}"
+        else:
+            self.log_ratio = self._maps.get(self._map_key())
+        finally:
+            self.fit_button.disabled = False
+
+    @param.depends("dim", watch=True)
+    def _dim_changed(self) -> None:
+        self.param.feature.bounds = (1, self.dim)
+        self.feature = min(self.feature, self.dim)
+
+    @param.depends(*_KNOBS, "eps_index", "lam", watch=True)
+    def _map_knobs_changed(self) -> None:
+        """Show the cached log-ratio map for the new knobs, or nothing until *Fit NPLM*."""
+        self.log_ratio = self._maps.get(self._map_key())
+
+    @param.depends("log_ratio", "feature", watch=True)
+    def _show_map(self) -> None:
+        """Draw the log-ratio map against the chosen feature, with its one-line summary."""
+        result = self.log_ratio
+        self.nplm_pane.visible = result is not None
+        if result is None:
+            self.nplm_text.object = "Press **Fit NPLM** to see f(x) at the shown ε."
+            return
+        self.nplm_text.object = html.escape(result.describe())
+        self.nplm_pane.object = log_ratio_plot(result, self.feature - 1)
+
     @param.depends(*_KNOBS, watch=True)
     def _knobs_changed(self) -> None:
         """Show the cached study for the new knobs, or nothing until *Run toys*."""
@@ -175,15 +259,19 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         if study is None:
             return "Press **Run toys** to compare the statistics on this deformation."
         eps = study.config.epsilons
-        head = "| statistic | ms per toy | ε at power ½ | " + " | ".join(
+        head = "| statistic | ms per toy | ε at power ½ | ε_CL (paper) | " + " | ".join(
             f"ε = {e:.3g}" for e in eps
         )
-        rows = [head + " |", "|:--|--:|--:|" + "--:|" * len(eps)]
-        for name, r in study.results.items():
-            powers = " | ".join(f"{p.value:.2f}" for p in r.power)
-            half = r.epsilon_at(eps)
-            half_text = "> grid" if half is None else f"{half:.3g}"
-            rows.append(f"| {name} | {1e3 * r.seconds_per_toy:.3g} | {half_text} | {powers} |")
+        rows = [head + " |", "|:--|--:|--:|--:|" + "--:|" * len(eps)]
+        for row in study.summary_rows():
+            powers = " | ".join(f"{row[f'power at ε={e:g}']:.2f}" for e in eps)
+            half, paper = (
+                "> grid" if v is None else f"{v:.3g}"
+                for v in (row["ε at power ½"], row["ε_CL (paper)"])
+            )
+            rows.append(
+                f"| {row['statistic']} | {row['ms per toy']:.3g} | {half} | {paper} | {powers} |"
+            )
         shown = study.results[self.shown]
         p = shown.null.p_value(float(np.median(shown.alternatives[self.eps_index])))
         median = (
@@ -193,7 +281,8 @@ class TwoSampleExplorer(pn.viewable.Viewer):
             f"*Power: fraction of toys above the null's {study.config.cl:.0%} threshold "
             "(68 % Clopper–Pearson intervals in the plot); at ε = 0 it estimates the "
             f"false-alarm rate {1 - study.config.cl:.2g}. ε at power ½: interpolated on the "
-            "grid (a 50 % sensitivity, not the paper's ε95). Time per toy includes sampling.*"
+            "grid. ε_CL (paper, arXiv:2409.16336): the ε at which the mean of the toys "
+            "crosses the threshold, interpolated on the grid. Time per toy includes sampling.*"
         )
         return "\n\n".join(["\n".join(rows), median, note])
 
@@ -201,7 +290,7 @@ class TwoSampleExplorer(pn.viewable.Viewer):
     def _show_study(self) -> None:
         """Draw a new study's power and timing plots; reset the shown statistic."""
         study = self.study
-        for pane in (self.power_pane, self.toys_pane, self.timing_pane):
+        for pane in (self.power_pane, self.toys_pane, self.timing_pane, self.epsilon_cl_pane):
             pane.visible = study is not None
         if study is None:
             self.summary_pane.object = self.summary()
@@ -213,6 +302,7 @@ class TwoSampleExplorer(pn.viewable.Viewer):
             self.shown = self.shown if self.shown in names else names[0]
         self.power_pane.object = power_plot(study)
         self.timing_pane.object = timing_plot(study)
+        self.epsilon_cl_pane.object = epsilon_cl_plot(study)
         self._show_toys()
 
     @param.depends("shown", "eps_index", watch=True)
@@ -223,21 +313,33 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         self.summary_pane.object = self.summary()
 
     def __panel__(self) -> pn.viewable.Viewable:
-        fit = {name: {"width": 260} for name in (*_KNOBS, "shown", "eps_index")}
+        fit = {name: {"width": 260} for name in (*_KNOBS, "shown", "eps_index", "feature", "lam")}
         fit["statistics"] = {"type": pn.widgets.CheckBoxGroup, "width": 260}
         knobs = pn.Param(self.param, parameters=list(_KNOBS), widgets=fit, show_name=False)
         inspect = pn.Param(
             self.param, parameters=["shown", "eps_index"], widgets=fit, show_name=False
         )
+        nplm = pn.Param(self.param, parameters=["feature", "lam"], widgets=fit, show_name=False)
         return pn.Row(
             pn.Column(
-                "### Two-sample tests", knobs, self.run_button, self.progress, inspect, width=300
+                "### Two-sample tests",
+                knobs,
+                self.run_button,
+                self.progress,
+                inspect,
+                "### NPLM f(x) at the shown ε",
+                nplm,
+                self.fit_button,
+                width=300,
             ),
             pn.Column(
                 self.error_pane,
                 self.summary_pane,
-                pn.Row(self.power_pane, self.timing_pane),
+                self.power_pane,
+                pn.Row(self.epsilon_cl_pane, self.timing_pane),
                 self.toys_pane,
+                self.nplm_text,
+                self.nplm_pane,
                 width=930,
             ),
         )

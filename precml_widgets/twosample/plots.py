@@ -1,4 +1,5 @@
-"""HoloViews figures of a power study: power curves, null against alternative, time per toy."""
+"""HoloViews figures of a power study (power curves, null against alternative, time per toy,
+the paper's ε_CL per statistic) and of an NPLM log-ratio map (learned against exact f(x))."""
 
 from __future__ import annotations
 
@@ -7,15 +8,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from precml_widgets._optional import require
+from precml_widgets.twosample.log_ratio import LogRatioMap
 from precml_widgets.twosample.power import PowerStudy
 
 if TYPE_CHECKING:
     import holoviews as hv
 
-__all__ = ["power_plot", "timing_plot", "toys_plot"]
+__all__ = [
+    "MAX_POINTS",
+    "epsilon_cl_plot",
+    "log_ratio_plot",
+    "power_plot",
+    "timing_plot",
+    "toys_plot",
+]
 
 #: One colour per statistic, in the order of the study (cycled).
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+#: At most this many data events are drawn in :func:`log_ratio_plot` (an even thinning).
+MAX_POINTS = 2000
 
 
 def _hv() -> Any:
@@ -93,7 +104,58 @@ def timing_plot(study: PowerStudy) -> hv.Bars:
         title=f"compute time per toy (n = {study.config.n}, d = {study.config.dim})",
         logy=True,
         ylim=(min(times) / 3, max(times) * 3),
-        width=380,
+        width=450,
         height=340,
         xrotation=30,
+    )
+
+
+def epsilon_cl_plot(study: PowerStudy) -> hv.Bars:
+    """The paper's ε_CL of every statistic (the ε at which the mean of its alternative toys
+    crosses the null's threshold, interpolated on the grid); a statistic whose mean stays
+    below the threshold on the grid has no bar (its ε_CL is beyond the largest ε)."""
+    hv = _hv()
+    eps = study.config.epsilons
+    values = {name: r.epsilon_cl(eps) for name, r in study.results.items()}
+    rows = [(name, np.nan if v is None else v) for name, v in values.items()]
+    beyond = sum(v is None for v in values.values())
+    note = f"; {beyond} beyond ε = {eps[-1]:.3g}" if beyond else "; lower sees more"
+    return hv.Bars(rows, "statistic", "ε_CL").opts(
+        title=f"ε{round(100 * study.config.cl)} per statistic (paper{note})",
+        ylim=(0, 1.05 * eps[-1]),
+        width=450,
+        height=340,
+        xrotation=30,
+    )
+
+
+def log_ratio_plot(result: LogRatioMap, feature: int) -> hv.Overlay:
+    """The learned NPLM ``f`` on the data events against feature ``x_feature`` (0-based),
+    with the exact log-ratio on the same events in a second colour; at most
+    :data:`MAX_POINTS` events (an even thinning)."""
+    hv = _hv()
+    x = result.data[:, feature]
+    pick = np.linspace(0, x.size - 1, min(x.size, MAX_POINTS)).astype(int)
+    kdim = hv.Dimension("x", label=f"x{feature + 1}")
+    vdim = hv.Dimension("f", label="log-ratio f(x)")
+    layers = [
+        hv.Scatter((x[pick], result.f[pick]), kdim, vdim, label="NPLM f (learned)").opts(
+            color="#1f77b4", size=3, alpha=0.5
+        )
+    ]
+    if result.exact is not None:
+        layers.append(
+            hv.Scatter((x[pick], result.exact[pick]), kdim, vdim, label="exact log p_ε/p_0").opts(
+                color="#d62728", size=3, alpha=0.5
+            )
+        )
+    hp = result.hyperparameters
+    return hv.Overlay(layers).opts(
+        title=(
+            f"NPLM f at ε = {result.epsilon:.3g}: t = {result.t:.4g}, M = {hp['M']}, "
+            f"σ = {hp['sigma']:.3g}, λ = {hp['lam']:.0e}"
+        ),
+        legend_position="top_left",
+        width=900,
+        height=320,
     )

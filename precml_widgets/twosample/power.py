@@ -27,7 +27,7 @@ from precml_widgets._checks import require_choice, require_int, require_probabil
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.stats.binomial import BinomialEstimate, clopper_pearson
 from precml_widgets.stats.deformations import DEFORMATIONS, PAPER_DIMS, deformed, reference_model
-from precml_widgets.stats.sensitivity import null_threshold
+from precml_widgets.stats.sensitivity import first_crossing, null_threshold
 from precml_widgets.stats.suite import (
     NullDistribution,
     evaluate,
@@ -133,6 +133,21 @@ class StatisticPower:
         x0, x1, y0, y1 = epsilons[i - 1], epsilons[i], values[i - 1], values[i]
         return float(x0 + (power - y0) * (x1 - x0) / (y1 - y0))
 
+    def epsilon_cl(self, epsilons: tuple[float, ...]) -> float | None:
+        """The paper's sensitivity ε_CL read off the grid: the ε at which the **mean** of the
+        alternative toys crosses the null's ``cl`` threshold (linear interpolation between
+        grid points; ``None`` if the mean stays at or below it on the grid).
+
+        The definition of :mod:`precml_widgets.stats.sensitivity` (which finds the same
+        crossing by bisection), through its :func:`~precml_widgets.stats.sensitivity
+        .first_crossing`.
+
+        References:
+            S. Grossi, M. Letizia, R. Torre, arXiv:2409.16336, Sec. 4.
+        """
+        means = [float(np.mean(values)) for values in self.alternatives]
+        return first_crossing(epsilons, means, self.threshold)
+
 
 @dataclass(frozen=True)
 class PowerStudy:
@@ -142,10 +157,16 @@ class PowerStudy:
     results: dict[str, StatisticPower]
 
     def summary_rows(self) -> list[dict[str, Any]]:
-        """One row per statistic: power at each ε and the time per toy (for a table)."""
+        """One row per statistic: the time per toy, ε at power ½, the paper's ε_CL (``None``
+        beyond the grid) and the power at each ε (for a table)."""
         rows = []
         for name, r in self.results.items():
-            row: dict[str, Any] = {"statistic": name, "ms per toy": 1e3 * r.seconds_per_toy}
+            row: dict[str, Any] = {
+                "statistic": name,
+                "ms per toy": 1e3 * r.seconds_per_toy,
+                "ε at power ½": r.epsilon_at(self.config.epsilons),
+                "ε_CL (paper)": r.epsilon_cl(self.config.epsilons),
+            }
             for eps, p in zip(self.config.epsilons, r.power, strict=True):
                 row[f"power at ε={eps:g}"] = p.value
             rows.append(row)
