@@ -200,6 +200,24 @@ def test_log_ratio_map_learns_the_exact_log_ratio_of_a_mean_shift():
     assert abs(float(np.mean(null.f))) < 0.1
     with pytest.raises(InvalidInputError, match="epsilon"):
         log_ratio_map(config, -0.1)
+
+
+def test_log_ratio_map_is_the_registered_fit_and_says_when_no_exact_ratio_exists():
+    from precml_widgets.stats.deformations import deformed
+    from precml_widgets.twosample.log_ratio import log_ratio_map
+    from precml_widgets.twosample.plots import log_ratio_plot
+
+    model, config = reference_model("cg", 5), PowerConfig(n=300, statistics=("mean_ks",))
+    result = log_ratio_map(config, 0.5, seed=2)  # the registered λ = 1e-10
+    rng = np.random.default_rng([2, 31])  # the documented draw: reference, then data
+    reference = model.sample(300, rng)
+    data = deformed(model, "mean", 0.5).sample(300, rng)
+    np.testing.assert_array_equal(result.data, data)
+    assert result.t == pytest.approx(suite.evaluate("nplm_kernel", reference, data), rel=1e-9)
+    shuffled = log_ratio_map(PowerConfig(n=300, kind="cov_off_diag"), 0.5, seed=2, lam=1e-5)
+    assert shuffled.exact is None and shuffled.correlation is None
+    assert "no exact log-ratio" in shuffled.describe()
+    assert len(log_ratio_plot(shuffled, 0)) == 1  # the learned f only
     with pytest.raises(InvalidInputError, match="PowerConfig"):
         log_ratio_map({"n": 10}, 0.1)
 
