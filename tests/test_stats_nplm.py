@@ -30,6 +30,17 @@ from precml_widgets.stats.nplm_benchmark import (
 )
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small fits: one torch thread (two threads on a loaded 2-core CI machine make small
+    torch products many times slower); restored afterwards."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _gram(x: np.ndarray, c: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian kernel from scipy's distances (independent of the torch code)."""
     return np.exp(-cdist(x, c, "sqeuclidean") / (2 * sigma**2))
@@ -198,7 +209,7 @@ def _net_loss(
 def test_converged_neural_fit_reaches_the_maximum_found_by_scipy() -> None:
     """Exponential reference, data with a longer tail (a smooth, easy log-ratio). The
     registered defaults' fit converges, and its t is within 2 % of the largest t that
-    L-BFGS-B (scipy, analytic NumPy gradient, the same weight bounds |w| <= clip, 10 random
+    L-BFGS-B (scipy, analytic NumPy gradient, the same weight bounds |w| <= clip, 6 random
     starts) finds over the same 1-4-1 network on the same standardised inputs: the stated
     convergence rule stops where the optimum is, not mid-descent."""
     rng = np.random.default_rng(0)
@@ -220,13 +231,13 @@ def test_converged_neural_fit_reaches_the_maximum_found_by_scipy() -> None:
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
-            options={"maxiter": 5000, "ftol": 1e-14, "gtol": 1e-10},
+            options={"maxiter": 5000, "ftol": 1e-12, "gtol": 1e-9},
         ).fun
-        for _ in range(10)
+        for _ in range(6)
     )
     t_scipy = -2.0 * best
     assert res.t == pytest.approx(t_scipy, rel=0.02)
-    assert res.t <= t_scipy + 1e-6  # scipy's best of 10 starts is the larger
+    assert res.t <= t_scipy + 1e-6  # scipy's best of 6 starts is the larger
     # standardised inputs: f takes raw x and reproduces f on the data
     np.testing.assert_allclose(res.f(dat), res.f_data, rtol=1e-10, atol=1e-12)
     assert res.hyperparameters["standardize"] is True
