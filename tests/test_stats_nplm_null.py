@@ -80,3 +80,24 @@ def test_toys_trained_side_by_side_equal_single_fits() -> None:
     single = [nplm_neural(ref[k], dat[k], device="cpu", **opts) for k in range(3)]
     np.testing.assert_allclose(t, [s.t for s in single], rtol=1e-9, atol=1e-9)
     assert ok.tolist() == [s.converged for s in single]
+
+
+def test_toys_bad_input_is_named() -> None:
+    from precml_widgets.errors import InvalidInputError
+    from precml_widgets.stats.nplm import nplm_neural_toys
+
+    with pytest.raises(InvalidInputError, match="toy batches"):
+        nplm_neural_toys(np.zeros((2, 10, 1)), np.zeros((3, 10, 1)), epochs=1)
+    with pytest.raises(InvalidInputError, match="toy batches"):
+        nplm_neural_toys(np.zeros((10, 1)), np.zeros((10, 1)), epochs=1)
+    bad = np.zeros((1, 10, 1))
+    bad[0, 3, 0] = np.nan
+    with pytest.raises(InvalidInputError, match="finite"):
+        nplm_neural_toys(np.ones((1, 10, 1)), bad, epochs=1)
+    with pytest.raises(InvalidInputError, match="hidden"):
+        nplm_neural_toys(np.ones((1, 10, 1)), np.ones((1, 10, 1)), hidden=(), epochs=1)
+    with pytest.raises(InvalidInputError, match="diverged"):
+        rng = np.random.default_rng(34)
+        nplm_neural_toys(
+            rng.normal(size=(2, 50, 1)), rng.normal(size=(2, 20, 1)), learning_rate=1e6, epochs=50
+        )
