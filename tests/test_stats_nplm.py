@@ -12,6 +12,7 @@ from scipy.spatial.distance import cdist, pdist
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.stats import suite
 from precml_widgets.stats.nplm import (
+    KERNEL_DEFAULTS,
     NEURAL_DEFAULTS,
     kernel_statistic,
     neural_statistic,
@@ -164,7 +165,7 @@ def test_registered_statistics() -> None:
         stat = suite.get_statistic(name)
         assert stat.asymptotic_chi2 and stat.options
     ref, dat = _samples(9, n_ref=600, m=60, bump=10)
-    direct = nplm_kernel(ref, dat, centres=500, seed=0).t
+    direct = nplm_kernel(ref, dat, centres=500, lam=KERNEL_DEFAULTS["lam"], seed=0).t
     assert suite.evaluate("nplm_kernel", ref, dat, device="cpu") == pytest.approx(direct)
     # the suite computes under torch.no_grad(): the neural fit must still train (review #1)
     neural = nplm_neural(ref, dat, **NEURAL_DEFAULTS)
@@ -181,7 +182,7 @@ def test_registered_statistics() -> None:
         warnings.simplefilter("ignore", RuntimeWarning)  # 50 epochs may stop mid-descent
         assert suite.evaluate(fast, ref, dat, device="cpu") == pytest.approx(expected)
     small = kernel_statistic("nplm_kernel_test", centres=20)
-    direct = nplm_kernel(ref, dat, centres=20, seed=0).t
+    direct = nplm_kernel(ref, dat, centres=20, lam=KERNEL_DEFAULTS["lam"], seed=0).t
     assert suite.evaluate(small, ref, dat, device="cpu") == pytest.approx(direct)
 
 

@@ -178,7 +178,7 @@ def test_grid_epsilon_cl_agrees_with_the_bisection():
 def test_log_ratio_map_learns_the_exact_log_ratio_of_a_mean_shift():
     """Kernel NPLM (λ = 1e-5) on the 5-D correlated Gaussian shifted by ε = 1, n = 2000:
     Pearson r of learned and exact f over 20 seeds (100-119) is 0.917-0.99 (median 0.965);
-    the threshold 0.8 fails far below one run in a thousand. With the registered λ = 1e-10
+    the threshold 0.8 fails far below one run in a thousand. With the 1-D benchmark's λ = 1e-10
     the same fits reach |f| ~ 20-45 between the reference events and r = 0.04-0.25."""
     from precml_widgets.twosample.log_ratio import log_ratio_map
 
@@ -208,7 +208,7 @@ def test_log_ratio_map_is_the_registered_fit_and_says_when_no_exact_ratio_exists
     from precml_widgets.twosample.plots import log_ratio_plot
 
     model, config = reference_model("cg", 5), PowerConfig(n=300, statistics=("mean_ks",))
-    result = log_ratio_map(config, 0.5, seed=2)  # the registered λ = 1e-10
+    result = log_ratio_map(config, 0.5, seed=2)  # the registered λ
     rng = np.random.default_rng([2, 31])  # the documented draw: reference, then data
     reference = model.sample(300, rng)
     data = deformed(model, "mean", 0.5).sample(300, rng)

@@ -22,6 +22,7 @@ from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError, PrecmlError
 from precml_widgets.panel_compat import color_kwargs, label_kwargs
 from precml_widgets.stats.deformations import DEFORMATIONS, PAPER_DIMS
+from precml_widgets.stats.nplm import KERNEL_DEFAULTS
 from precml_widgets.stats.suite import statistic_names
 from precml_widgets.twosample.log_ratio import LogRatioMap, log_ratio_map
 from precml_widgets.twosample.plots import (
@@ -87,9 +88,9 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         default=1, bounds=(1, 5), label="NPLM f against feature", doc="Feature x_k (1 to d)."
     )
     lam = param.Selector(
-        default=1e-10,
+        default=KERNEL_DEFAULTS["lam"],
         objects=[1e-10, 1e-8, 1e-6, 1e-5, 1e-4],
-        label="NPLM λ (registered: 1e-10)",
+        label=f"NPLM λ (registered: {KERNEL_DEFAULTS['lam']:g})",
         doc="Penalty λ of the kernel NPLM fit.",
     )
     study = param.ClassSelector(class_=PowerStudy, default=None, precedence=-1)

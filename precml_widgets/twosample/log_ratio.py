@@ -115,7 +115,7 @@ def log_ratio_map(
         seed: seeds both samples (default ``config.seed``): ``n`` reference events, then
             ``n`` deformed events, from ``numpy.random.default_rng([seed, 31])``; the fit's
             centres use the registered defaults' seed.
-        lam: the penalty λ; default the registered one (``KERNEL_DEFAULTS["lam"]`` = 1e-10).
+        lam: the penalty λ; default the registered one (``KERNEL_DEFAULTS["lam"]`` = 1e-6).
             In d = 5 at n = 2000 that λ lets ``f`` grow to |f| ~ 20 between the reference
             events (null t ~ 10^3); λ ~ 1e-5 gives a smooth ``f`` close to the exact one.
         device: torch device of the fit (default: CUDA when present).
