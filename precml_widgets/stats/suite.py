@@ -4,8 +4,9 @@ A :class:`Statistic` maps a batch of ``T`` reference samples, shape ``(T, n, d)`
 data samples, shape ``(T, m, d)`` (torch tensors), to ``T`` values, shape ``(T,)``: larger
 means less compatible. Batching over toys lets a vectorised statistic run a whole block of
 toys in one call. Statistics are registered by name (:func:`register`,
-:func:`get_statistic`); :mod:`precml_widgets.stats.metrics` and
-:mod:`precml_widgets.stats.nplm` register theirs.
+:func:`get_statistic`); :mod:`precml_widgets.stats.metrics`,
+:mod:`precml_widgets.stats.nplm` and :mod:`precml_widgets.stats.two_sample` (the energy
+distance) register theirs.
 
 Calibration is by toys: :func:`null_distribution` draws both samples from the reference model
 (any ``sample(n, rng) -> (n, d)`` callable) in blocks of toys, each block one task of
