@@ -1,0 +1,52 @@
+"""Interpretability: SHAP values (through ``shap``) and active subspaces of any precml model.
+
+A model enters through :class:`ScoredModel` (a torch module or a plain callable seen as a
+scalar score of named features); :func:`explain` returns SHAP values with their measured
+additivity error, :func:`active_subspace` the directions along which the score changes most,
+and :func:`save_result` / :func:`load_result` write and read either result (``.npz`` + JSON).
+This package imports neither Panel nor HoloViews.
+"""
+
+from __future__ import annotations
+
+from precml_widgets.interpret.active_subspace import (
+    ActiveSubspace,
+    active_subspace,
+    standardised_gradients,
+)
+from precml_widgets.interpret.adapter import Output, ScoredModel, feature_labels, is_torch_module
+from precml_widgets.interpret.export import FORMAT_VERSION, load_result, result_paths, save_result
+from precml_widgets.interpret.shap_values import (
+    INTERVENTIONAL_CAVEAT,
+    MAX_EXACT_FEATURES,
+    METHODS,
+    MIN_BACKGROUND,
+    PARTITION_CAVEAT,
+    Background,
+    ShapResult,
+    background_sample,
+    explain,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "INTERVENTIONAL_CAVEAT",
+    "MAX_EXACT_FEATURES",
+    "METHODS",
+    "MIN_BACKGROUND",
+    "PARTITION_CAVEAT",
+    "ActiveSubspace",
+    "Background",
+    "Output",
+    "ScoredModel",
+    "ShapResult",
+    "active_subspace",
+    "background_sample",
+    "explain",
+    "feature_labels",
+    "is_torch_module",
+    "load_result",
+    "result_paths",
+    "save_result",
+    "standardised_gradients",
+]

@@ -1,0 +1,173 @@
+"""Active subspaces against ground truths: a fitted ridge function with known directions,
+finite differences against autograd, and the vectorised bootstrap against a plain loop."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from precml_widgets.interpret import ScoredModel, active_subspace, standardised_gradients
+
+D = 12
+N_EVENTS = 10_000
+NOISE = 0.05  # std of the Gaussian noise added to the target (score units)
+#: per-feature scales s_i: x_i = s_i u_i with u ~ N(0, I), so the standardised z ≈ u
+SCALES = np.geomspace(0.5, 50.0, D)
+
+
+def ridge_directions() -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal a, b in the standardised features (fixed, seed 12345)."""
+    q, _ = np.linalg.qr(np.random.default_rng(12345).normal(size=(D, 2)))
+    return q[:, 0], q[:, 1]
+
+
+def ridge_target(u: np.ndarray) -> np.ndarray:
+    """y = g(aᵀu) + 0.1 h(bᵀu) with g = sin and h(t) = t².
+
+    With u ~ N(0, I) and a ⊥ b, aᵀu and bᵀu are independent standard normals and E[h'] = 0,
+    so C = E[cos²(aᵀu)] a aᵀ + 0.04 E[t²] b bᵀ exactly: λ1 = (1 + e^-2) / 2 ≈ 0.568 along a,
+    λ2 = 0.04 along b, λ3.. = 0 (in standardised units).
+    """
+    a, b = ridge_directions()
+    return np.sin(u @ a) + 0.1 * (u @ b) ** 2
+
+
+def fit_ridge_net(seed: int, epochs: int = 4) -> tuple[ScoredModel, np.ndarray]:
+    """A 12-64-64-1 SiLU MLP fitted to N_EVENTS noisy samples (x in physics units)."""
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(N_EVENTS, D))
+    x = u * SCALES
+    y = ridge_target(u) + NOISE * rng.normal(size=N_EVENTS)
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(D, 64),
+        torch.nn.SiLU(),
+        torch.nn.Linear(64, 64),
+        torch.nn.SiLU(),
+        torch.nn.Linear(64, 1),
+    )
+    scale_t = torch.tensor(SCALES, dtype=torch.float32)
+    model = torch.nn.Sequential(_Divide(scale_t), net)
+    xt = torch.tensor(x, dtype=torch.float32)
+    yt = torch.tensor(y, dtype=torch.float32)[:, None]
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * (N_EVENTS // 128))
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        for idx in torch.randperm(N_EVENTS, generator=gen).split(128):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+            sched.step()
+    names = tuple(f"x{i}" for i in range(D))
+    return ScoredModel(model.eval(), names, units=("GeV",) * D, name="ridge net"), x
+
+
+class _Divide(torch.nn.Module):
+    def __init__(self, scale: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("scale", scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / self.scale
+
+
+def ridge_checks(seed: int) -> dict[str, float]:
+    model, x = fit_ridge_net(seed)
+    sub = active_subspace(model, x, n_bootstrap=200, seed=seed)
+    a, b = ridge_directions()
+    return {
+        "cos_a": float(abs(sub.eigenvectors[:, 0] @ a)),
+        "cos_b": float(abs(sub.eigenvectors[:, 1] @ b)),
+        "lam1": float(sub.eigenvalues[0]),
+        "lam2": float(sub.eigenvalues[1]),
+        "lam3": float(sub.eigenvalues[2]),
+        "gap_lo2_hi3": float(sub.eigenvalue_bands[0, 1] / sub.eigenvalue_bands[1, 2]),
+        "separated": float(sub.separated(1)),
+        "angle95": sub.angle_spread(0.95),
+    }
+
+
+def test_fitted_ridge_recovers_both_directions():
+    # Calibrated over seeds 0..4 with 4 epochs: |cos a| >= 0.9996, |cos b| >= 0.998, λ2's lower
+    # band >= 28 x λ3's upper band, λ1 in 0.478..0.536 (closed form 0.568; the short fit
+    # flattens sin a little), λ2 in 0.037..0.041 (0.04). The issue's thresholds hold with a wide
+    # margin, so a correct implementation fails this test far less often than 1 seed in 5.
+    checks = ridge_checks(seed=0)
+    assert checks["cos_a"] >= 0.99
+    assert checks["cos_b"] >= 0.9
+    assert checks["separated"] == 1.0
+    # λ1 and λ2 near their closed forms (the short fit loses up to 16 % of λ1)
+    assert checks["lam1"] == pytest.approx((1 + np.exp(-2)) / 2, rel=0.25)
+    assert checks["lam2"] == pytest.approx(0.04, rel=0.2)
+
+
+def test_physical_directions_undo_the_scaling():
+    # f(x) = sin(aᵀ(x / s)) exactly: ∇_x f ∝ a / s, the physics-unit direction.
+    a, _ = ridge_directions()
+    model = ScoredModel(lambda x: np.sin((x / SCALES) @ a), tuple(f"x{i}" for i in range(D)))
+    x = np.random.default_rng(3).normal(size=(2000, D)) * SCALES
+    sub = active_subspace(model, x, gradient="finite_difference", step=1e-4, n_active=1)
+    expected = (a / SCALES) / np.linalg.norm(a / SCALES)
+    assert abs(sub.directions_physical[:, 0] @ expected) > 0.9999
+    # the standardised z uses the sample's std, within 3 % of SCALES for 2000 events
+    assert abs(sub.eigenvectors[:, 0] @ a) > 0.999
+
+
+def test_autograd_matches_central_differences():
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    model = ScoredModel(net.double().eval(), ("a", "b", "c", "d"))
+    x = np.random.default_rng(1).normal(size=(300, 4)) * [1.0, 2.0, 5.0, 0.1]
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    auto = standardised_gradients(model, x, mean, scale)
+    fd = standardised_gradients(model, x, mean, scale, method="finite_difference", step=1e-5)
+    # central differences in float64: truncation O(h²) ~ 1e-10, rounding ~ 1e-11
+    np.testing.assert_allclose(auto, fd, atol=1e-8)
+    sub = active_subspace(model, x, seed=0)
+    sub_fd = active_subspace(model, x, gradient="finite_difference", step=1e-5, seed=0)
+    np.testing.assert_allclose(sub.eigenvalues, sub_fd.eigenvalues, rtol=1e-7, atol=1e-12)
+    assert sub_fd.step == 1e-5 and sub.step == 0.0
+
+
+def test_bootstrap_bands_match_a_plain_loop_and_are_fast():
+    # The vectorised count-matrix bootstrap against an explicit loop of eigendecompositions
+    # over independently drawn resamples: the 2.5/97.5 % bands of 200 resamples agree to the
+    # Monte Carlo error of a percentile (a few per cent of the band's width for this sample).
+    rng = np.random.default_rng(7)
+    w = np.array([3.0, 1.0, 0.5, 0.0])
+    model = ScoredModel(lambda x: np.sin(x @ w), ("a", "b", "c", "d"))
+    x = rng.normal(size=(2000, 4))
+    sub = active_subspace(model, x, gradient="finite_difference", step=1e-5, n_bootstrap=400)
+    grads = standardised_gradients(
+        model, x, sub.mean, sub.scale, method="finite_difference", step=1e-5
+    )
+    loop = np.array(
+        [
+            np.linalg.eigvalsh(g.T @ g / len(g))[::-1]
+            for g in (grads[rng.integers(0, len(x), len(x))] for _ in range(400))
+        ]
+    )
+    bands_loop = np.quantile(loop, [0.025, 0.975], axis=0)
+    width = bands_loop[1] - bands_loop[0]
+    np.testing.assert_allclose(sub.eigenvalue_bands, bands_loop, atol=0.25 * width.max())
+    # band widths within 25 % (the standard error of a 200-400 resample percentile width)
+    np.testing.assert_allclose(np.diff(sub.eigenvalue_bands, axis=0)[0], width, rtol=0.25)
+    # activity scores: Σ_{j<k} λ_j w_ij², checked against the definition
+    expected = (sub.eigenvectors[:, :2] ** 2) @ sub.eigenvalues[:2]
+    np.testing.assert_allclose(sub.activity_scores, expected)
+
+
+def test_bootstrap_timing_1e4_by_16():
+    # Issue target: 200 resamples on 1e4 x 16 in <= 1 s on 2 cores. Gradients by autograd
+    # of a small MLP included. Asserted loosely (3 s) because CI machines are shared.
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+    model = ScoredModel(net.eval(), tuple(f"f{i}" for i in range(16)))
+    x = np.random.default_rng(0).normal(size=(10_000, 16))
+    start = time.perf_counter()
+    active_subspace(model, x, n_bootstrap=200, seed=0)
+    assert time.perf_counter() - start < 3.0
