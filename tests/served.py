@@ -45,6 +45,9 @@ def server_failures(log_text: str) -> list[str]:
     lines = log_text.splitlines()
     failures = [line for line in lines if "Error running application handler" in line]
     for i, line in enumerate(lines):
+        if "Exception Group Traceback (most recent call last)" in line:
+            failures.append(line.strip())  # an exception group is never a disconnect race
+            continue
         if line.strip() != "Traceback (most recent call last):":
             continue
         indent = len(line) - len(line.lstrip())

@@ -226,4 +226,6 @@ def test_server_failures_skip_only_the_client_disconnect_race():
     broken = gone + "Traceback (most recent call last):\n  File \"app.py\"\nKeyError: 'x'\n"
     assert server_failures(broken) == ["KeyError: 'x'"]
     assert server_failures("Error running application handler <x>: boom") != []
+    group = "  + Exception Group Traceback (most recent call last):\n  | ExceptionGroup: x (1)\n"
+    assert len(server_failures(group)) == 1
     assert server_failures("Traceback (most recent call last):\n  File") == ["(traceback cut off)"]
