@@ -2,11 +2,14 @@
 
 The network ``f: R^d -> R`` (sigmoid hidden layers, linear output) minimises the NPLM loss
 ``Σ_R w (e^f − 1) − Σ_D f`` by Adam on the whole sample each epoch; after every step each
-weight (not the biases) is clipped to ``[−clip, clip]``, the regularisation of
-arXiv:1806.02350 that keeps ``t`` close to χ² distributed. With ``standardize=True`` each
-feature is first shifted and scaled by the reference's mean and standard deviation, so the
-clip acts in standard units whatever the units of ``x`` (the papers' clip 9 on their 1-D
-benchmark, where x has standard deviation 1/8, is about 1.1 in standard units).
+weight (not the biases) is clipped, the regularisation of arXiv:1806.02350 that keeps ``t``
+close to χ² distributed: the first layer's weights to ``[−clip, clip]``, every later layer's
+(the output layer's included) to ``[−output_clip, output_clip]`` (the papers clip every layer
+at 9). With ``standardize=True`` each feature is first shifted and scaled by the reference's
+mean and standard deviation; that rescales the first layer's weights only, so ``clip`` then
+acts in standard units whatever the units of ``x`` (the papers' clip 9 on their 1-D
+benchmark, where x has standard deviation 1/8, is about 1.1 in standard units) while the
+output layer keeps the papers' 9: with ``H`` hidden sigmoid units ``|f − b_out| ≤ 9 H``.
 
 Convergence: the papers train a fixed number of epochs (3e5; hours per toy) and check that
 ``t`` is stable. Here the fit records ``t(epoch) = −2 L`` at every epoch and counts as
@@ -87,6 +90,7 @@ def nplm_neural(
     reference_weight: Any = None,
     hidden: tuple[int, ...] = (4,),
     clip: float = 9.0,
+    output_clip: float = 9.0,
     epochs: int = 2000,
     learning_rate: float = 0.01,
     standardize: bool = False,
@@ -103,7 +107,10 @@ def nplm_neural(
         reference_weight: ``None`` (``N(0) = m``), one positive weight ``N(0)/N_R`` or
             ``(N_R,)`` positive weights.
         hidden: hidden-layer widths, e.g. ``(4,)`` for the 1-4-1 network of arXiv:1806.02350.
-        clip: every weight is clipped to ``[−clip, clip]`` after each step.
+        clip: the first layer's weights are clipped to ``[−clip, clip]`` after each step
+            (in standard units with ``standardize``).
+        output_clip: every later layer's weights (the output layer's included) are clipped
+            to ``[−output_clip, output_clip]``; the papers' 9.
         epochs: full-batch Adam steps.
         learning_rate: Adam's step size.
         standardize: shift and scale every feature by the reference's (weighted) mean and
@@ -117,7 +124,12 @@ def nplm_neural(
         An :class:`~precml_widgets.stats.nplm_result.NPLMResult` (``f`` a
         :class:`NeuralLogRatio`); ``converged`` means ``t = −2 L`` varied by at most
         ``atol + rtol·|t|`` over the last 10 % of the epochs (at least 2); ``convergence``
-        holds ``t_spread``, ``tolerance``, ``tail_epochs`` and ``final_loss``.
+        holds ``t_spread``, ``tolerance``, ``tail_epochs`` and ``final_loss`` (the loss
+        after the last step, ``−t / 2``).
+
+    Raises:
+        InvalidInputError: bad samples or options, or a fit whose ``t`` is not finite
+            (diverged).
 
     Example:
         >>> import numpy as np
@@ -129,7 +141,7 @@ def nplm_neural(
     start = time.perf_counter()
     ref, dat = check_samples(reference, data)
     w = reference_weights(reference_weight, len(ref), len(dat))
-    opts = _options(hidden, clip, epochs, learning_rate, atol, rtol, seed)
+    opts = _options(hidden, clip, output_clip, epochs, learning_rate, atol, rtol, seed)
     torch = _torch()
     from precml_widgets.device import default_device
 
@@ -138,14 +150,10 @@ def nplm_neural(
     x_d = torch.as_tensor(dat, device=dev)[None]
     w_t = torch.as_tensor(w, device=dev)[None]
     fit = _train(torch, x_r, x_d, w_t, standardize, opts)
-    if not np.isfinite(fit.history[-1, 0]):
-        raise InvalidInputError(
-            f"the neural NPLM fit diverged (loss {fit.history[-1, 0]}) at learning_rate="
-            f"{opts['learning_rate']}; use a smaller learning_rate or fewer epochs."
-        )
     f_ref, f_dat = fit.f_reference[0], fit.f_data[0]
     f_dat.flags.writeable = False
     t = extended_t(f_ref, w, f_dat)
+    _require_finite(np.array([t]), fit, opts)
     spread, tolerance = _stability(fit.history[:, 0], t, opts)
     f = NeuralLogRatio(
         tuple(p[0] for p in fit.weights),
@@ -159,7 +167,9 @@ def nplm_neural(
         "architecture": "-".join(map(str, sizes)),
         "activation": "sigmoid",
         "clip": opts["clip"],
-        "clip_rule": "weights (not biases) after each step",
+        "output_clip": opts["output_clip"],
+        "clip_rule": "weights (not biases) after each step: first layer at clip, later "
+        "layers at output_clip",
         "epochs": opts["epochs"],
         "learning_rate": opts["learning_rate"],
         "optimizer": "Adam, full batch",
@@ -181,7 +191,7 @@ def nplm_neural(
         converged=spread <= tolerance,
         iterations=opts["epochs"],
         convergence={
-            "final_loss": float(fit.history[-1, 0]),
+            "final_loss": float(fit.final_loss[0]),
             "t_spread": spread,
             "tolerance": tolerance,
             "tail_epochs": float(_tail(opts["epochs"])),
@@ -196,6 +206,7 @@ def nplm_neural_toys(
     *,
     hidden: tuple[int, ...] = (4,),
     clip: float = 9.0,
+    output_clip: float = 9.0,
     epochs: int = 2000,
     learning_rate: float = 0.01,
     standardize: bool = False,
@@ -214,17 +225,18 @@ def nplm_neural_toys(
     chunks that keep each activation within ~64 MiB.
 
     Args:
-        reference: ``(T, n, d)`` reference samples (tensor or array).
-        data: ``(T, m, d)`` data samples.
-        hidden, clip, epochs, learning_rate, standardize, atol, rtol, seed, device: as for
-            :func:`nplm_neural`.
+        reference: ``(T, n, d)`` reference samples (tensor or array), ``n ≥ 2``, ``d ≥ 1``.
+        data: ``(T, m, d)`` data samples, ``m ≥ 2``.
+        hidden, clip, output_clip, epochs, learning_rate, standardize, atol, rtol, seed,
+            device: as for :func:`nplm_neural`.
 
     Returns:
         ``(t, converged)``: ``(T,)`` float64 test statistics and ``(T,)`` booleans (the
         convergence rule of :func:`nplm_neural`).
 
     Raises:
-        InvalidInputError: bad options, or a fit whose loss is not finite (diverged).
+        InvalidInputError: bad shapes (``n`` or ``m`` below 2, ``d = 0``), non-finite
+            events, bad options, or a fit whose ``t`` is not finite (diverged).
 
     Example:
         >>> import numpy as np
@@ -234,7 +246,7 @@ def nplm_neural_toys(
         >>> t.shape, ok.dtype
         ((3,), dtype('bool'))
     """
-    opts = _options(hidden, clip, epochs, learning_rate, atol, rtol, seed)
+    opts = _options(hidden, clip, output_clip, epochs, learning_rate, atol, rtol, seed)
     torch = _torch()
     from precml_widgets.device import default_device
 
@@ -247,6 +259,11 @@ def nplm_neural_toys(
             f"{tuple(x_r.shape)} and {tuple(x_d.shape)}."
         )
     toys, n, m = x_r.shape[0], x_r.shape[1], x_d.shape[1]
+    if n < 2 or m < 2 or x_r.shape[2] < 1:
+        raise InvalidInputError(
+            f"each toy needs n >= 2 reference and m >= 2 data events of d >= 1 features, got "
+            f"n = {n}, m = {m}, d = {x_r.shape[2]}; draw larger samples (or add a feature axis)."
+        )
     if not (bool(torch.isfinite(x_r).all()) and bool(torch.isfinite(x_d).all())):
         raise InvalidInputError("reference and data must be finite: drop NaN/inf events.")
     per = max(1, _BATCH_ENTRIES // ((n + m) * max(opts["hidden"])))
@@ -255,16 +272,16 @@ def nplm_neural_toys(
         r, d = x_r[t0 : t0 + per], x_d[t0 : t0 + per]
         w_t = torch.full((r.shape[0], n), m / n, dtype=torch.float64, device=dev)
         fit = _train(torch, r, d, w_t, standardize, opts)
-        bad = ~np.isfinite(fit.history[-1])
-        if bad.any():
-            raise InvalidInputError(
-                f"{int(bad.sum())} of {r.shape[0]} neural NPLM fits diverged at learning_rate="
-                f"{opts['learning_rate']}; use a smaller learning_rate or fewer epochs."
-            )
+        t = np.array(
+            [
+                extended_t(fit.f_reference[k], np.full(n, m / n), fit.f_data[k])
+                for k in range(len(r))
+            ]
+        )
+        _require_finite(t, fit, opts)
         for k in range(r.shape[0]):
-            t = extended_t(fit.f_reference[k], np.full(n, m / n), fit.f_data[k])
-            spread, tolerance = _stability(fit.history[:, k], t, opts)
-            t_all[t0 + k], ok_all[t0 + k] = t, spread <= tolerance
+            spread, tolerance = _stability(fit.history[:, k], t[k], opts)
+            t_all[t0 + k], ok_all[t0 + k] = t[k], spread <= tolerance
     return t_all, ok_all
 
 
@@ -272,8 +289,25 @@ def nplm_neural_toys(
 _BATCH_ENTRIES = 8_000_000
 
 
+def _require_finite(t: npt.NDArray[np.float64], fit: _Trained, opts: dict[str, Any]) -> None:
+    """Raise when a toy's ``t`` ``(T,)`` or its loss after the last step is not finite."""
+    bad = ~(np.isfinite(t) & np.isfinite(fit.final_loss))
+    if bad.any():
+        raise InvalidInputError(
+            f"{int(bad.sum())} of {len(t)} neural NPLM fits diverged (t = {t[bad][0]}) at "
+            f"learning_rate={opts['learning_rate']}; use a smaller learning_rate or fewer epochs."
+        )
+
+
 def _options(
-    hidden: Any, clip: Any, epochs: Any, learning_rate: Any, atol: Any, rtol: Any, seed: Any
+    hidden: Any,
+    clip: Any,
+    output_clip: Any,
+    epochs: Any,
+    learning_rate: Any,
+    atol: Any,
+    rtol: Any,
+    seed: Any,
 ) -> dict[str, Any]:
     """The checked training options."""
     if isinstance(hidden, int) or not hidden:
@@ -285,6 +319,9 @@ def _options(
             require_int("hidden width", h, low=1, hint="use e.g. (4,).") for h in hidden
         ),
         "clip": require_real("clip", clip, low=0.0, low_open=True, hint="use e.g. clip=9."),
+        "output_clip": require_real(
+            "output_clip", output_clip, low=0.0, low_open=True, hint="use e.g. output_clip=9."
+        ),
         "epochs": require_int("epochs", epochs, low=1, hint="use e.g. epochs=2000."),
         "learning_rate": require_real("learning_rate", learning_rate, low=0.0, low_open=True),
         "atol": require_real("atol", atol, low=0.0, hint="use e.g. atol=0.05."),
@@ -310,11 +347,13 @@ def _stability(
 @dataclass(frozen=True)
 class _Trained:
     """Stacked networks after training: per-layer ``(T, ...)`` arrays, the loss history
-    ``(epochs, T)``, ``f`` on both samples, and the standardisation (``None`` without)."""
+    ``(epochs, T)`` (each before its step), the loss after the last step ``(T,)``, ``f`` on
+    both samples, and the standardisation (``None`` without)."""
 
     weights: tuple[npt.NDArray[np.float64], ...]
     biases: tuple[npt.NDArray[np.float64], ...]
     history: npt.NDArray[np.float64]
+    final_loss: npt.NDArray[np.float64]
     f_reference: npt.NDArray[np.float64]
     f_data: npt.NDArray[np.float64]
     shift: npt.NDArray[np.float64] | None
@@ -325,7 +364,8 @@ def _train(
     torch: Any, x_r: Any, x_d: Any, w_t: Any, standardize: bool, opts: dict[str, Any]
 ) -> _Trained:
     """Train ``T`` networks on ``x_r`` ``(T, n, d)``, ``x_d`` ``(T, m, d)``, weights ``w_t``
-    ``(T, n)``: full-batch Adam on the summed NPLM losses, weights clipped after each step."""
+    ``(T, n)``: full-batch Adam on the summed NPLM losses, weights clipped after each step
+    (the first layer at ``clip``, later layers at ``output_clip``)."""
     toys, dev = x_r.shape[0], x_r.device
     shift = scale = None
     if standardize:
@@ -360,11 +400,14 @@ def _train(
             loss.sum().backward()
             opt.step()
             with torch.no_grad():
-                for p in params[0::2]:
-                    p.clamp_(-opts["clip"], opts["clip"])
+                for i, p in enumerate(params[0::2]):
+                    limit = opts["clip"] if i == 0 else opts["output_clip"]
+                    p.clamp_(-limit, limit)
                 history[epoch] = loss.detach()
     with torch.no_grad():
-        f_ref, f_dat = net(x_r).cpu().numpy(), net(x_d).cpu().numpy()
+        f_r, f_d = net(x_r), net(x_d)
+        final = (w_t * torch.expm1(f_r)).sum(1) - f_d.sum(1)
+        f_ref, f_dat = f_r.cpu().numpy(), f_d.cpu().numpy()
 
     def host(v: Any) -> Any:
         return None if v is None else v[:, 0].cpu().numpy()
@@ -373,6 +416,7 @@ def _train(
         tuple(p.detach().cpu().numpy() for p in params[0::2]),
         tuple(p.detach().cpu().numpy() for p in params[1::2]),
         history.cpu().numpy(),
+        final.cpu().numpy(),
         f_ref,
         f_dat,
         host(shift),
