@@ -44,7 +44,7 @@ def test_ks_with_pooled_size_past_int32_equals_scipy() -> None:
     x, y = _samples(5, 40_000, 10_000, 1)
     x, y = x.round(2), y.round(2)  # ties too
     expected = stats.ks_2samp(x[:, 0], y[:, 0]).statistic
-    assert suite.evaluate("mean_ks", x, y) == pytest.approx(expected, abs=1e-12)
+    assert suite.evaluate("mean_ks", x, y, device="cpu") == pytest.approx(expected, abs=1e-12)
 
 
 @pytest.mark.parametrize(("n", "m"), [(150, 150), (150, 97), (40, 301)])
@@ -252,17 +252,17 @@ def _normal3(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _uniformity_p(stat: str | suite.Statistic, n: int = 200, m: int = 190) -> float:
-    """KS p-value of the p-values of 500 toys against an independent 600-toy null."""
+    """Two-sample KS p-value of 500 null toys against an independent 600-toy null (the
+    p-values of the toys against ONE finite null are not independent uniforms)."""
     kw = {"serial": True, "progress": False, "block": 600}
     # n != m: KS values are multiples of 1 / (n m), so ties (a discrete null) are rare
     null = suite.null_distribution(stat, _normal3, n, m, toys=600, seed=11, **kw)
     toys = suite.null_distribution(stat, _normal3, n, m, toys=500, seed=12, **kw)
-    p = [null.p_value(v).value for v in toys.values]
-    return float(stats.kstest(p, "uniform").pvalue)
+    return float(stats.ks_2samp(toys.values, null.values).pvalue)
 
 
-# Under the null the p-values are uniform. Each check fails with probability 1 % for a
-# correct implementation (KS p > 0.01); the seeds are fixed, so the outcome is reproducible.
+# Under the null, fresh toys follow the null's law. Each check fails with probability ≤ 1 %
+# for a correct implementation (ks_2samp p > 0.01); the seeds are fixed (reproducible).
 @pytest.mark.parametrize("name", [*FAST, "lr"])
 def test_null_p_values_are_uniform(name: str) -> None:
     stat = (

@@ -1,4 +1,8 @@
-"""Statistical tools of precml: two-sample tests for validating simulations against data."""
+"""Statistical tools of precml: two-sample tests for validating simulations against data.
+
+The NPLM fits are imported from :mod:`precml_widgets.stats.nplm` (``nplm_kernel``,
+``nplm_neural``): the package attributes of those names are their submodules.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +27,17 @@ from precml_widgets.stats.deformations import (
     reference_model,
 )
 from precml_widgets.stats.metrics import classifier_statistic, likelihood_ratio_statistic
-from precml_widgets.stats.nplm import NPLMResult, nplm_kernel, nplm_neural
+from precml_widgets.stats.nplm import (
+    NPLMResult,
+    kernel_statistic,
+    neural_statistic,
+    nplm_neural_toys,
+)
 from precml_widgets.stats.sensitivity import Sensitivity, sensitivity
 from precml_widgets.stats.two_sample import (
     MAX_ENERGY_EVENTS,
     TwoSampleResult,
+    energy_distances,
     energy_test,
     ks_per_feature,
 )
@@ -50,11 +60,13 @@ __all__ = [
     "classifier_statistic",
     "clopper_pearson",
     "deformed",
+    "energy_distances",
     "energy_test",
+    "kernel_statistic",
     "ks_per_feature",
     "likelihood_ratio_statistic",
-    "nplm_kernel",
-    "nplm_neural",
+    "neural_statistic",
+    "nplm_neural_toys",
     "reference_model",
     "sensitivity",
     "zero_pass_upper_limit",

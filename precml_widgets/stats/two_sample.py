@@ -339,14 +339,23 @@ def energy_distances(reference: Any, data: Any, *, standardize: bool = True) -> 
     (O(n log n)), otherwise from blocks of rows of the distance matrix (memory bounded, any
     ``n``).
 
+    Cost: in 1-D O((n + m) log(n + m)) per toy; otherwise all (n + m)² pairwise distances,
+    O((n + m)² d) per toy (about 12 s per toy at n = m = 2e4, d = 20 on one CPU thread; scale
+    by ((n + m) / 4e4)² d / 20).
+
     Args:
-        reference: ``(T, n, d)`` tensor of reference samples.
-        data: ``(T, m, d)`` tensor of data samples.
+        reference: ``(T, n, d)`` tensor (or array) of reference samples, ``n ≥ 1``.
+        data: ``(T, m, d)`` tensor (or array) of data samples, ``m ≥ 1``, the same ``T``
+            and ``d ≥ 1``.
         standardize: scale every feature of each toy by its pooled mean and standard
             deviation first (a constant feature is only centred).
 
     Returns:
         ``(T,)`` float64 energy distances (in standardised units when ``standardize``).
+
+    Raises:
+        InvalidInputError: shapes that are not ``(T, n, d)`` and ``(T, m, d)`` with the same
+            ``T`` and ``d``, an empty sample, or NaN/inf events.
 
     Example:
         >>> import torch
@@ -357,8 +366,20 @@ def energy_distances(reference: Any, data: Any, *, standardize: bool = True) -> 
     from precml_widgets._optional import require
 
     torch = require("torch", "anomaly", "the energy distance")
-    ref, dat = reference.double(), data.double()
+    ref, dat = torch.as_tensor(reference).double(), torch.as_tensor(data).double()
+    if ref.ndim != 3 or dat.ndim != 3 or ref.shape[::2] != dat.shape[::2]:
+        raise InvalidInputError(
+            f"reference and data must be toy batches (T, n, d) and (T, m, d) with the same T "
+            f"and d, got shapes {tuple(ref.shape)} and {tuple(dat.shape)}."
+        )
     n, m = ref.shape[1], dat.shape[1]
+    if min(n, m, ref.shape[2]) < 1:
+        raise InvalidInputError(
+            f"reference and data need at least one event of at least one feature each, got "
+            f"n = {n}, m = {m}, d = {ref.shape[2]}; pass non-empty samples."
+        )
+    if not (bool(torch.isfinite(ref).all()) and bool(torch.isfinite(dat).all())):
+        raise InvalidInputError("reference and data must be finite: drop NaN/inf events.")
     pooled = torch.cat([ref, dat], dim=1)  # (T, N, d)
     if standardize:
         scale = pooled.std(dim=1, unbiased=False, keepdim=True)
