@@ -59,6 +59,7 @@ from precml_widgets.errors import InvalidInputError
 
 __all__ = [
     "DEFORMATIONS",
+    "EXACT_KINDS",
     "PAPER_DIMS",
     "CorrelatedGaussian",
     "Deformed",
@@ -79,6 +80,10 @@ DEFORMATIONS = (
     "random_normal",
     "random_uniform",
 )
+
+#: The deformations whose density is known in closed form (:meth:`Deformed.log_prob`); the
+#: others (``cov_off_diag``, the random-noise kinds) have none.
+EXACT_KINDS = ("mean", "cov_diag", "power_abs_up", "power_abs_down")
 
 #: The dimensions whose reference parameters the paper uses (and this package ships).
 PAPER_DIMS = (5, 20, 100)
@@ -386,10 +391,10 @@ class Deformed:
             InvalidInputError: for ``cov_off_diag`` and the random-noise kinds (no closed
                 form), or a reference without ``log_prob``.
         """
-        if self.kind not in ("mean", "cov_diag", "power_abs_up", "power_abs_down"):
+        if self.kind not in EXACT_KINDS:
             raise InvalidInputError(
                 f"deformation {self.kind!r} has no closed-form density; log_prob exists for "
-                "mean, cov_diag, power_abs_up and power_abs_down."
+                f"{', '.join(EXACT_KINDS)}."
             )
         if not hasattr(self.reference, "log_prob"):
             raise InvalidInputError("the reference model has no log_prob method.")
