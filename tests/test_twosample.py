@@ -76,36 +76,42 @@ def test_config_is_checked_and_the_study_is_frozen():
         PowerConfig(statistics=())
     with pytest.raises(InvalidInputError, match="toys"):
         PowerConfig(toys=5)
+    # 20 toys at 0.95: sort(null)[19] would be the largest toy; 40 leave one above it
+    with pytest.raises(InvalidInputError, match=r"toys=20 .* cl=0.95 .* at least 40 .* 0\.9\b"):
+        PowerConfig(toys=20, cl=0.95)
+    with pytest.raises(InvalidInputError, match="at least 2000"):
+        PowerConfig(toys=1000, cl=0.999)
+    assert PowerConfig(toys=40, cl=0.95).toys == 40 and PowerConfig(toys=20, cl=0.9).cl == 0.9
     with pytest.raises(InvalidInputError, match="epsilon"):
         PowerConfig(kind="power_abs_down", epsilons=(0.0, 1.5))  # |x|^(1-ε) needs ε < 1
-    study = power_study(PowerConfig(epsilons=(0.0, 1.0), n=100, toys=20, statistics=("fgd",)))
+    study = power_study(PowerConfig(epsilons=(0.0, 1.0), n=100, toys=40, statistics=("fgd",)))
     result = study.results["fgd"]
     assert not result.null.values.flags.writeable
     # recount by hand: the paper's threshold sort(null)[int(N CL)], then toys strictly above
-    threshold = np.sort(result.null.values)[int(20 * 0.95)]
-    assert result.threshold == threshold
+    threshold = np.sort(result.null.values)[int(40 * 0.95)]
+    assert result.threshold == threshold and threshold < result.null.values.max()
     for alt, p in zip(result.alternatives, result.power, strict=True):
-        assert p.value == np.count_nonzero(np.asarray(alt) > threshold) / 20
+        assert p.value == np.count_nonzero(np.asarray(alt) > threshold) / 40
 
 
 def test_explorer_runs_caches_and_shows_the_study_numbers():
     pytest.importorskip("panel")
     from precml_widgets.twosample import TwoSampleExplorer
 
-    ex = TwoSampleExplorer(n=200, toys=20, statistics=["mean_ks", "fgd"], eps_max=1.0)
+    ex = TwoSampleExplorer(n=200, toys=40, statistics=["mean_ks", "fgd"], eps_max=1.0)
     assert "Run toys" in ex.summary()
     root = ex.__panel__().get_root()
     study = ex.run()
     assert ex.run() is study  # cached: no second run
     text = ex.summary()
     for r in study.results.values():  # the table shows the toys own counts
-        threshold = np.sort(r.null.values)[int(20 * 0.95)]
-        counts = [np.count_nonzero(np.asarray(a) > threshold) / 20 for a in r.alternatives]
+        threshold = np.sort(r.null.values)[int(40 * 0.95)]
+        counts = [np.count_nonzero(np.asarray(a) > threshold) / 40 for a in r.alternatives]
         assert " | ".join(f"{c:.2f}" for c in counts) in text
     ex.shown, ex.eps_index = "fgd", 5
     r = study.results["fgd"]
     k = int(np.count_nonzero(r.null.values >= np.median(r.alternatives[5])))
-    p = f"{(k + 1) / 21:.3g}" if k else "p <"  # (k + 1) / (N + 1), or a bound
+    p = f"{(k + 1) / 41:.3g}" if k else "p <"  # (k + 1) / (N + 1), or a bound
     assert p in ex.summary()
     assert ex.toys_pane.object is not None and root is not None
     ex.n = 300  # another configuration: nothing shown until run
@@ -149,30 +155,113 @@ def test_epsilon_cl_interpolates_where_the_mean_crosses_the_threshold():
     grid = (0.0, 0.1, 0.2, 0.3)
     # means 1, 2, 4, 8 (the spread of the toys does not matter, only their mean)
     alts = tuple(np.array([m - 1.0, m, m + 1.0]) for m in (1.0, 2.0, 4.0, 8.0))
-    assert _hand_made(alts, 3.0).epsilon_cl(grid) == pytest.approx(0.15)  # 2 -> 4 at 0.1 -> 0.2
-    assert _hand_made(alts, 7.0).epsilon_cl(grid) == pytest.approx(0.2 + 0.1 * 3 / 4)
-    assert _hand_made(alts, 8.0).epsilon_cl(grid) is None  # the mean never exceeds it
-    assert _hand_made(alts, 0.5).epsilon_cl(grid) == 0.0  # already above at the first ε
+    inside = _hand_made(alts, 3.0).epsilon_cl(grid)
+    assert inside.found and inside.epsilon == pytest.approx(0.15)  # 2 -> 4 at 0.1 -> 0.2
+    assert _hand_made(alts, 7.0).epsilon_cl(grid).epsilon == pytest.approx(0.2 + 0.1 * 3 / 4)
+    beyond = _hand_made(alts, 8.0).epsilon_cl(grid)  # the mean never exceeds it
+    assert (beyond.bound, beyond.epsilon, beyond.describe()) == (">", 0.3, "> 0.3")
+    # already above at the first ε: only an upper bound (a grid may start above 0)
+    late = _hand_made(alts, 0.5).epsilon_cl((0.05, 0.1, 0.2, 0.3))
+    assert (late.bound, late.epsilon, late.describe()) == ("<=", 0.05, "≤ 0.05")
+    assert not late.found and np.isnan(late.error)
+
+
+def test_first_crossing_refuses_what_it_cannot_read():
+    from precml_widgets.stats.sensitivity import first_crossing
+
+    with pytest.raises(InvalidInputError, match=r"scores must be finite.*\[1\]"):
+        first_crossing([0, 1, 2], [1, np.nan, 5], 3)
+    with pytest.raises(InvalidInputError, match="strictly ascending"):
+        first_crossing([2, 1, 0], [1, 2, 5], 3)
+    with pytest.raises(InvalidInputError, match="one value per grid point"):
+        first_crossing([0, 1, 2], [1, 2], 3)
+    with pytest.raises(InvalidInputError, match="one value per grid point"):
+        first_crossing([0, 1], [1, 2, 5], 3)
+    with pytest.raises(InvalidInputError, match="threshold"):
+        first_crossing([0, 1], [1, 2], np.inf)
+    with pytest.raises(InvalidInputError, match="finite"):
+        _hand_made((np.array([1.0, np.nan]), np.array([2.0, 3.0])), 1.5).epsilon_cl((0.0, 1.0))
+
+
+def test_epsilon_cl_bootstrap_error_matches_the_closed_form():
+    """Alternative toys z_i + s ε (toy i shifted alike at every ε) against a constant null at
+    t: the mean crosses at ε* = (t - mean z) / s exactly (linear: interpolation is exact), and
+    a resampling of the toys moves ε* by (mean z* - mean z) / s, whose standard deviation is
+    std(z) / (s sqrt(A)). 300 replicas estimate it to ~4 %; 20 % is 5 of those."""
+    from precml_widgets.stats.binomial import clopper_pearson
+    from precml_widgets.stats.suite import NullDistribution
+    from precml_widgets.twosample.power import StatisticPower
+
+    rng = np.random.default_rng(11)
+    z, slope, t, grid = rng.normal(0.0, 1.0, 200), 4.0, 2.0, (0.0, 0.25, 0.5, 0.75, 1.0)
+    alts = tuple(z + slope * e for e in grid)
+    null = NullDistribution("x", np.full(100, t), 1, 1, 1, 0)
+    power = tuple(clopper_pearson(0, 200) for _ in grid)
+    r = StatisticPower("x", null, alts, t, power, 0.0)
+    c = r.epsilon_cl(grid, cl=0.95, bootstrap=300, seed=5)
+    assert c.epsilon == pytest.approx((t - z.mean()) / slope, abs=1e-12)
+    expected = z.std() / (slope * np.sqrt(z.size))
+    assert c.error == pytest.approx(expected, rel=0.2), (c.error, expected)
+    assert c.describe() == f"{c.epsilon:.3g} ± {c.error:.2g}"
 
 
 def test_grid_epsilon_cl_agrees_with_the_bisection():
-    """mean_ks on the 5-D mean shift: ε95 read off a 0.1-spaced grid equals the bisection of
-    stats.sensitivity (same toys: same seeds and counts, so only the two crossing searches
-    differ) within the bootstrap error the bisection reports. Measured on seeds 0, 2, 4, 6,
-    8: |grid - bisection| = 0.07-0.18 of that error (the grid's linear interpolation)."""
-    from precml_widgets.stats.sensitivity import sensitivity
+    """mean_ks on the 5-D mean shift, one study and one bisection on the same toys (same seeds
+    and counts). The bisection's own evaluated points, read by first_crossing, give its ε_CL
+    to rounding; the grid's ε_CL differs from it only by the linear interpolation on the
+    0.1-spaced grid, bounded by (h²/8) max|score''| / slope with the curvature from the grid's
+    second differences (×2 margin). Seeds 0, 2, 4, 6, 8: |grid - bisection| = 0.0016-0.0029,
+    0.25-0.45 of that bound (and ~0.1 of the bisection's bootstrap error)."""
+    from precml_widgets.stats.sensitivity import first_crossing, sensitivity
 
     grid = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
     config = PowerConfig(epsilons=grid, n=1000, toys=200, statistics=("mean_ks",), seed=4)
-    r = power_study(config).results["mean_ks"]
+    study = power_study(config)
+    r = study.results["mean_ks"]
     s = sensitivity(
         "mean_ks", reference_model("cg", 5), "mean", n=1000, m=1000, toys=200, alt_toys=200,
         eps_high=0.6, seed=4, bootstrap=200,
     )  # fmt: skip
     assert s.converged and 0.2 < s.epsilon < 0.35
-    assert abs(r.epsilon_cl(grid) - s.epsilon) < s.error, (r.epsilon_cl(grid), s.describe())
-    row = power_study(config).summary_rows()[0]
-    assert row["ε_CL (paper)"] == r.epsilon_cl(grid) and row["ε at power ½"] == r.epsilon_at(grid)
+    # the same toys: the bracket ends ε = 0 and 0.6 are grid points of the study
+    np.testing.assert_array_equal(s.null_values, r.null.values)
+    np.testing.assert_array_equal(s.alternative_values[0], r.alternatives[0])
+    np.testing.assert_array_equal(s.alternative_values[1], r.alternatives[-1])
+    steps = sorted(s.history, key=lambda step: step.epsilon)
+    own = first_crossing(
+        [b.epsilon for b in steps], [b.score for b in steps], s.history[0].threshold
+    )
+    assert own.found and abs(own.epsilon - s.epsilon) < 1e-12
+    means = np.array([np.mean(a) for a in r.alternatives])
+    crossing = r.epsilon_cl(grid)
+    i = int(np.searchsorted(grid, crossing.epsilon))  # the grid interval holding it
+    h = grid[1] - grid[0]
+    slope = (means[i] - means[i - 1]) / h
+    curvature = np.max(np.abs(np.diff(means, 2)[max(i - 2, 0) : i + 1])) / h**2
+    bound = 2 * (h**2 / 8) * curvature / slope
+    assert abs(crossing.epsilon - s.epsilon) <= bound, (crossing, s.describe(), bound)
+    row = study.summary_rows()[0]
+    assert row["ε_CL (paper)"].epsilon == crossing.epsilon and row["ε at power ½"] == r.epsilon_at(
+        grid
+    )
+    assert row["ε_CL (paper)"].error > 0  # bootstrapped, shown as ± in the table
+    assert f"{crossing.epsilon:.3g} ± " in study.markdown_table()
+
+
+def test_epsilon_cl_plot_draws_error_bars_and_labels_the_bounds():
+    pytest.importorskip("holoviews")
+    import holoviews as hv
+
+    from precml_widgets.twosample.plots import epsilon_cl_plot
+    from precml_widgets.twosample.power import PowerStudy
+
+    alts = tuple(np.array([m - 1.0, m + 1.0]) for m in (1.0, 2.0, 4.0))
+    results = {"early": _hand_made(alts, 0.5), "late": _hand_made(alts, 9.0)}
+    config = PowerConfig(epsilons=(0.05, 0.1, 0.2), statistics=("mean_ks",), toys=40)
+    plot = epsilon_cl_plot(PowerStudy(config, results))
+    labels = plot.Labels.I.data
+    assert list(labels["bound"]) == ["≤ 0.05", "> 0.2"]
+    hv.render(plot, backend="bokeh")
 
 
 def test_log_ratio_map_learns_the_exact_log_ratio_of_a_mean_shift():
@@ -229,7 +318,7 @@ def test_explorer_fits_nplm_in_a_thread_and_caches_the_map():
     from precml_widgets.twosample import TwoSampleExplorer
     from precml_widgets.twosample.plots import MAX_POINTS, log_ratio_plot
 
-    ex = TwoSampleExplorer(n=3000, toys=20, statistics=["mean_ks"], eps_max=1.0, lam=1e-5)
+    ex = TwoSampleExplorer(n=3000, toys=40, statistics=["mean_ks"], eps_max=1.0, lam=1e-5)
     assert "Fit NPLM" in ex.nplm_text.object and not ex.nplm_pane.visible
     ex.eps_index = 5
     asyncio.run(ex.on_fit_click())

@@ -25,7 +25,7 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,7 +42,15 @@ from precml_widgets.stats.suite import (
     toy_distribution,
 )
 
-__all__ = ["BracketStep", "Sensitivity", "first_crossing", "null_threshold", "sensitivity"]
+__all__ = [
+    "BracketStep",
+    "Crossing",
+    "Sensitivity",
+    "bootstrap_gaps",
+    "first_crossing",
+    "null_threshold",
+    "sensitivity",
+]
 
 StatisticLike = str | Statistic | Callable[[Deformed], "str | Statistic"]
 
@@ -58,35 +66,160 @@ def null_threshold(values: Any, cl: float) -> float:
     return float(ordered[min(int(ordered.size * cl), ordered.size - 1)])
 
 
-def first_crossing(epsilons: Any, scores: Any, threshold: float) -> float | None:
+@dataclass(frozen=True)
+class Crossing:
+    """Where a score first rises above a threshold on a grid of ε (:func:`first_crossing`).
+
+    Attributes:
+        epsilon: the interpolated crossing (``bound == "="``); the grid's first ε when the
+            score is already above there (``"<="``: ε_CL is at most this, the grid may start
+            above 0); the grid's last ε when the score never rises above (``">"``).
+        bound: ``"="``, ``"<="`` or ``">"`` as above.
+        error: bootstrap standard deviation of ``epsilon`` (``nan`` when not computed or for
+            a bound).
+    """
+
+    epsilon: float
+    bound: Literal["=", "<=", ">"] = "="
+    error: float = math.nan
+
+    @property
+    def found(self) -> bool:
+        """The crossing lies inside the grid (``bound == "="``)."""
+        return self.bound == "="
+
+    def describe(self, digits: int = 3) -> str:
+        """``'0.15 ± 0.012'``, ``'0.15'`` (no error), ``'≤ 0.1'`` or ``'> 0.6'``.
+
+        Example:
+            >>> Crossing(0.1, "<=").describe()
+            '≤ 0.1'
+        """
+        if self.bound == "<=":
+            return f"≤ {self.epsilon:.{digits}g}"
+        if self.bound == ">":
+            return f"> {self.epsilon:.{digits}g}"
+        if math.isfinite(self.error):
+            return f"{self.epsilon:.{digits}g} ± {self.error:.2g}"
+        return f"{self.epsilon:.{digits}g}"
+
+
+def first_crossing(epsilons: Any, scores: Any, threshold: float) -> Crossing:
     """The first ε at which ``scores`` rises above ``threshold``, on a grid of ε.
 
     Linear interpolation between the last grid point with ``score <= threshold`` and the next
-    one (the interpolation :func:`sensitivity` applies inside its final bracket); ``epsilons[0]``
-    if the first score is already above, ``None`` if no score is. With ``scores`` the mean of
-    the alternative toys at each ε and ``threshold`` the null's :func:`null_threshold`, this is
-    the paper's ε_CL read off a fixed grid instead of found by bisection.
+    one (the interpolation :func:`sensitivity` applies inside its final bracket). With
+    ``scores`` the mean of the alternative toys at each ε and ``threshold`` the null's
+    :func:`null_threshold`, this is the paper's ε_CL read off a fixed grid instead of found by
+    bisection. A score already above at ``epsilons[0]`` gives only an upper bound
+    (``bound="<="``), one never above a lower bound (``bound=">"``).
 
     Args:
-        epsilons: ``(k,)`` ascending deformation sizes.
-        scores: ``(k,)`` mean (or median) of the statistic over the alternative toys at each ε.
-        threshold: the null's ``CL`` threshold.
+        epsilons: ``(k,)`` strictly ascending, finite deformation sizes.
+        scores: ``(k,)`` finite mean (or median) of the statistic over the alternative toys
+            at each ε.
+        threshold: the null's ``CL`` threshold (finite).
+
+    Returns:
+        A :class:`Crossing` (no error: see :func:`bootstrap_gaps`).
+
+    Raises:
+        InvalidInputError: mismatched lengths, an unsorted grid, a NaN or infinite value.
 
     Example:
-        >>> first_crossing([0.0, 1.0, 2.0], [1.0, 2.0, 4.0], 3.0)
+        >>> first_crossing([0.0, 1.0, 2.0], [1.0, 2.0, 4.0], 3.0).epsilon
         1.5
-        >>> first_crossing([0.0, 0.1], [1.0, 2.0], 3.0) is None
-        True
+        >>> first_crossing([0.0, 0.1], [1.0, 2.0], 3.0).describe()
+        '> 0.1'
     """
     eps = np.asarray(epsilons, dtype=np.float64)
-    gap = np.asarray(scores, dtype=np.float64) - threshold
+    values = np.asarray(scores, dtype=np.float64)
+    if eps.ndim != 1 or eps.size == 0 or values.shape != eps.shape:
+        raise InvalidInputError(
+            f"epsilons and scores must have one value per grid point, got shapes {eps.shape} "
+            f"and {values.shape}; pass the (k,) grid and its (k,) scores."
+        )
+    if not np.all(np.isfinite(eps)) or np.any(np.diff(eps) <= 0):
+        raise InvalidInputError(
+            f"epsilons must be finite and strictly ascending, got {eps.tolist()}; sort the grid."
+        )
+    if not np.all(np.isfinite(values)):
+        raise InvalidInputError(
+            "scores must be finite, got NaN or infinity at grid point(s) "
+            f"{np.flatnonzero(~np.isfinite(values)).tolist()}; drop the failed toys or fix the "
+            "statistic."
+        )
+    threshold = require_real("threshold", threshold)
+    gap = values - threshold
     above = np.flatnonzero(gap > 0)
     if above.size == 0:
-        return None
+        return Crossing(float(eps[-1]), ">")
     i = int(above[0])
     if i == 0:
-        return float(eps[0])
-    return float(eps[i - 1] + (eps[i] - eps[i - 1]) * (-gap[i - 1]) / (gap[i] - gap[i - 1]))
+        return Crossing(float(eps[0]), "<=")
+    return Crossing(
+        float(eps[i - 1] + (eps[i] - eps[i - 1]) * (-gap[i - 1]) / (gap[i] - gap[i - 1]))
+    )
+
+
+def bootstrap_gaps(
+    alternatives: Sequence[Any],
+    nulls: Sequence[Any],
+    cl: float,
+    *,
+    criterion: Literal["mean", "median"] = "mean",
+    replicas: int = 300,
+    seed: int = 0,
+) -> npt.NDArray[np.float64]:
+    """``score - threshold`` at each ε for ``replicas`` resamplings of the toys.
+
+    Toy ``i`` uses the same random numbers at every ε (common seeds), so one resampling of
+    the alternative toy indices (and one of the null toy indices) is applied at every ε
+    alike: the curve of the score against ε moves as a whole, as it does between
+    independent runs. The crossing of each row is the bootstrap replica of ε_CL.
+
+    Args:
+        alternatives: per ε, ``(A,)`` alternative toys (the same ``A`` at every ε).
+        nulls: per ε, ``(N,)`` null toys (the same array repeated for a fixed statistic).
+        cl: confidence level of the threshold :func:`null_threshold`.
+        criterion: ``"mean"`` or ``"median"`` of the alternative toys.
+        replicas: bootstrap replicas.
+        seed: seeds the resampling.
+
+    Returns:
+        ``(replicas, k)`` gaps, ``k = len(alternatives)``.
+
+    Example:
+        >>> gaps = bootstrap_gaps([np.zeros(5), np.ones(5)], [np.zeros(20)] * 2, 0.9)
+        >>> gaps.shape, float(gaps[:, 1].min())
+        ((300, 2), 1.0)
+    """
+    cl = require_probability("cl", cl)
+    criterion = require_choice("criterion", criterion, ("mean", "median"))
+    replicas = require_int("replicas", replicas, low=1)
+    alts = [np.asarray(a, dtype=np.float64) for a in alternatives]
+    if not alts or len(nulls) != len(alts):
+        raise InvalidInputError(
+            f"alternatives and nulls must be non-empty with one entry per ε, got {len(alts)} "
+            f"and {len(nulls)}."
+        )
+    if {a.ndim for a in alts} | {np.ndim(x) for x in nulls} != {1} or (
+        len({a.size for a in alts}) != 1 or len({np.size(x) for x in nulls}) != 1
+    ):
+        raise InvalidInputError("every ε needs the same number of 1-D toys (null and alternative).")
+    rng = np.random.default_rng([seed, 7919])
+    alt_size, null_size = alts[0].size, int(np.size(nulls[0]))
+    alt_pick = rng.integers(0, alt_size, (replicas, alt_size))
+    null_pick = rng.integers(0, null_size, (replicas, null_size))
+    rank = min(int(null_size * cl), null_size - 1)
+    gaps = np.empty((replicas, len(alts)))
+    thresholds: dict[int, np.ndarray] = {}
+    for column, (alt, null) in enumerate(zip(alts, nulls, strict=True)):
+        if id(null) not in thresholds:
+            values = np.asarray(null, dtype=np.float64)
+            thresholds[id(null)] = np.partition(values[null_pick], rank, axis=1)[:, rank]
+        gaps[:, column] = _score(alt[alt_pick], criterion) - thresholds[id(null)]
+    return gaps
 
 
 @dataclass(frozen=True)
@@ -167,31 +300,19 @@ def _crossing(eps: npt.NDArray[np.float64], gap: npt.NDArray[np.float64], centre
 def _bootstrap(
     points: list[tuple[float, np.ndarray, np.ndarray]],
     cl: float,
-    criterion: str,
+    criterion: Literal["mean", "median"],
     centre: float,
     replicas: int,
     seed: int,
 ) -> npt.NDArray[np.float64]:
-    """ε_CL of ``replicas`` resamplings of the toys (null and alternatives).
-
-    Toy ``i`` uses the same random numbers at every ε (common seeds), so one resampling of
-    the toy indices is applied to every ε alike: the curve of the score against ε moves as a
-    whole, as it does between independent runs.
-    """
-    rng = np.random.default_rng([seed, 7919])
+    """ε_CL of ``replicas`` resamplings of the toys (null and alternatives, see
+    :func:`bootstrap_gaps`): the crossing of each replica nearest ``centre``."""
     order = sorted(range(len(points)), key=lambda i: points[i][0])
     eps = np.array([points[i][0] for i in order])
-    alt_size, null_size = points[0][1].size, points[0][2].size
-    alt_pick = rng.integers(0, alt_size, (replicas, alt_size))
-    null_pick = rng.integers(0, null_size, (replicas, null_size))
-    rank = min(int(null_size * cl), null_size - 1)
-    gaps = np.empty((replicas, len(order)))
-    thresholds: dict[int, np.ndarray] = {}
-    for column, i in enumerate(order):
-        _, alt, null = points[i]
-        if id(null) not in thresholds:
-            thresholds[id(null)] = np.partition(null[null_pick], rank, axis=1)[:, rank]
-        gaps[:, column] = _score(alt[alt_pick], criterion) - thresholds[id(null)]
+    gaps = bootstrap_gaps(
+        [points[i][1] for i in order], [points[i][2] for i in order], cl,
+        criterion=criterion, replicas=replicas, seed=seed,
+    )  # fmt: skip
     return np.array([_crossing(eps, row, centre) for row in gaps])
 
 
@@ -346,20 +467,11 @@ def sensitivity(
     replicas = _bootstrap(points, cl, criterion, epsilon, bootstrap, seed)
     lo16, hi84 = np.quantile(replicas, [0.16, 0.84])
     stat_options = dict(fixed.options) if fixed is not None else {}
-    settings = {
-        "n": n,
-        "m": m,
-        "toys": toys,
-        "alt_toys": alt_toys,
-        "seed": seed,
-        "tol": tol,
-        "max_iter": max_iter,
-        "bootstrap": bootstrap,
-        "eps_low": eps_low,
-        "eps_high": eps_high,
-        "null_per_epsilon": fixed is None,
-        "statistic_options": stat_options,
-    }
+    settings = dict(
+        n=n, m=m, toys=toys, alt_toys=alt_toys, seed=seed, tol=tol, max_iter=max_iter,
+        bootstrap=bootstrap, eps_low=eps_low, eps_high=eps_high, null_per_epsilon=fixed is None,
+        statistic_options=stat_options,
+    )  # fmt: skip
     final_null = shared_null if shared_null is not None else points[-1][2]
     frozen_null = np.array(final_null, dtype=np.float64)
     frozen_null.flags.writeable = False

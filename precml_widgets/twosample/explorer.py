@@ -52,7 +52,7 @@ class TwoSampleExplorer(pn.viewable.Viewer):
     """Power curves of two-sample statistics on a deformed reference model of arXiv:2409.16336.
 
     Example:
-        >>> ex = TwoSampleExplorer(n=200, toys=20, statistics=["mean_ks"])
+        >>> ex = TwoSampleExplorer(n=200, toys=40, statistics=["mean_ks"])
         >>> ex.run().results["mean_ks"].threshold > 0
         True
     """
@@ -260,19 +260,6 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         if study is None:
             return "Press **Run toys** to compare the statistics on this deformation."
         eps = study.config.epsilons
-        head = "| statistic | ms per toy | ε at power ½ | ε_CL (paper) | " + " | ".join(
-            f"ε = {e:.3g}" for e in eps
-        )
-        rows = [head + " |", "|:--|--:|--:|--:|" + "--:|" * len(eps)]
-        for row in study.summary_rows():
-            powers = " | ".join(f"{row[f'power at ε={e:g}']:.2f}" for e in eps)
-            half, paper = (
-                "> grid" if v is None else f"{v:.3g}"
-                for v in (row["ε at power ½"], row["ε_CL (paper)"])
-            )
-            rows.append(
-                f"| {row['statistic']} | {row['ms per toy']:.3g} | {half} | {paper} | {powers} |"
-            )
         shown = study.results[self.shown]
         p = shown.null.p_value(float(np.median(shown.alternatives[self.eps_index])))
         median = (
@@ -283,9 +270,10 @@ class TwoSampleExplorer(pn.viewable.Viewer):
             "(68 % Clopper–Pearson intervals in the plot); at ε = 0 it estimates the "
             f"false-alarm rate {1 - study.config.cl:.2g}. ε at power ½: interpolated on the "
             "grid. ε_CL (paper, arXiv:2409.16336): the ε at which the mean of the toys "
-            "crosses the threshold, interpolated on the grid. Time per toy includes sampling.*"
+            "crosses the threshold, interpolated on the grid, ± a bootstrap of the toys (≤: "
+            "already above at the first ε). Time per toy includes sampling.*"
         )
-        return "\n\n".join(["\n".join(rows), median, note])
+        return "\n\n".join([study.markdown_table(), median, note])
 
     @param.depends("study", watch=True)
     def _show_study(self) -> None:

@@ -110,19 +110,31 @@ def timing_plot(study: PowerStudy) -> hv.Bars:
     )
 
 
-def epsilon_cl_plot(study: PowerStudy) -> hv.Bars:
+def epsilon_cl_plot(study: PowerStudy) -> hv.Overlay:
     """The paper's ε_CL of every statistic (the ε at which the mean of its alternative toys
-    crosses the null's threshold, interpolated on the grid); a statistic whose mean stays
-    below the threshold on the grid has no bar (its ε_CL is beyond the largest ε)."""
+    crosses the null's threshold, interpolated on the grid) with its bootstrap error bar; a
+    bound is labelled: ``≤ ε₀`` (above the threshold already at the grid's first ε, drawn to
+    it) or ``> ε_max`` (never above on the grid, no bar)."""
     hv = _hv()
     eps = study.config.epsilons
-    values = {name: r.epsilon_cl(eps) for name, r in study.results.items()}
-    rows = [(name, np.nan if v is None else v) for name, v in values.items()]
-    beyond = sum(v is None for v in values.values())
+    values = {name: study.epsilon_cl(name) for name in study.results}
+    rows = [(name, c.epsilon if c.bound != ">" else np.nan) for name, c in values.items()]
+    errors = [(name, c.epsilon, c.error) for name, c in values.items() if c.found]
+    labels = [(name, c.epsilon, c.describe()) for name, c in values.items() if not c.found]
+    beyond = sum(c.bound == ">" for c in values.values())
     note = f"; {beyond} beyond ε = {eps[-1]:.3g}" if beyond else "; lower sees more"
-    return hv.Bars(rows, "statistic", "ε_CL").opts(
+    layers = [hv.Bars(rows, "statistic", "ε_CL")]
+    if errors:
+        layers.append(hv.ErrorBars(errors, "statistic", ["ε_CL", "error"]).opts(color="black"))
+    if labels:
+        layers.append(
+            hv.Labels(labels, ["statistic", "ε_CL"], "bound").opts(
+                text_font_size="9pt", yoffset=0.04 * eps[-1]
+            )
+        )
+    return hv.Overlay(layers).opts(
         title=f"ε{round(100 * study.config.cl)} per statistic (paper{note})",
-        ylim=(0, 1.05 * eps[-1]),
+        ylim=(0, 1.1 * eps[-1]),
         width=450,
         height=340,
         xrotation=30,

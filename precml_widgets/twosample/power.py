@@ -27,7 +27,12 @@ from precml_widgets._checks import require_choice, require_int, require_probabil
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.stats.binomial import BinomialEstimate, clopper_pearson
 from precml_widgets.stats.deformations import DEFORMATIONS, PAPER_DIMS, deformed, reference_model
-from precml_widgets.stats.sensitivity import first_crossing, null_threshold
+from precml_widgets.stats.sensitivity import (
+    Crossing,
+    bootstrap_gaps,
+    first_crossing,
+    null_threshold,
+)
 from precml_widgets.stats.suite import (
     NullDistribution,
     evaluate,
@@ -35,10 +40,24 @@ from precml_widgets.stats.suite import (
     toy_distribution,
 )
 
-__all__ = ["FAMILIES", "PowerConfig", "PowerStudy", "StatisticPower", "power_study"]
+__all__ = [
+    "BOOTSTRAP",
+    "FAMILIES",
+    "MIN_TOYS_ABOVE",
+    "PowerConfig",
+    "PowerStudy",
+    "StatisticPower",
+    "power_study",
+]
 
 #: Reference families of arXiv:2409.16336: correlated Gaussian, mixture of Gaussians.
 FAMILIES = ("cg", "mog")
+#: A study needs ``toys (1 - cl) >= MIN_TOYS_ABOVE``: the threshold ``sort(null)[int(N cl)]``
+#: then has at least one toy above it, never silently the largest toy (a CL beyond the toys'
+#: resolution). Notebook 05's CI run (80 toys at 0.95) and the fast app (50) pass.
+MIN_TOYS_ABOVE = 2
+#: Bootstrap replicas of the error on the grid's ε_CL (:meth:`PowerStudy.epsilon_cl`).
+BOOTSTRAP = 300
 
 
 @dataclass(frozen=True)
@@ -52,7 +71,8 @@ class PowerConfig:
         epsilons: deformation sizes ε (ascending, >= 0).
         n: events per reference sample and per data sample.
         statistics: registered statistic names.
-        toys: null toys; the alternative at each ε gets the same number.
+        toys: null toys; the alternative at each ε gets the same number; at least
+            ``MIN_TOYS_ABOVE / (1 - cl)`` (:data:`MIN_TOYS_ABOVE`).
         cl: confidence level of the rejection threshold.
         seed: master seed: the null toys use ``seed``, the alternatives ``seed + 1`` at every
             ε (common random numbers, as in arXiv:2409.16336).
@@ -83,6 +103,13 @@ class PowerConfig:
         require_int("n", self.n, low=10)
         require_int("toys", self.toys, low=20, hint="the threshold needs >= 20 null toys.")
         require_probability("cl", self.cl)
+        if self.toys * (1.0 - self.cl) < MIN_TOYS_ABOVE - 1e-9:
+            need = int(np.ceil(MIN_TOYS_ABOVE / (1.0 - self.cl) - 1e-9))
+            raise InvalidInputError(
+                f"toys={self.toys} cannot resolve the cl={self.cl:g} threshold (it would be the "
+                f"largest null toy); raise toys to at least {need} or lower cl to at most "
+                f"{1 - MIN_TOYS_ABOVE / self.toys:.3g}."
+            )
         require_seed("seed", self.seed)
         if not self.statistics:
             raise InvalidInputError("statistics must name at least one statistic.")
@@ -133,20 +160,37 @@ class StatisticPower:
         x0, x1, y0, y1 = epsilons[i - 1], epsilons[i], values[i - 1], values[i]
         return float(x0 + (power - y0) * (x1 - x0) / (y1 - y0))
 
-    def epsilon_cl(self, epsilons: tuple[float, ...]) -> float | None:
+    def epsilon_cl(
+        self,
+        epsilons: tuple[float, ...],
+        *,
+        cl: float | None = None,
+        bootstrap: int = 0,
+        seed: int = 0,
+    ) -> Crossing:
         """The paper's sensitivity ε_CL read off the grid: the ε at which the **mean** of the
         alternative toys crosses the null's ``cl`` threshold (linear interpolation between
-        grid points; ``None`` if the mean stays at or below it on the grid).
+        grid points), or a bound (``"<="`` above the threshold already at the first ε, ``">"``
+        never above on the grid).
 
         The definition of :mod:`precml_widgets.stats.sensitivity` (which finds the same
         crossing by bisection), through its :func:`~precml_widgets.stats.sensitivity
-        .first_crossing`.
+        .first_crossing`. With ``cl`` and ``bootstrap`` replicas, the error is the standard
+        deviation of the crossing over resamplings of the null and alternative toys (the same
+        toy indices at every ε: :func:`~precml_widgets.stats.sensitivity.bootstrap_gaps`; a
+        replica without a crossing counts at the grid's end).
 
         References:
             S. Grossi, M. Letizia, R. Torre, arXiv:2409.16336, Sec. 4.
         """
         means = [float(np.mean(values)) for values in self.alternatives]
-        return first_crossing(epsilons, means, self.threshold)
+        point = first_crossing(epsilons, means, self.threshold)
+        if cl is None or bootstrap == 0 or not point.found:
+            return point
+        nulls = [self.null.values] * len(self.alternatives)
+        gaps = bootstrap_gaps(self.alternatives, nulls, cl, replicas=bootstrap, seed=seed)
+        replicas = [first_crossing(epsilons, row, 0.0).epsilon for row in gaps]
+        return Crossing(point.epsilon, "=", float(np.std(replicas)))
 
 
 @dataclass(frozen=True)
@@ -156,21 +200,47 @@ class PowerStudy:
     config: PowerConfig
     results: dict[str, StatisticPower]
 
+    def epsilon_cl(self, statistic: str) -> Crossing:
+        """``statistic``'s ε_CL on the grid with its bootstrap error (:data:`BOOTSTRAP`
+        replicas seeded by the config's seed; see :meth:`StatisticPower.epsilon_cl`)."""
+        config = self.config
+        return self.results[statistic].epsilon_cl(
+            config.epsilons, cl=config.cl, bootstrap=BOOTSTRAP, seed=config.seed
+        )
+
     def summary_rows(self) -> list[dict[str, Any]]:
-        """One row per statistic: the time per toy, ε at power ½, the paper's ε_CL (``None``
-        beyond the grid) and the power at each ε (for a table)."""
+        """One row per statistic: the time per toy, ε at power ½ (``None`` beyond the grid),
+        the paper's ε_CL (a :class:`~precml_widgets.stats.sensitivity.Crossing`: value, bound
+        and bootstrap error) and the power at each ε (for a table)."""
         rows = []
         for name, r in self.results.items():
             row: dict[str, Any] = {
                 "statistic": name,
                 "ms per toy": 1e3 * r.seconds_per_toy,
                 "ε at power ½": r.epsilon_at(self.config.epsilons),
-                "ε_CL (paper)": r.epsilon_cl(self.config.epsilons),
+                "ε_CL (paper)": self.epsilon_cl(name),
             }
             for eps, p in zip(self.config.epsilons, r.power, strict=True):
                 row[f"power at ε={eps:g}"] = p.value
             rows.append(row)
         return rows
+
+    def markdown_table(self) -> str:
+        """:meth:`summary_rows` as a Markdown table: ε_CL as ``value ± error`` or a bound
+        (``≤ ε₀``, ``> ε_max``), ε at power ½ as ``> grid`` beyond the grid."""
+        eps = self.config.epsilons
+        head = "| statistic | ms per toy | ε at power ½ | ε_CL (paper) | " + " | ".join(
+            f"ε = {e:.3g}" for e in eps
+        )
+        rows = [head + " |", "|:--|--:|--:|--:|" + "--:|" * len(eps)]
+        for row in self.summary_rows():
+            powers = " | ".join(f"{row[f'power at ε={e:g}']:.2f}" for e in eps)
+            half = "> grid" if row["ε at power ½"] is None else f"{row['ε at power ½']:.3g}"
+            paper = row["ε_CL (paper)"].describe()
+            rows.append(
+                f"| {row['statistic']} | {row['ms per toy']:.3g} | {half} | {paper} | {powers} |"
+            )
+        return "\n".join(rows)
 
 
 def power_study(
@@ -192,7 +262,7 @@ def power_study(
         device: torch device of the statistics.
 
     Example:
-        >>> study = power_study(PowerConfig(epsilons=(0.0, 0.5), n=200, toys=20,
+        >>> study = power_study(PowerConfig(epsilons=(0.0, 0.5), n=200, toys=40,
         ...                                 statistics=("mean_ks",)))
         >>> study.results["mean_ks"].power[1].value > study.results["mean_ks"].power[0].value
         True
