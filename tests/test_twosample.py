@@ -272,8 +272,7 @@ def test_log_ratio_map_learns_the_exact_log_ratio_of_a_mean_shift():
     from precml_widgets.twosample.log_ratio import log_ratio_map
 
     model = reference_model("cg", 5)
-    config = PowerConfig(n=2000, statistics=("mean_ks",))
-    result = log_ratio_map(config, 1.0, seed=3, lam=1e-5)
+    result = log_ratio_map(1.0, n=2000, seed=3, lam=1e-5)
     # the exact log-ratio of N(μ + δ, Σ) to N(μ, Σ), in closed form
     delta = 2 * deformation_direction(5) - 1
     a = np.linalg.solve(model.covariance_matrix(), delta)
@@ -284,11 +283,13 @@ def test_log_ratio_map_learns_the_exact_log_ratio_of_a_mean_shift():
     assert result.hyperparameters["M"] == 500 and not result.f.flags.writeable
     # no deformation: the exact log-ratio is 0 and f stays near it (max |mean f| over 20 seeds
     # is 0.033; a correlation is undefined)
-    null = log_ratio_map(config, 0.0, seed=3, lam=1e-5)
+    null = log_ratio_map(0.0, n=2000, seed=3, lam=1e-5)
     assert null.correlation is None and np.all(null.exact == 0)
     assert abs(float(np.mean(null.f))) < 0.1
     with pytest.raises(InvalidInputError, match="epsilon"):
-        log_ratio_map(config, -0.1)
+        log_ratio_map(-0.1)
+    with pytest.raises(InvalidInputError, match="family"):
+        log_ratio_map(0.1, family="nope")
 
 
 def test_log_ratio_map_is_the_registered_fit_and_says_when_no_exact_ratio_exists():
@@ -296,19 +297,19 @@ def test_log_ratio_map_is_the_registered_fit_and_says_when_no_exact_ratio_exists
     from precml_widgets.twosample.log_ratio import log_ratio_map
     from precml_widgets.twosample.plots import log_ratio_plot
 
-    model, config = reference_model("cg", 5), PowerConfig(n=300, statistics=("mean_ks",))
-    result = log_ratio_map(config, 0.5, seed=2)  # the registered λ
+    model = reference_model("cg", 5)
+    result = log_ratio_map(0.5, n=300, seed=2)  # the registered λ
     rng = np.random.default_rng([2, 31])  # the documented draw: reference, then data
     reference = model.sample(300, rng)
     data = deformed(model, "mean", 0.5).sample(300, rng)
     np.testing.assert_array_equal(result.data, data)
     assert result.t == pytest.approx(suite.evaluate("nplm_kernel", reference, data), rel=1e-9)
-    shuffled = log_ratio_map(PowerConfig(n=300, kind="cov_off_diag"), 0.5, seed=2, lam=1e-5)
+    shuffled = log_ratio_map(0.5, n=300, kind="cov_off_diag", seed=2, lam=1e-5)
     assert shuffled.exact is None and shuffled.correlation is None
     assert "no exact log-ratio" in shuffled.describe()
     assert len(log_ratio_plot(shuffled, 0)) == 1  # the learned f only
-    with pytest.raises(InvalidInputError, match="PowerConfig"):
-        log_ratio_map({"n": 10}, 0.1)
+    with pytest.raises(InvalidInputError, match="n must"):
+        log_ratio_map(0.1, n=5)
 
 
 def test_explorer_fits_nplm_in_a_thread_and_caches_the_map():
@@ -321,6 +322,8 @@ def test_explorer_fits_nplm_in_a_thread_and_caches_the_map():
     ex = TwoSampleExplorer(n=3000, toys=40, statistics=["mean_ks"], eps_max=1.0, lam=1e-5)
     assert "Fit NPLM" in ex.nplm_text.object and not ex.nplm_pane.visible
     ex.eps_index = 5
+    ex.statistics = []  # no toy study configured: the fit needs none
+    assert "at least one statistic" in ex.error_pane.object
     asyncio.run(ex.on_fit_click())
     result = ex.log_ratio
     assert result is not None and result.epsilon == 1.0 and ex.error_pane.object == ""
@@ -336,6 +339,73 @@ def test_explorer_fits_nplm_in_a_thread_and_caches_the_map():
     assert ex.log_ratio is result
     ex.dim = 20
     assert ex.param.feature.bounds == (1, 20) and ex.log_ratio is None
+
+
+class _ServedDocument:
+    """A stand-in for a served Bokeh document: next-tick callbacks are only recorded."""
+
+    session_context = object()
+
+    def __init__(self) -> None:
+        self.callbacks: list = []
+
+    def add_next_tick_callback(self, callback) -> None:
+        self.callbacks.append(callback)
+
+
+def test_explorer_progress_goes_through_the_event_loop_and_caches_stay_bounded(monkeypatch):
+    """Served, the worker thread never sets the progress bar itself: it queues next-tick
+    callbacks on the session's document (one per ensemble, plus the reset). A session keeps
+    CACHE_SIZE studies (1 here), least recently used out first, and the shared study given
+    to show() always."""
+    pytest.importorskip("panel")
+    import asyncio
+
+    import panel as pn
+
+    from precml_widgets.twosample import TwoSampleExplorer, explorer
+
+    monkeypatch.setattr(explorer, "CACHE_SIZE", 1)
+    knobs = dict(n=200, toys=40, statistics=["mean_ks"], eps_max=1.0)
+    shared = power_study(TwoSampleExplorer(**knobs).config())
+    ex = TwoSampleExplorer(**knobs)
+    ex.show(shared)
+    assert ex.study is shared and ex.progress.value == 100
+    doc = _ServedDocument()
+
+    async def served_click() -> None:
+        pn.state.curdoc = doc  # this task's context only
+        await ex.on_run_click()
+
+    ex.n = 300
+    ex.progress.value = 55
+    asyncio.run(served_click())
+    first = ex.study
+    assert first is not None and first.config.n == 300 and ex.error_pane.object == ""
+    assert ex.progress.value == 55 and len(doc.callbacks) == 1 + 7  # reset + 7 ensembles
+    for callback in doc.callbacks:
+        callback()
+    assert ex.progress.value == 100
+    ex.n = 250
+    ex.run()  # not served: the bar is set directly; the n = 300 study leaves the cache
+    ex.n = 300
+    assert ex.study is None
+    ex.n = 200
+    assert ex.study is shared  # pinned: never evicted
+
+
+def test_bounded_cache_drops_the_least_recently_used():
+    from precml_widgets.twosample.cache import BoundedCache
+
+    cache = BoundedCache(2)
+    cache.put("pinned", 0, pin=True)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # a is now the most recent
+    cache.put("c", 3)
+    assert "b" not in cache and cache.keys() == ["pinned", "a", "c"] and len(cache) == 3
+    with pytest.raises(InvalidInputError, match="size"):
+        BoundedCache(0)
 
 
 def test_exact_kinds_are_defined_once_and_have_a_density():
@@ -360,8 +430,7 @@ def test_registered_lambda_figures_of_the_log_ratio_docstring():
     from precml_widgets.twosample.log_ratio import log_ratio_map
 
     for seed in range(100, 106):
-        config = PowerConfig(n=2000, statistics=("mean_ks",))
-        r = log_ratio_map(config, 1.0, seed=seed)
-        t0 = log_ratio_map(config, 0.0, seed=seed).t
+        r = log_ratio_map(1.0, n=2000, seed=seed)
+        t0 = log_ratio_map(0.0, n=2000, seed=seed).t
         assert r.hyperparameters["lam"] == 1e-6
         assert 0.86 < r.correlation < 0.94 and 100 < t0 < 180, (seed, r.correlation, t0)

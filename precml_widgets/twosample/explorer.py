@@ -6,7 +6,8 @@ toys of the chosen statistics in a worker thread (with a progress bar) and cache
 configuration; the statistic and ε knobs only re-read the finished study. *Fit NPLM* fits the
 kernel NPLM on one data sample at the shown ε (:func:`~precml_widgets.twosample.log_ratio
 .log_ratio_map`, also in a worker thread, cached) and draws the learned log-ratio ``f(x)``
-against one feature beside the exact one.
+against one feature beside the exact one. Both caches keep the :data:`CACHE_SIZE` most recent
+results of a session (a shared study passed to :meth:`TwoSampleExplorer.show` stays).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from precml_widgets.panel_compat import color_kwargs, label_kwargs
 from precml_widgets.stats.deformations import DEFORMATIONS, PAPER_DIMS
 from precml_widgets.stats.nplm import KERNEL_DEFAULTS
 from precml_widgets.stats.suite import statistic_names
+from precml_widgets.twosample.cache import BoundedCache
 from precml_widgets.twosample.log_ratio import LogRatioMap, log_ratio_map
 from precml_widgets.twosample.plots import (
     epsilon_cl_plot,
@@ -37,7 +39,10 @@ from precml_widgets.twosample.power import FAMILIES, PowerConfig, PowerStudy, po
 pn = require("panel", "widgets", "the two-sample explorer")
 param = require("param", "widgets", "the two-sample explorer")
 
-__all__ = ["TwoSampleExplorer"]
+__all__ = ["CACHE_SIZE", "TwoSampleExplorer"]
+
+#: Studies and NPLM maps (up to 16 MB each) a session keeps, least recently used out first.
+CACHE_SIZE = 8
 
 _log = logging.getLogger(__name__)
 
@@ -110,8 +115,8 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         self.progress = pn.indicators.Progress(value=0, max=100, width=280)
         super().__init__(**params)
         self.param.statistics.objects = [s for s in _FAST if s in statistic_names()]
-        self._cache: dict[PowerConfig, PowerStudy] = {}
-        self._maps: dict[tuple[Any, ...], LogRatioMap] = {}
+        self._cache: BoundedCache[PowerStudy] = BoundedCache(CACHE_SIZE)
+        self._maps: BoundedCache[LogRatioMap] = BoundedCache(CACHE_SIZE)
         self.run_button = pn.widgets.Button(
             **label_kwargs(pn.widgets.Button, "Run toys"), **color_kwargs(pn.widgets.Button)
         )
@@ -141,20 +146,28 @@ class TwoSampleExplorer(pn.viewable.Viewer):
     #: The largest :attr:`PowerConfig.work` a click may start (~a minute on 2 CPU cores).
     MAX_WORK = 2 * 10**10
 
-    def _compute(self, config: PowerConfig) -> PowerStudy:
-        """The study for ``config`` (cached); touches no view."""
-        if config not in self._cache:
+    def _compute(self, config: PowerConfig, doc: Any = None) -> PowerStudy:
+        """The study for ``config`` (cached); the progress bar is set through ``doc``'s event
+        loop when served (this runs in a worker thread)."""
+        study = self._cache.get(config)
+        if study is None:
             if config.work > self.MAX_WORK:
                 raise InvalidInputError(
                     f"this study draws {config.work:.2g} event features, more than the "
                     f"explorer's {self.MAX_WORK:.0e}: lower the toys, the events per sample or "
                     "the number of statistics, or run power_study in a notebook."
                 )
-            self.progress.value = 0
-            self._cache[config] = power_study(
-                config, on_progress=lambda f: setattr(self.progress, "value", int(100 * f))
-            )
-        return self._cache[config]
+            self._progress(0, doc)
+            study = power_study(config, on_progress=lambda f: self._progress(int(100 * f), doc))
+            self._cache.put(config, study)
+        return study
+
+    def _progress(self, value: int, doc: Any) -> None:
+        """Set the progress bar: on the served document's event loop, else directly."""
+        if doc is not None and doc.session_context is not None:
+            doc.add_next_tick_callback(lambda: setattr(self.progress, "value", value))
+        else:
+            self.progress.value = value
 
     def run(self) -> PowerStudy:
         """Run (or fetch from the cache) the study of the current knobs and show it."""
@@ -164,7 +177,7 @@ class TwoSampleExplorer(pn.viewable.Viewer):
     def show(self, study: PowerStudy) -> None:
         """Cache a finished study (e.g. one shared by every session of a server) under its
         configuration, and show it when the knobs select that configuration."""
-        self._cache[study.config] = study
+        self._cache.put(study.config, study, pin=True)
         if study.config == self.config():
             self.study = study
             self.progress.value = 100
@@ -176,7 +189,7 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         self.error_pane.object = ""
         try:
             config = self.config()
-            study = await asyncio.to_thread(self._compute, config)
+            study = await asyncio.to_thread(self._compute, config, pn.state.curdoc)
         except PrecmlError as exc:
             self.error_pane.object = f"**The toys failed:** {html.escape(str(exc))}"
         except Exception as exc:  # shown, and its traceback goes to the log
@@ -197,15 +210,18 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         eps = float(np.linspace(0.0, self.eps_max, 6)[self.eps_index])
         return (self.family, self.dim, self.kind, self.n, self.seed, eps, self.lam)
 
-    def _fit_map(self, key: tuple[Any, ...], config: PowerConfig) -> LogRatioMap:
-        """The log-ratio map of ``key`` (cached); touches no view."""
-        if key not in self._maps:
-            self._maps[key] = log_ratio_map(config, key[5], lam=key[6])
-        return self._maps[key]
+    def _fit_map(self, key: tuple[Any, ...]) -> LogRatioMap:
+        """The log-ratio map of ``key`` (cached; no toy study needed); touches no view."""
+        result = self._maps.get(key)
+        if result is None:
+            family, dim, kind, n, seed, eps, lam = key
+            result = log_ratio_map(eps, family=family, dim=dim, kind=kind, n=n, seed=seed, lam=lam)
+            self._maps.put(key, result)
+        return result
 
     def fit(self) -> LogRatioMap:
         """Fit (or fetch from the cache) the NPLM log-ratio at the shown ε and show it."""
-        self.log_ratio = self._fit_map(self._map_key(), self.config())
+        self.log_ratio = self._fit_map(self._map_key())
         return self.log_ratio
 
     async def on_fit_click(self, _event: object = None) -> None:
@@ -213,8 +229,7 @@ class TwoSampleExplorer(pn.viewable.Viewer):
         self.fit_button.disabled = True
         self.error_pane.object = ""
         try:
-            key, config = self._map_key(), self.config()
-            await asyncio.to_thread(self._fit_map, key, config)
+            await asyncio.to_thread(self._fit_map, self._map_key())
         except Exception as exc:  # shown; a traceback not of precml's errors goes to the log
             if not isinstance(exc, PrecmlError):
                 _log.exception("the NPLM fit failed")

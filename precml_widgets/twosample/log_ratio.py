@@ -1,8 +1,8 @@
 """The NPLM log-ratio ``f(x)`` learned on one deformed data sample, beside the exact one.
 
 :func:`log_ratio_map` draws one reference sample and one data sample (ε-deformed) of a
-:class:`~precml_widgets.twosample.power.PowerConfig`'s model, fits the registered kernel NPLM
-(:data:`~precml_widgets.stats.nplm.KERNEL_DEFAULTS`, ``M`` capped at ``n + m``: the fit the
+reference model of arXiv:2409.16336 (its own inputs, no toy study), fits the registered kernel
+NPLM (:data:`~precml_widgets.stats.nplm.KERNEL_DEFAULTS`, ``M`` capped at ``n + m``: the fit the
 ``"nplm_kernel"`` statistic makes on a toy) and returns ``f`` on the data events with the
 **exact** log-ratio ``log p_ε(x) / p_0(x)`` of the deformed and reference densities on the same
 events: the function NPLM estimates (with ``N(0) = m`` the expected and observed counts agree,
@@ -25,11 +25,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from precml_widgets._checks import require_real, require_seed
-from precml_widgets.errors import InvalidInputError
-from precml_widgets.stats.deformations import EXACT_KINDS, deformed, reference_model
+from precml_widgets._checks import require_choice, require_int, require_real, require_seed
+from precml_widgets.stats.deformations import (
+    DEFORMATIONS,
+    EXACT_KINDS,
+    PAPER_DIMS,
+    deformed,
+    reference_model,
+)
 from precml_widgets.stats.nplm import KERNEL_DEFAULTS, nplm_kernel
-from precml_widgets.twosample.power import PowerConfig
+from precml_widgets.twosample.power import FAMILIES
 
 __all__ = ["EXACT_KINDS", "LogRatioMap", "log_ratio_map"]
 
@@ -96,22 +101,27 @@ def _frozen(values: Any) -> npt.NDArray[np.float64]:
 
 
 def log_ratio_map(
-    config: PowerConfig,
     epsilon: float,
     *,
-    seed: int | None = None,
+    family: str = "cg",
+    dim: int = 5,
+    kind: str = "mean",
+    n: int = 2_000,
+    seed: int = 0,
     lam: float | None = None,
     device: str | None = None,
 ) -> LogRatioMap:
-    """Fit the kernel NPLM on one data sample of ``config``'s model deformed by ``epsilon``.
+    """Fit the kernel NPLM on one data sample of a reference model deformed by ``epsilon``.
 
     Args:
-        config: the model (``family``, ``dim``), the deformation ``kind`` and ``n``, the
-            events of each sample (reference and data).
         epsilon: deformation size ε >= 0 of the data sample.
-        seed: seeds both samples (default ``config.seed``): ``n`` reference events, then
-            ``n`` deformed events, from ``numpy.random.default_rng([seed, 31])``; the fit's
-            centres use the registered defaults' seed.
+        family: ``"cg"`` or ``"mog"`` (:data:`~precml_widgets.twosample.power.FAMILIES`).
+        dim: 5, 20 or 100 (the paper's dimensions).
+        kind: one of :data:`~precml_widgets.stats.deformations.DEFORMATIONS`.
+        n: events of each sample (reference and data).
+        seed: seeds both samples: ``n`` reference events, then ``n`` deformed events, from
+            ``numpy.random.default_rng([seed, 31])``; the fit's centres use the registered
+            defaults' seed.
         lam: the penalty λ; default the registered one (``KERNEL_DEFAULTS["lam"]`` = 1e-6).
             On the 5-D correlated Gaussian at n = 2000 that λ gives null t = 102-177 and, at
             ε = 1 of ``mean``, a correlation r = 0.87-0.93 with the exact log-ratio (seeds
@@ -124,30 +134,29 @@ def log_ratio_map(
         A :class:`LogRatioMap`.
 
     Raises:
-        InvalidInputError: a bad ε or seed (e.g. ε >= 1 for ``power_abs_down``).
+        InvalidInputError: a bad family, dim, kind, n, ε or seed (e.g. ε >= 1 for
+            ``power_abs_down``).
 
     Example:
-        >>> cfg = PowerConfig(n=300, statistics=("mean_ks",))
-        >>> lrm = log_ratio_map(cfg, 1.0, seed=1, lam=1e-5)
+        >>> lrm = log_ratio_map(1.0, n=300, seed=1, lam=1e-5)
         >>> lrm.data.shape, lrm.f.shape, lrm.correlation > 0.5  # r = 0.57-0.89 over seeds 0-9
         ((300, 5), (300,), True)
     """
-    if not isinstance(config, PowerConfig):
-        raise InvalidInputError(
-            f"config must be a PowerConfig, got {type(config).__name__}; build one with "
-            "PowerConfig(family=..., dim=..., kind=..., n=...)."
-        )
+    family = require_choice("family", family, FAMILIES)
+    dim = require_choice("dim", dim, PAPER_DIMS)
+    kind = require_choice("kind", kind, DEFORMATIONS)
+    n = require_int("n", n, low=10)
     epsilon = require_real("epsilon", epsilon, low=0.0)
     lam = KERNEL_DEFAULTS["lam"] if lam is None else require_real("lam", lam, low=0.0)
-    seed = require_seed("seed", config.seed if seed is None else seed)
-    model = reference_model(config.family, config.dim)
-    alternative = deformed(model, config.kind, epsilon)
+    seed = require_seed("seed", seed)
+    model = reference_model(family, dim)
+    alternative = deformed(model, kind, epsilon)
     rng = np.random.default_rng([seed, 31])
-    reference = model.sample(config.n, rng)
-    data = alternative.sample(config.n, rng)
+    reference = model.sample(n, rng)
+    data = alternative.sample(n, rng)
     options = {
         **KERNEL_DEFAULTS,
-        "centres": min(KERNEL_DEFAULTS["centres"], 2 * config.n),
+        "centres": min(KERNEL_DEFAULTS["centres"], 2 * n),
         "lam": lam,
     }
     start = time.perf_counter()
@@ -155,14 +164,14 @@ def log_ratio_map(
     seconds = time.perf_counter() - start
     f = _frozen(fit.f_data)
     exact = correlation = None
-    if config.kind in EXACT_KINDS:
+    if kind in EXACT_KINDS:
         exact = _frozen(alternative.log_prob(data) - model.log_prob(data))
         if np.ptp(f) > 0 and np.ptp(exact) > 0:
             correlation = float(np.corrcoef(f, exact)[0, 1])
     return LogRatioMap(
-        family=config.family,
-        dim=config.dim,
-        kind=config.kind,
+        family=family,
+        dim=dim,
+        kind=kind,
         epsilon=epsilon,
         seed=seed,
         data=_frozen(data),
