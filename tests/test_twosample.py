@@ -128,10 +128,17 @@ def test_half_power_interpolates_between_grid_points():
 
     power = tuple(clopper_pearson(k, 100) for k in (5, 30, 70, 100))
     r = StatisticPower("x", None, (), 0.0, power, 0.0)
-    assert r.epsilon_at((0.0, 0.1, 0.2, 0.3)) == pytest.approx(0.15)  # 0.3 -> 0.7 at 0.1 -> 0.2
-    assert r.epsilon_at((0.0, 0.1, 0.2, 0.3), power=0.99) == pytest.approx(0.2 + 0.1 * 29 / 30)
+    grid = (0.0, 0.1, 0.2, 0.3)
+    half = r.epsilon_at(grid)
+    assert half.bound == "=" and half.epsilon == pytest.approx(0.15)  # 0.3 -> 0.7 at 0.1 -> 0.2
+    assert r.epsilon_at(grid, power=0.99).epsilon == pytest.approx(0.2 + 0.1 * 29 / 30)
     low = tuple(clopper_pearson(k, 100) for k in (5, 6, 7, 8))
-    assert StatisticPower("x", None, (), 0.0, low, 0.0).epsilon_at((0.0, 0.1, 0.2, 0.3)) is None
+    never = StatisticPower("x", None, (), 0.0, low, 0.0).epsilon_at(grid)
+    assert never.bound == ">" and never.describe() == "> 0.3"
+    # already above ½ at the grid's first ε: only a bound (the grid may start above 0)
+    high = tuple(clopper_pearson(k, 100) for k in (60, 80, 90, 99))
+    at_start = StatisticPower("x", None, (), 0.0, high, 0.0).epsilon_at((0.05, 0.1, 0.2, 0.3))
+    assert at_start.bound == "<=" and at_start.describe() == "≤ 0.05"
 
 
 def test_explorer_refuses_a_study_beyond_its_work_limit():

@@ -147,18 +147,12 @@ class StatisticPower:
     seconds_per_toy: float
     options: dict[str, Any] = field(default_factory=dict)
 
-    def epsilon_at(self, epsilons: tuple[float, ...], power: float = 0.5) -> float | None:
-        """The ε at which the power curve first reaches ``power`` (linear interpolation
-        between grid points; ``None`` if it never does on the grid)."""
-        values = np.array([p.value for p in self.power])
-        above = np.flatnonzero(values >= power)
-        if above.size == 0:
-            return None
-        i = int(above[0])
-        if i == 0:
-            return float(epsilons[0])
-        x0, x1, y0, y1 = epsilons[i - 1], epsilons[i], values[i - 1], values[i]
-        return float(x0 + (power - y0) * (x1 - x0) / (y1 - y0))
+    def epsilon_at(self, epsilons: tuple[float, ...], power: float = 0.5) -> Crossing:
+        """The ε at which the power curve first rises above ``power`` (linear interpolation
+        between grid points, :func:`~precml_widgets.stats.sensitivity.first_crossing`): a
+        bound ``"<="`` when the power is already above at the first ε, ``">"`` when it never
+        rises above on the grid."""
+        return first_crossing(epsilons, [p.value for p in self.power], power)
 
     def epsilon_cl(
         self,
@@ -209,7 +203,7 @@ class PowerStudy:
         )
 
     def summary_rows(self) -> list[dict[str, Any]]:
-        """One row per statistic: the time per toy, ε at power ½ (``None`` beyond the grid),
+        """One row per statistic: the time per toy, ε at power ½ (a ``Crossing``),
         the paper's ε_CL (a :class:`~precml_widgets.stats.sensitivity.Crossing`: value, bound
         and bootstrap error) and the power at each ε (for a table)."""
         rows = []
@@ -227,7 +221,7 @@ class PowerStudy:
 
     def markdown_table(self) -> str:
         """:meth:`summary_rows` as a Markdown table: ε_CL as ``value ± error`` or a bound
-        (``≤ ε₀``, ``> ε_max``), ε at power ½ as ``> grid`` beyond the grid."""
+        (``≤ ε₀``, ``> ε_max``), ε at power ½ likewise (no error)."""
         eps = self.config.epsilons
         head = "| statistic | ms per toy | ε at power ½ | ε_CL (paper) | " + " | ".join(
             f"ε = {e:.3g}" for e in eps
@@ -235,7 +229,7 @@ class PowerStudy:
         rows = [head + " |", "|:--|--:|--:|--:|" + "--:|" * len(eps)]
         for row in self.summary_rows():
             powers = " | ".join(f"{row[f'power at ε={e:g}']:.2f}" for e in eps)
-            half = "> grid" if row["ε at power ½"] is None else f"{row['ε at power ½']:.3g}"
+            half = row["ε at power ½"].describe()
             paper = row["ε_CL (paper)"].describe()
             rows.append(
                 f"| {row['statistic']} | {row['ms per toy']:.3g} | {half} | {paper} | {powers} |"
