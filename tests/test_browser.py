@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "precml_widgets" / "apps" / "anomaly_explorer.py"
 INTEGRATION_APP = REPO / "precml_widgets" / "apps" / "integration_explorer.py"
 FPGA_APP = REPO / "precml_widgets" / "apps" / "fpga_estimator.py"
+INTERPRET_APP = REPO / "precml_widgets" / "apps" / "interpretability_explorer.py"
 START_TIMEOUT_S = 90.0
 CHROMIUM_ARGS = [
     "--headless",
@@ -89,6 +90,11 @@ def integration_server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def fpga_server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
     yield from _serve(FPGA_APP, tmp_path_factory, {})
+
+
+@pytest.fixture(scope="module")
+def interpret_server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
+    yield from _serve(INTERPRET_APP, tmp_path_factory, {"PRECML_APP_CONFIG": "fast"})
 
 
 @pytest.fixture(scope="module")
@@ -276,5 +282,26 @@ def test_fpga_estimator_page(fpga_server, chromium):
                 raise AssertionError(
                     f"after W=8 the page shows DSP {_dsp(page)}, expected {expected[8]}; "
                     f"server log:\n{log_tail(log)}"
+                )
+            time.sleep(0.25)
+
+
+def test_interpretability_feature_change_redraws(interpret_server, chromium):
+    """The example draws without console errors; another feature redraws the dependence plot."""
+    url, log = interpret_server
+    ready = ".precml-interpret table"
+    with _open_page(chromium, url, log, ready, "the interpretability summary") as page:
+        plot = page.locator(".precml-interpret-dependence .bk-Canvas").first
+        plot.wait_for(timeout=START_TIMEOUT_S * 1000)
+        time.sleep(1.0)  # let Bokeh finish its first paint
+        before = plot.screenshot()
+        select = page.locator(".bk-input-group", has_text="Dependence on").locator("select")
+        other = "x7"  # uninformative: never the feature that opens
+        select.first.select_option(other)
+        deadline = time.monotonic() + 15
+        while plot.screenshot() == before:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the dependence plot did not change for {other}; server log:\n{log_tail(log)}"
                 )
             time.sleep(0.25)

@@ -43,6 +43,7 @@ CASES = {
     "anomaly_explorer": ({"PRECML_APP_CONFIG": "fast"}, ".precml-rate .rate-khz", True),
     "integration_explorer": ({}, ".precml-integration table", True),
     "fpga_estimator": ({}, ".precml-fpga-report .precml-dsp", False),
+    "interpretability_explorer": ({"PRECML_APP_CONFIG": "fast"}, ".precml-interpret table", True),
     "two_sample_explorer": ({"PRECML_APP_CONFIG": "fast"}, ".precml-twosample table", True),
 }
 

@@ -4,6 +4,8 @@ A model enters through :class:`ScoredModel` (a torch module or a plain callable 
 scalar score of named features); :func:`explain` returns SHAP values with their measured
 additivity error, :func:`active_subspace` the directions along which the score changes most,
 and :func:`save_result` / :func:`load_result` write and read either result (``.npz`` + JSON).
+:func:`gaussian_classifier_example` is a worked example whose exact answer is known; the view
+``precml_widgets.interpret.explorer.InterpretabilityExplorer`` shows any :class:`Explanation`.
 This package imports neither Panel nor HoloViews.
 """
 
@@ -15,6 +17,12 @@ from precml_widgets.interpret.active_subspace import (
     standardised_gradients,
 )
 from precml_widgets.interpret.adapter import Output, ScoredModel, feature_labels, is_torch_module
+from precml_widgets.interpret.examples import (
+    exact_logit_weights,
+    gaussian_classes,
+    gaussian_classifier_example,
+)
+from precml_widgets.interpret.explanation import Explanation
 from precml_widgets.interpret.export import FORMAT_VERSION, load_result, result_paths, save_result
 from precml_widgets.interpret.shap_values import (
     INTERVENTIONAL_CAVEAT,
@@ -37,13 +45,17 @@ __all__ = [
     "PARTITION_CAVEAT",
     "ActiveSubspace",
     "Background",
+    "Explanation",
     "Output",
     "ScoredModel",
     "ShapResult",
     "active_subspace",
     "background_sample",
+    "exact_logit_weights",
     "explain",
     "feature_labels",
+    "gaussian_classes",
+    "gaussian_classifier_example",
     "is_torch_module",
     "load_result",
     "result_paths",
