@@ -30,7 +30,7 @@ __all__ = [
     "require_sample_count",
 ]
 
-#: Points or values: float64 arrays, ``(N, dim)`` points or ``(N,)`` values.
+#: Float64 arrays of points ``(N, dim)`` or of values ``(N,)``.
 Array = npt.NDArray[np.float64]
 #: ``sampler(n, rng)`` -> ``(n, dim)`` exact draws from ``f / I``.
 Sampler = Callable[[int, np.random.Generator], Array]

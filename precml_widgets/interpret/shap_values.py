@@ -151,7 +151,7 @@ class ShapResult:
         explainer: the method name (one of :data:`METHODS`).
         feature_names, units: the model's features, length d.
         model_name: the model's label.
-        additivity_error: max |sum_i phi_i + base - f(x)| / ``output_scale`` (float64).
+        additivity_error: ``max |sum_i phi_i + base - f(x)|`` / ``output_scale`` (float64).
         output_scale: std of f over the explained events (1.0 when that is 0).
         exact: True only for the exact explainer (all coalitions evaluated).
         guarantee: what the explainer guarantees for this model.
@@ -178,11 +178,11 @@ class ShapResult:
     seed: int
 
     def mean_abs(self) -> npt.NDArray[np.float64]:
-        """Mean |phi| per feature, shape (d,)."""
+        """Mean ``|phi|`` per feature, shape (d,)."""
         return np.mean(np.abs(self.values), axis=0)
 
     def order(self) -> npt.NDArray[np.int64]:
-        """Feature indices by decreasing mean |phi|, shape (d,)."""
+        """Feature indices by decreasing mean ``|phi|``, shape (d,)."""
         return np.argsort(-self.mean_abs(), kind="stable").astype(np.int64)
 
 

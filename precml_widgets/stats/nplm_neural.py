@@ -227,8 +227,8 @@ def nplm_neural_toys(
     Args:
         reference: ``(T, n, d)`` reference samples (tensor or array), ``n ≥ 2``, ``d ≥ 1``.
         data: ``(T, m, d)`` data samples, ``m ≥ 2``.
-        hidden, clip, output_clip, epochs, learning_rate, standardize, atol, rtol, seed,
-            device: as for :func:`nplm_neural`.
+        hidden: as for :func:`nplm_neural` (so are ``clip``, ``output_clip``, ``epochs``,
+            ``learning_rate``, ``standardize``, ``atol``, ``rtol``, ``seed``, ``device``).
 
     Returns:
         ``(t, converged)``: ``(T,)`` float64 test statistics and ``(T,)`` booleans (the

@@ -126,7 +126,7 @@ def log_ratio_map(
             On the 5-D correlated Gaussian at n = 2000 that λ gives null t = 102-177 and, at
             ε = 1 of ``mean``, a correlation r = 0.87-0.93 with the exact log-ratio (seeds
             100-105); λ = 1e-5 is smoother (r = 0.917-0.99 over 20 seeds), while the 1-D
-            benchmark's λ = 1e-10 overfits (null t ~ 2400, |f| ~ 20-45 between the reference
+            benchmark's λ = 1e-10 overfits (null t ~ 2400, ``|f|`` ~ 20-45 between the reference
             events, r = 0.04-0.25).
         device: torch device of the fit (default: CUDA when present).
 
