@@ -130,8 +130,8 @@ def gaussian_classifier_example(
 
     Example:
         >>> ex = gaussian_classifier_example(n_train=2000, epochs=1, n_explain=50,
-        ...                                  background_size=20)  # doctest: +SKIP
-        >>> ex.shap.values.shape, ex.subspace.projection.shape  # doctest: +SKIP
+        ...                                  background_size=20)
+        >>> ex.shap.values.shape, ex.subspace.projection.shape
         ((50, 8), (50, 2))
     """
     n_train = require_int("n_train", n_train, low=1000, hint="e.g. 100000.")
