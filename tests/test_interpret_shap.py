@@ -95,15 +95,21 @@ def shap_checks(seed: int, methods: tuple[str, ...] = ("deep", "exact")) -> dict
     return out
 
 
-def test_exact_linear_logit_gives_the_closed_form():
-    # The exact logit itself as a float64 torch Linear: DeepExplainer (DeepLIFT is exact on a
-    # linear model), the exact explainer and Kernel SHAP must all give φ_i = w_i (x_i - E_bg x_i).
+def exact_linear_logit() -> torch.nn.Linear:
+    """The exact logit ``w·x + c`` as a float64 torch ``Linear`` in eval mode."""
     w, c = exact_weights()
     linear = torch.nn.Linear(D, 1).double()
     with torch.no_grad():
         linear.weight.copy_(torch.tensor(w)[None])
         linear.bias.fill_(c)
-    model = ScoredModel(linear.eval(), NAMES)
+    return linear.eval()
+
+
+def test_exact_linear_logit_gives_the_closed_form():
+    # The exact logit itself as a float64 torch Linear: DeepExplainer (DeepLIFT is exact on a
+    # linear model), the exact explainer and Kernel SHAP must all give φ_i = w_i (x_i - E_bg x_i).
+    linear = exact_linear_logit()
+    model = ScoredModel(linear, NAMES)
     rng = np.random.default_rng(11)
     pool, _ = sample(200, rng)
     bg = background_sample(pool, 30, seed=2, source="test pool")
@@ -136,12 +142,8 @@ def test_gradient_explainer_and_partition_agree_roughly():
     # Expected gradients (sampling) and partition values on the exact linear logit: expected
     # gradients of a linear model is w ⊙ (x - mean of the sampled references), so it matches the
     # closed form up to the sampling of references (200 per event).
-    w, c = exact_weights()
-    linear = torch.nn.Linear(D, 1).double()
-    with torch.no_grad():
-        linear.weight.copy_(torch.tensor(w)[None])
-        linear.bias.fill_(c)
-    model = ScoredModel(linear.eval(), NAMES)
+    linear = exact_linear_logit()
+    model = ScoredModel(linear, NAMES)
     rng = np.random.default_rng(5)
     pool, _ = sample(200, rng)
     bg = background_sample(pool, 30, seed=3, source="test pool")
@@ -151,6 +153,7 @@ def test_gradient_explainer_and_partition_agree_roughly():
     # For a linear model φ_ij = w_i (x_ij - mean of 200 references drawn from the background),
     # so the error is w_i times a 200-draw sample mean's error: sd |w_i| std_bg(x_i) / sqrt(200).
     # At 5 sd, the chance that any of the 80 entries is out is below 1e-4.
+    w, _ = exact_weights()
     sd = np.abs(w) * bg.data.std(axis=0) / np.sqrt(200)
     assert np.all(np.abs(grad.values - truth) <= 5 * sd + 1e-12)
     assert "no additivity guarantee" in grad.guarantee
