@@ -27,6 +27,17 @@ def _seed_everything() -> None:
         torch.manual_seed(SEED)
 
 
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Run a test on one torch thread, restored afterwards: small fits (NPLM, tiny networks)
+    run many times slower on two threads of a loaded 2-core CI machine."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip ``gpu``-marked tests when no CUDA device is present."""
     has_cuda = False

@@ -30,16 +30,8 @@ from precml_widgets.stats.nplm_benchmark import (
     sample_data,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small fits: one torch thread (two threads on a loaded 2-core CI machine make small
-    torch products many times slower); restored afterwards."""
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: Small fits: one torch thread (conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _gram(x: np.ndarray, c: np.ndarray, sigma: float) -> np.ndarray:

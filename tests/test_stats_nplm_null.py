@@ -31,14 +31,8 @@ NEURAL_FAST = neural_statistic("nplm_neural_fast", epochs=200)
 N_REFERENCE, N_DATA = 400, 100
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny fits: one torch thread (two threads on a loaded 2-core CI machine make these
-    400 × 30 kernel products and Cholesky factorisations ~15 times slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: Small fits: one torch thread (conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _exponential(n: int, rng: np.random.Generator) -> np.ndarray:
