@@ -9,79 +9,28 @@ import numpy as np
 import pytest
 import torch
 
-from precml_widgets.interpret import ScoredModel, active_subspace, standardised_gradients
+from precml_widgets.interpret import (
+    RIDGE_DIM,
+    RIDGE_EIGENVALUES,
+    RIDGE_SCALES,
+    ScoredModel,
+    active_subspace,
+    ridge_directions,
+    ridge_example,
+    standardised_gradients,
+)
 
-D = 12
-N_EVENTS = 10_000
-NOISE = 0.05  # std of the Gaussian noise added to the target (score units)
-#: per-feature scales s_i: x_i = s_i u_i with u ~ N(0, I), so the standardised z ≈ u
-SCALES = np.geomspace(0.5, 50.0, D)
-
-
-def ridge_directions() -> tuple[np.ndarray, np.ndarray]:
-    """Orthonormal a, b in the standardised features (fixed, seed 12345)."""
-    q, _ = np.linalg.qr(np.random.default_rng(12345).normal(size=(D, 2)))
-    return q[:, 0], q[:, 1]
-
-
-def ridge_target(u: np.ndarray) -> np.ndarray:
-    """y = g(aᵀu) + 0.1 h(bᵀu) with g = sin and h(t) = t².
-
-    With u ~ N(0, I) and a ⊥ b, aᵀu and bᵀu are independent standard normals and E[h'] = 0,
-    so C = E[cos²(aᵀu)] a aᵀ + 0.04 E[t²] b bᵀ exactly: λ1 = (1 + e^-2) / 2 ≈ 0.568 along a,
-    λ2 = 0.04 along b, λ3.. = 0 (in standardised units).
-    """
-    a, b = ridge_directions()
-    return np.sin(u @ a) + 0.1 * (u @ b) ** 2
-
-
-def fit_ridge_net(seed: int, epochs: int = 4) -> tuple[ScoredModel, np.ndarray]:
-    """A 12-64-64-1 SiLU MLP fitted to N_EVENTS noisy samples (x in physics units)."""
-    rng = np.random.default_rng(seed)
-    u = rng.normal(size=(N_EVENTS, D))
-    x = u * SCALES
-    y = ridge_target(u) + NOISE * rng.normal(size=N_EVENTS)
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(
-        torch.nn.Linear(D, 64),
-        torch.nn.SiLU(),
-        torch.nn.Linear(64, 64),
-        torch.nn.SiLU(),
-        torch.nn.Linear(64, 1),
-    )
-    scale_t = torch.tensor(SCALES, dtype=torch.float32)
-    model = torch.nn.Sequential(_Divide(scale_t), net)
-    xt = torch.tensor(x, dtype=torch.float32)
-    yt = torch.tensor(y, dtype=torch.float32)[:, None]
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * (N_EVENTS // 128))
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        for idx in torch.randperm(N_EVENTS, generator=gen).split(128):
-            opt.zero_grad()
-            torch.nn.functional.mse_loss(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-            sched.step()
-    names = tuple(f"x{i}" for i in range(D))
-    return ScoredModel(model.eval(), names, units=("GeV",) * D, name="ridge net"), x
-
-
-class _Divide(torch.nn.Module):
-    def __init__(self, scale: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("scale", scale)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x / self.scale
+D = RIDGE_DIM
+SCALES = RIDGE_SCALES
 
 
 def ridge_checks(seed: int) -> dict[str, float]:
-    model, x = fit_ridge_net(seed)
-    sub = active_subspace(model, x, n_bootstrap=200, seed=seed)
-    a, b = ridge_directions()
+    ex = ridge_example(n_events=10_000, epochs=4, seed=seed)
+    sub = ex.subspace
+    cos_a, cos_b = ex.direction_cosines()
     return {
-        "cos_a": float(abs(sub.eigenvectors[:, 0] @ a)),
-        "cos_b": float(abs(sub.eigenvectors[:, 1] @ b)),
+        "cos_a": cos_a,
+        "cos_b": cos_b,
         "lam1": float(sub.eigenvalues[0]),
         "lam2": float(sub.eigenvalues[1]),
         "lam3": float(sub.eigenvalues[2]),
@@ -103,6 +52,8 @@ def test_fitted_ridge_recovers_both_directions():
     # λ1 and λ2 near their closed forms (the short fit loses up to 16 % of λ1)
     assert checks["lam1"] == pytest.approx((1 + np.exp(-2)) / 2, rel=0.25)
     assert checks["lam2"] == pytest.approx(0.04, rel=0.2)
+    # the shipped constants are the closed forms written out above
+    assert RIDGE_EIGENVALUES == pytest.approx(((1 + np.exp(-2)) / 2, 0.04))
 
 
 def test_physical_directions_undo_the_scaling():

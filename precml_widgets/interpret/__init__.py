@@ -4,7 +4,8 @@ A model enters through :class:`ScoredModel` (a torch module or a plain callable 
 scalar score of named features); :func:`explain` returns SHAP values with their measured
 additivity error, :func:`active_subspace` the directions along which the score changes most,
 and :func:`save_result` / :func:`load_result` write and read either result (``.npz`` + JSON).
-:func:`gaussian_classifier_example` is a worked example whose exact answer is known; the view
+:func:`gaussian_classifier_example` (SHAP) and :func:`ridge_example` (active subspaces) are
+worked examples whose exact answers are known; the view
 ``precml_widgets.interpret.explorer.InterpretabilityExplorer`` shows any :class:`Explanation`.
 This package imports neither Panel nor HoloViews.
 """
@@ -24,6 +25,16 @@ from precml_widgets.interpret.examples import (
 )
 from precml_widgets.interpret.explanation import Explanation
 from precml_widgets.interpret.export import FORMAT_VERSION, load_result, result_paths, save_result
+from precml_widgets.interpret.ridge import (
+    RIDGE_DIM,
+    RIDGE_EIGENVALUES,
+    RIDGE_NOISE,
+    RIDGE_SCALES,
+    RidgeExample,
+    ridge_directions,
+    ridge_example,
+    ridge_target,
+)
 from precml_widgets.interpret.shap_values import (
     INTERVENTIONAL_CAVEAT,
     MAX_EXACT_FEATURES,
@@ -43,10 +54,15 @@ __all__ = [
     "METHODS",
     "MIN_BACKGROUND",
     "PARTITION_CAVEAT",
+    "RIDGE_DIM",
+    "RIDGE_EIGENVALUES",
+    "RIDGE_NOISE",
+    "RIDGE_SCALES",
     "ActiveSubspace",
     "Background",
     "Explanation",
     "Output",
+    "RidgeExample",
     "ScoredModel",
     "ShapResult",
     "active_subspace",
@@ -59,6 +75,9 @@ __all__ = [
     "is_torch_module",
     "load_result",
     "result_paths",
+    "ridge_directions",
+    "ridge_example",
+    "ridge_target",
     "save_result",
     "standardised_gradients",
 ]
