@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JET_TAGGER_CLASSES",
+    "JET_TAGGER_INPUTS",
     "JET_TAGGER_LAYERS",
     "JET_TAGGER_WEIGHTS",
     "available_models",
@@ -36,6 +37,27 @@ __all__ = [
 
 JET_TAGGER_LAYERS = (16, 64, 32, 32, 5)
 JET_TAGGER_CLASSES = ("g", "q", "W", "Z", "t")
+#: The tagger's 16 inputs, in order (arXiv:1804.06913, Table 1; the hls4ml jet dataset's
+#: names): ``zlogz``, energy-correlation functions after the modified mass-drop tagger,
+#: the groomed jet mass and the constituent multiplicity. They are not in CMS NanoAOD.
+JET_TAGGER_INPUTS = (
+    "j_zlogz",
+    "j_c1_b0_mmdt",
+    "j_c1_b1_mmdt",
+    "j_c1_b2_mmdt",
+    "j_c2_b1_mmdt",
+    "j_c2_b2_mmdt",
+    "j_d2_b1_mmdt",
+    "j_d2_b2_mmdt",
+    "j_d2_a1_b1_mmdt",
+    "j_d2_a1_b2_mmdt",
+    "j_m2_b1_mmdt",
+    "j_m2_b2_mmdt",
+    "j_n2_b1_mmdt",
+    "j_n2_b2_mmdt",
+    "j_mass_mmdt",
+    "j_multiplicity",
+)
 _KERAS_NAMES = ("fc1_relu", "fc2_relu", "fc3_relu", "output_softmax")
 
 
