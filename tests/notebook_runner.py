@@ -64,7 +64,15 @@ CI_PARAMETERS: dict[str, dict[str, Any]] = {
     "00_index": {},
     "01_theory_predictions": {**CI_THEORY, "seed": 0},
     "02_data_acquisition": {**CI_DAQ, "seed": 0},
-    "03_inference": {"seed": 0},
+    "03a_interpretability": {
+        "seed": 0,
+        "n_explain": 300,
+        "n_background": 300_000,
+        "n_signal": 5_000,
+        "n_trigger_events": 40,
+        "n_tagger_events": 200,
+    },
+    "03b_smeft_inference": {"seed": 0},
     "04_likelihood_preservation": {"seed": 0},
     "05_ml_tools": {
         "seed": 0,
