@@ -1,7 +1,11 @@
 """Slider -> redraw latency and first paint of a served Panel app, measured in Chromium.
 
 A reusable timer (``measure_redraw``, ``measure_first_paint``, ``serve``) and a command line
-for the anomaly explorer. Debian Chromium driven by Playwright (never ``playwright install``).
+for the anomaly explorer (``--app anomaly``, the default: its threshold slider) and the
+interpretability explorer (``--app interpret``: ``ArrowUp`` on the "Waterfall of event" number
+input, a Bokeh Spinner, and ``ArrowDown``/``ArrowUp`` in turn on the focused "Dependence on"
+select, each a change that the server answers with a new plot). Debian Chromium driven by
+Playwright (never ``playwright install``).
 
 What is timed, per slider move:
 
@@ -23,11 +27,12 @@ Bokeh canvas has a non-zero size (``ready_s``: the plots have drawn).
 Memory: the server's RSS (psutil) before and after ``--sessions`` pages are open at once,
 divided by their number.
 
-Run (writes ``benchmarks/results/browser_latency_anomaly[_fast].json``)::
+Run (writes ``benchmarks/results/browser_latency_<app>[_fast].json``)::
 
     python benchmarks/browser_latency.py            # default 1e6-event study
     python benchmarks/browser_latency.py --fast     # PRECML_APP_CONFIG=fast
     python benchmarks/browser_latency.py --warm --first-visit-after 60   # built at start
+    python benchmarks/browser_latency.py --app interpret   # the interpretability explorer
 
 Numbers taken on a shared machine are indicative only; re-measure on a quiet one.
 """
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -44,20 +50,25 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+#: Bokeh model types whose changes are the pressed widget's own, not the server's reply.
+IGNORED_MODELS = ("Slider", "Spinner", "Input")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 #: Installed in the page: stamps key presses and server-side document changes.
 _PROBE_JS = """
-() => {
-  if (window.__precml_probe) return true;
+(ignore) => {
+  if (window.__precml_probe) {
+    window.__precml_probe.ignore = ignore;
+    return true;
+  }
   const docs = (window.Bokeh && window.Bokeh.documents) || [];
   if (!docs.length) return false;
-  window.__precml_probe = {key: 0, change: 0, first: 0, n: 0};
+  window.__precml_probe = {key: 0, change: 0, first: 0, n: 0, ignore: ignore};
   document.addEventListener('keydown', () => {
     window.__precml_probe.key = performance.now();
     window.__precml_probe.first = 0;
@@ -66,8 +77,8 @@ _PROBE_JS = """
     doc.on_change((ev) => {
       const m = ev.model;
       const name = m && m.type ? String(m.type) : '';
-      if (name.includes('Slider') || name.includes('Spinner') || name.includes('Input')) return;
       const p = window.__precml_probe;
+      if (p.ignore.some((part) => name.includes(part))) return;
       p.change = performance.now();
       if (!p.first) p.first = p.change;
       p.n += 1;
@@ -191,24 +202,30 @@ def measure_first_paint(
 
 def measure_redraw(
     page: Any,
-    slider_selector: str = ".noUi-handle",
+    slider_selector: str | Callable[[Any], Any] = ".noUi-handle",
     *,
     n_moves: int = 10,
-    key: str = "ArrowRight",
+    key: str | Sequence[str] = "ArrowRight",
     quiet_ms: float = 400.0,
     timeout_s: float = 20.0,
     prepare: Callable[[Any], None] | None = None,
+    ignore_models: Sequence[str] = IGNORED_MODELS,
 ) -> dict[str, Any]:
     """Redraw latency of ``n_moves`` key presses on a slider handle (see the module docs).
 
     Args:
         page: a Playwright page with the app loaded.
-        slider_selector: CSS selector of the slider handle (first match is used).
+        slider_selector: CSS selector of the slider handle (first match is used), or a
+            function of the page returning a Playwright locator (e.g. of a widget found by its
+            label: ``lambda p: p.get_by_label("Dependence on")``).
         n_moves: key presses, each waited for until the page is quiet.
-        key: the key pressed on the focused handle.
+        key: the key pressed on the focused handle, or keys pressed in turn (e.g.
+            ``("ArrowDown", "ArrowUp")`` on a select: every press is a change).
         quiet_ms: no server change for this long = settled (not counted in the latency).
         timeout_s: per move, how long to wait for the first reply.
         prepare: called with the page before the first move (e.g. switch a mode on).
+        ignore_models: Bokeh model types (substrings) whose changes are not a reply: the
+            pressed widget's own change (add ``"Select"`` when pressing keys on a select).
 
     Returns:
         ``{"latencies_ms": [...], "median_ms", "p95_ms", "max_ms", "first_reply_median_ms",
@@ -217,14 +234,18 @@ def measure_redraw(
     """
     if prepare is not None:
         prepare(page)
-    page.wait_for_function(_PROBE_JS, timeout=timeout_s * 1000)
-    handle = page.locator(slider_selector).first
+    page.wait_for_function(_PROBE_JS, arg=list(ignore_models), timeout=timeout_s * 1000)
+    if callable(slider_selector):
+        handle = slider_selector(page).first
+    else:
+        handle = page.locator(slider_selector).first
     handle.wait_for(state="visible")
+    keys = itertools.cycle([key] if isinstance(key, str) else list(key))
     latencies, first_reply, lost = [], [], 0
     for _ in range(n_moves):
         handle.focus()
         n0 = page.evaluate("() => window.__precml_probe.n")
-        handle.press(key)
+        handle.press(next(keys))
         deadline = time.monotonic() + timeout_s
         while page.evaluate("() => window.__precml_probe.n") == n0:
             if time.monotonic() > deadline:
@@ -279,12 +300,53 @@ def server_rss_mb(proc: subprocess.Popen) -> float:
     return psutil.Process(proc.pid).memory_info().rss / 2**20
 
 
+def by_label(label: str) -> Callable[[Any], Any]:
+    """A locator factory: the widget whose label is ``label`` (Playwright ``get_by_label``)."""
+    return lambda page: page.get_by_label(label, exact=True)
+
+
+#: Per app: the served file, the element that shows the page has drawn, and the redraws timed
+#: as ``(result key, widget, keys pressed in turn, prepare, ignored model types)``.
+APPS: dict[str, dict[str, Any]] = {
+    "anomaly": {
+        "file": "anomaly_explorer.py",
+        "ready": ".precml-rate .rate-khz",
+        "redraws": [
+            (
+                "threshold_redraw",
+                ".noUi-handle",
+                "ArrowRight",
+                anomaly_threshold_mode,
+                IGNORED_MODELS,
+            )
+        ],
+    },
+    "interpret": {
+        "file": "interpretability_explorer.py",
+        "ready": ".precml-interpret-waterfall",
+        "redraws": [
+            # the event knob is an IntInput (a Bokeh Spinner): ArrowUp steps it by one
+            ("event_redraw", by_label("Waterfall of event"), "ArrowUp", None, IGNORED_MODELS),
+            # a closed <select>: ArrowDown / ArrowUp pick the next / previous feature
+            (
+                "feature_redraw",
+                by_label("Dependence on"),
+                ("ArrowDown", "ArrowUp"),
+                None,
+                (*IGNORED_MODELS, "Select"),
+            ),
+        ],
+    },
+}
+
+
 def main() -> None:
-    """Serve the anomaly explorer, time its page loads and threshold redraws, write JSON."""
+    """Serve an explorer, time its page loads and redraws, write JSON."""
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import write
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--app", choices=sorted(APPS), default="anomaly", help="which explorer")
     parser.add_argument("--fast", action="store_true", help="PRECML_APP_CONFIG=fast")
     parser.add_argument("--moves", type=int, default=10)
     parser.add_argument("--warm", action="store_true", help="panel serve --warm")
@@ -294,11 +356,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=5, help="extra pages for memory")
     parser.add_argument("--label", default="", help="suffix of the JSON file name")
     args = parser.parse_args()
-    app = REPO / "precml_widgets" / "apps" / "anomaly_explorer.py"
+    spec = APPS[args.app]
+    app = REPO / "precml_widgets" / "apps" / spec["file"]
     env = {"PRECML_APP_CONFIG": "fast" if args.fast else "default"}
-    ready = ".precml-rate .rate-khz"
+    ready = spec["ready"]
     results: dict[str, Any] = {"app": app.stem, "config": env["PRECML_APP_CONFIG"]}
     results |= {"warm": args.warm, "first_visit_after_s": args.first_visit_after}
+    results["loadavg_before"] = os.getloadavg()
     t_start = time.perf_counter()
     with serve(app, env, warm=args.warm) as (url, proc):
         results["server_listening_s"] = round(time.perf_counter() - t_start, 2)
@@ -308,9 +372,16 @@ def main() -> None:
             with browser_page() as page:
                 results[visit] = measure_first_paint(page, url, ready)
                 if visit == "second_visit":
-                    results["threshold_redraw"] = measure_redraw(
-                        page, n_moves=args.moves, prepare=anomaly_threshold_mode
-                    )
+                    for name, widget, keys, prepare, ignore in spec["redraws"]:
+                        results[name] = measure_redraw(
+                            page,
+                            widget,
+                            n_moves=args.moves,
+                            key=keys,
+                            prepare=prepare,
+                            ignore_models=ignore,
+                        )
+                        results[name]["keys"] = [keys] if isinstance(keys, str) else list(keys)
         # memory per session: pages kept open at once, RSS before and after
         rss0 = server_rss_mb(proc)
         with browser_page() as page:
@@ -325,7 +396,8 @@ def main() -> None:
         results["mb_per_session"] = round((rss1 - rss0) / args.sessions, 2)
         results["sessions"] = args.sessions
     print(json.dumps(results, indent=1))
-    name = f"browser_latency_anomaly{'_fast' if args.fast else ''}{args.label}"
+    results["loadavg_after"] = os.getloadavg()
+    name = f"browser_latency_{args.app}{'_fast' if args.fast else ''}{args.label}"
     write(name, results)
 
 
