@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -80,6 +81,8 @@ class ClassifierCheck:
         weight_test: per-event weights of ``x_test`` (1 when unweighted), shape (n,).
         ratio_test: learned w(x) = D / (1 - D), an estimate of p_ref(x) / p_gen(x), on
             ``x_test``, shape (n,).
+        classifier: the fitted scikit-learn classifier (``None`` when built by hand); read it
+            through :meth:`log_ratio`.
     """
 
     auc: float
@@ -91,6 +94,32 @@ class ClassifierCheck:
     is_reference: NDArray[np.bool_]
     weight_test: NDArray[np.float64]
     ratio_test: NDArray[np.float64]
+    classifier: Any = None
+
+    def log_ratio(self, x: ArrayLike) -> NDArray[np.float64]:
+        """The learned ``log w(x) = log D / (1 - D)`` on any events ``x`` (n, d): (n,).
+
+        The same clipped D as ``ratio_test``, so ``log_ratio(x_test) == log(ratio_test)``.
+        The classifier is a boosted tree ensemble: ``log w`` is piecewise constant, so its
+        gradient is zero almost everywhere (explain it with SHAP, not with gradients).
+
+        Raises:
+            InvalidInputError: a check built without its classifier, or events with another
+                number of features.
+        """
+        if self.classifier is None:
+            raise InvalidInputError(
+                "this ClassifierCheck holds no classifier (built by hand); run "
+                "classifier_check(generated, reference) to get one with its fitted model."
+            )
+        events = as_events(x, "x")
+        if events.shape[1] != self.x_test.shape[1]:
+            raise InvalidInputError(
+                f"x must have {self.x_test.shape[1]} features like the checked samples, got "
+                f"shape {events.shape}."
+            )
+        proba = np.clip(self.classifier.predict_proba(events)[:, 1], _CLIP, 1.0 - _CLIP)
+        return np.log(proba / (1.0 - proba))
 
     def describe(self) -> str:
         """A one-line human-readable summary.
@@ -389,4 +418,5 @@ def classifier_check(
         is_reference=_frozen(is_reference),
         weight_test=_frozen(weight_test),
         ratio_test=_frozen(ratio),
+        classifier=model,
     )
