@@ -147,9 +147,26 @@ def test_nplm_direction_is_the_exact_one(record):
     assert 0.5 < n["auc"] < 1.0
 
 
-def test_tagger_section_ran(record):
+def test_tagger_deep_shap_of_the_logit_is_near_the_exact_values(record):
     # the shared data folder holds the tagger's weights: under CI=true the section must run
     if "jet tagger" in record["skipped_sections"]:
         missing(record["skipped_sections"]["jet tagger"])
-    assert record["tagger"]["additivity_error"] < 1e-3
-    assert len(record["tagger"]["eigenvalues"]) == 16
+    import torch
+
+    from precml_widgets.fpga import load_jet_tagger
+
+    t = record["tagger"]
+    assert t["additivity_error"] < 1e-4  # Linear + ReLU up to the logit
+    assert len(t["eigenvalues"]) == 16
+    logits = load_jet_tagger()[:-1].eval()
+
+    def logit_t(z: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return logits(torch.tensor(z, dtype=torch.float32))[:, 4].double().numpy()
+
+    # direct enumeration of all 2**16 coalitions for the first recorded event (~6 s): seeds
+    # 0..2 gave RMS(deep - exact) = 0.026..0.064 std(exact) and correlation >= 0.9993
+    exact = exact_shapley(logit_t, np.array(t["features"][:1]), np.array(t["background"]), 1024)
+    deep = np.array(t["phi"][:1])
+    assert np.sqrt(np.mean((deep - exact) ** 2)) <= 0.15 * exact.std()
+    assert np.corrcoef(deep.ravel(), exact.ravel())[0, 1] >= 0.99
