@@ -65,7 +65,9 @@ seed = 0
 results_path = None
 
 # %%
+import tempfile
 import warnings
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -100,7 +102,10 @@ from precml_widgets.interpret import (
     background_sample,
     explain,
     gaussian_classifier_example,
+    load_result,
     ridge_example,
+    save_figure,
+    save_result,
 )
 from precml_widgets.interpret.explorer import InterpretabilityExplorer
 from precml_widgets.record import record_results
@@ -134,13 +139,12 @@ gauss = gaussian_classifier_example(
 agreement = gauss.exact_agreement()
 mean_abs_phi = np.abs(gauss.shap.values).mean(axis=0)
 informative = np.flatnonzero(gauss.exact_values.std(axis=0) > 0)
-uninformative = np.setdiff1d(np.arange(mean_abs_phi.size), informative)
 phi_std = gauss.exact_values[:, informative].std(axis=0)
 print(f"{'feature':8s} {'corr(φ, exact)':>15s} {'RMS diff / std(exact)':>22s} {'mean |φ|':>9s}")
 for i, name in enumerate(gauss.shap.feature_names):
     rel = agreement["rms"][i] / phi_std[list(informative).index(i)] if i in informative else np.nan
     print(f"{name:8s} {agreement['corr'][i]:15.4f} {rel:22.3f} {mean_abs_phi[i]:9.4f}")
-uninformative_ratio = float(mean_abs_phi[uninformative].max() / mean_abs_phi[informative].min())
+uninformative_ratio = gauss.uninformative_ratio()
 print(
     f"largest mean |φ| of an uninformative feature / smallest of an informative one: "
     f"{100 * uninformative_ratio:.1f} % (must be < 5 %)"
@@ -575,6 +579,22 @@ explorer
 # python -m precml_widgets.serving precml_widgets/apps/interpretability_explorer.py --show
 # ```
 #
+# Its buttons download the summary figure (PNG or SVG, with the caveats printed on it). From
+# code, every result is saved as `.npz` arrays plus a JSON card (read back without pickle) —
+# here to a temporary folder, removed when the kernel stops:
+
+# %%
+export = tempfile.TemporaryDirectory(prefix="precml_interpret_")
+folder = Path(export.name)
+save_result(gauss.shap, folder / "gaussian_shap")
+save_result(gauss.subspace, folder / "gaussian_subspace")
+save_figure(gauss, folder / "gaussian_summary.png")
+reloaded = load_result(folder / "gaussian_shap")
+assert np.array_equal(reloaded.values, gauss.shap.values)
+for path in sorted(folder.iterdir()):
+    print(f"{path}  ({path.stat().st_size:,} bytes)")
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. **The background matters.** Explain the Gaussian classifier's logit against a

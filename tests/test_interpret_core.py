@@ -12,12 +12,15 @@ import torch
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.interpret import (
     MIN_BACKGROUND,
+    Explanation,
     ScoredModel,
     active_subspace,
     background_sample,
     explain,
+    figure_bytes,
     load_result,
     result_paths,
+    save_figure,
     save_result,
 )
 
@@ -171,3 +174,25 @@ def test_failed_export_writes_nothing(tmp_path, data):
     with pytest.raises(InvalidInputError, match="no such file"):
         load_result(tmp_path / "bad")
     assert result_paths(tmp_path / "a.json")[0].name == "a.npz"
+
+
+def test_summary_figure_carries_its_caveats(tmp_path, data):
+    # PNG and SVG of an Explanation: the SVG's text holds the note, the explainer, the
+    # background's source and the interventional caveat (caveats travel with every export).
+    model = ScoredModel(linear_callable, NAMES, units=("GeV", "", "rad"), name="toy")
+    bg = background_sample(data, 20, seed=4, source="figure pool")
+    shap_result = explain(model, data[:30], bg, method="exact")
+    sub = active_subspace(model, data[:30], gradient="finite_difference", step=0.1)
+    ex = Explanation("toy", "score", shap_result, sub, note="synthetic inputs, not jets")
+    png = figure_bytes(ex, "png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = figure_bytes(ex, "svg").decode()
+    for text in ("synthetic inputs", "figure pool", "explainer exact", "Interventional SHAP"):
+        assert text in svg, text
+    written = save_figure(ex, tmp_path / "summary.svg")
+    assert written.read_bytes().startswith(b"<?xml")
+    with pytest.raises(InvalidInputError, match="path suffix"):
+        save_figure(ex, tmp_path / "summary.pdf")
+    with pytest.raises(InvalidInputError, match="fmt"):
+        figure_bytes(ex, "jpeg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.svg"]

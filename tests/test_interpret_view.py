@@ -76,6 +76,7 @@ def test_example_recovers_the_exact_answer(example):
     assert agreement["corr"][informative].min() >= 0.93
     mean_abs = example.shap.mean_abs()
     assert mean_abs[4:].max() / mean_abs[informative].min() < 0.25
+    assert example.uninformative_ratio() == mean_abs[4:].max() / mean_abs[informative].min()
     assert example.shap.additivity_error < 1e-5  # Linear + ReLU: DeepLIFT's rules hold
     assert example.direction_cosine() >= 0.98
     assert example.subspace.separated(0)
@@ -248,3 +249,10 @@ def test_app_builds_fast(example, monkeypatch):
         assert BUILD_SECONDS[0] < 60  # about 2 s alone on 2 cores
     finally:
         app_module.forget_starter()
+
+
+def test_summary_figure_downloads(example):
+    view = InterpretabilityExplorer([example])
+    assert view.figure_file("png").getvalue()[:4] == b"\x89PNG"
+    assert b"synthetic inputs" in view.figure_file("svg").getvalue()
+    assert InterpretabilityExplorer().figure_file("png").getvalue() == b""

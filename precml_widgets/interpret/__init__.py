@@ -3,7 +3,8 @@
 A model enters through :class:`ScoredModel` (a torch module or a plain callable seen as a
 scalar score of named features); :func:`explain` returns SHAP values with their measured
 additivity error, :func:`active_subspace` the directions along which the score changes most,
-and :func:`save_result` / :func:`load_result` write and read either result (``.npz`` + JSON).
+and :func:`save_result` / :func:`load_result` write and read either result (``.npz`` + JSON);
+:func:`save_figure` writes a PNG/SVG summary of an :class:`Explanation` with its caveats.
 :func:`gaussian_classifier_example` (SHAP) and :func:`ridge_example` (active subspaces) are
 worked examples whose exact answers are known; the view
 ``precml_widgets.interpret.explorer.InterpretabilityExplorer`` shows any :class:`Explanation`.
@@ -25,6 +26,12 @@ from precml_widgets.interpret.examples import (
 )
 from precml_widgets.interpret.explanation import Explanation
 from precml_widgets.interpret.export import FORMAT_VERSION, load_result, result_paths, save_result
+from precml_widgets.interpret.figures import (
+    FIGURE_FORMATS,
+    figure_bytes,
+    save_figure,
+    summary_figure,
+)
 from precml_widgets.interpret.ridge import (
     RIDGE_DIM,
     RIDGE_EIGENVALUES,
@@ -48,6 +55,7 @@ from precml_widgets.interpret.shap_values import (
 )
 
 __all__ = [
+    "FIGURE_FORMATS",
     "FORMAT_VERSION",
     "INTERVENTIONAL_CAVEAT",
     "MAX_EXACT_FEATURES",
@@ -70,6 +78,7 @@ __all__ = [
     "exact_logit_weights",
     "explain",
     "feature_labels",
+    "figure_bytes",
     "gaussian_classes",
     "gaussian_classifier_example",
     "is_torch_module",
@@ -78,6 +87,8 @@ __all__ = [
     "ridge_directions",
     "ridge_example",
     "ridge_target",
+    "save_figure",
     "save_result",
     "standardised_gradients",
+    "summary_figure",
 ]

@@ -81,6 +81,18 @@ class Explanation:
         first = self.subspace.eigenvectors[:, 0]
         return float(abs(first @ exact) / np.linalg.norm(exact))
 
+    def uninformative_ratio(self) -> float:
+        """The largest mean ``|φ|`` of a feature with no information (a constant analytic SHAP
+        value) over the smallest of an informative one; NaN without analytic values or
+        without both kinds of feature. The issue's criterion is < 5 %."""
+        if self.exact_values is None:
+            return float("nan")
+        informative = np.std(self.exact_values, axis=0) > 0
+        if informative.all() or not informative.any():
+            return float("nan")
+        mean_abs = self.shap.mean_abs()
+        return float(mean_abs[~informative].max() / mean_abs[informative].min())
+
     def exact_agreement(self) -> dict[str, npt.NDArray[np.float64]]:
         """Per feature: the correlation ``corr`` and the RMS difference ``rms`` of the SHAP
         values with the analytic ones (NaN correlation for an uninformative feature), (d,)."""

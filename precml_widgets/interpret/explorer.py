@@ -12,7 +12,9 @@ dependence plot, the event knob the waterfall, the colour knob the projection.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
+import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -21,6 +23,7 @@ import numpy as np
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.interpret.explanation import Explanation
+from precml_widgets.interpret.figures import FIGURE_FORMATS, figure_bytes
 from precml_widgets.interpret.plots import (
     beeswarm_plot,
     dependence_plot,
@@ -38,6 +41,7 @@ __all__ = ["Builder", "InterpretabilityExplorer"]
 #: A deferred explanation: called once, the first time its (model, output) is selected.
 Builder = Callable[[], Explanation]
 _KNOBS = ("model", "output", "feature", "color_by", "event", "projection_colour")
+_FIGURES = ("beeswarm", "dependence", "waterfall", "spectrum", "loadings", "projection")
 
 
 class InterpretabilityExplorer(pn.viewable.Viewer):
@@ -239,14 +243,7 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
         self._show_projection()
 
     def _panes(self) -> tuple[Any, ...]:
-        return (
-            self.beeswarm_pane,
-            self.dependence_pane,
-            self.waterfall_pane,
-            self.spectrum_pane,
-            self.loadings_pane,
-            self.projection_pane,
-        )
+        return tuple(getattr(self, f"{name}_pane") for name in _FIGURES)
 
     @param.depends("feature", "color_by", watch=True)
     def _show_dependence(self) -> None:
@@ -307,18 +304,9 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
             f"{np.degrees(s.angle_spread(0.95)):.2f}° |",
         ]
         if ex.exact_values is not None:
-            agreement = ex.exact_agreement()
-            corr = agreement["corr"]
-            informative = np.isfinite(corr)
-            mean_abs = r.mean_abs()
-            ratio = (
-                mean_abs[~informative].max() / mean_abs[informative].min()
-                if informative.any() and (~informative).any()
-                else float("nan")
-            )
             rows.append(
                 f"| vs analytic SHAP: min corr, uninformative / informative mean\\|φ\\| | "
-                f"{np.nanmin(corr):.4f}, {ratio:.3f} |"
+                f"{np.nanmin(ex.exact_agreement()['corr']):.4f}, {ex.uninformative_ratio():.3f} |"
             )
         if ex.exact_gradient is not None:
             rows.append(
@@ -329,12 +317,23 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
             notes.insert(0, f"**{esc(ex.note)}**")
         return "\n\n".join(["\n".join(rows), *notes])
 
+    def figure_file(self, fmt: str) -> io.BytesIO:
+        """The shown explanation's summary figure with its caveats (:func:`figure_bytes`)."""
+        ex = self.explanation
+        return io.BytesIO(b"" if ex is None else figure_bytes(ex, fmt))
+
     def __panel__(self) -> pn.viewable.Viewable:
         fit = {name: {"width": 250} for name in _KNOBS}
         fit["event"] = {"type": pn.widgets.IntInput, "width": 250}
         knobs = pn.Param(self.param, parameters=list(_KNOBS), widgets=fit, show_name=False)
+        downloads = [
+            pn.widgets.FileDownload(
+                callback=functools.partial(self.figure_file, f), filename=f"shap_summary.{f}"
+            )
+            for f in FIGURE_FORMATS
+        ]
         return pn.Row(
-            pn.Column("### Interpretability", knobs, width=280),
+            pn.Column("### Interpretability", knobs, *downloads, width=280),
             pn.Column(
                 self.error_pane,
                 self.summary_pane,
