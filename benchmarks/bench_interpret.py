@@ -32,15 +32,21 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from _common import median_seconds, write
 
 from precml_widgets.interpret import ScoredModel, active_subspace, background_sample, explain
+
+# The exact-SHAP truth is the tests' enumeration of all 2**d coalitions (one copy, written from
+# the definition and unit-tested in tests/test_shapley_truth.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from shapley_truth import exact_shapley
 
 D, CLASSES, HIDDEN = 16, 5, (64, 32, 32)
 N_EVENTS, N_BACKGROUND, N_SUBSPACE = 1000, 100, 10_000
@@ -77,37 +83,6 @@ def tagger(seed: int, epochs: int = 3) -> torch.nn.Sequential:
     return net.eval()
 
 
-def exact_shap(model: ScoredModel, x: np.ndarray, bg: np.ndarray, chunk: int = 2048) -> np.ndarray:
-    """Exact interventional SHAP values (n, d) by enumerating all 2**d coalitions.
-
-    ``v(S) = mean_b f(x_S, b_rest)`` over the background rows b; then
-    ``phi_i = sum_{S not i} |S|! (d - |S| - 1)! / d! (v(S + i) - v(S))``.
-    """
-    n, d = x.shape
-    codes = np.arange(2**d)
-    masks = ((codes[:, None] >> np.arange(d)) & 1).astype(bool)  # (2**d, d), bit i = feature i
-    sizes = masks.sum(axis=1)
-    weights = np.array(
-        [math.factorial(s) * math.factorial(d - s - 1) / math.factorial(d) for s in range(d)]
-    )
-    bgt = torch.tensor(bg, dtype=torch.float32)
-    phi = np.zeros((n, d))
-    for e in range(n):
-        xe = torch.tensor(x[e], dtype=torch.float32)
-        value = np.empty(2**d)
-        for start in range(0, 2**d, chunk):
-            m = torch.from_numpy(masks[start : start + chunk])[:, None, :]  # (c, 1, d)
-            hybrid = torch.where(m, xe, bgt[None])  # (c, m_bg, d)
-            with torch.no_grad():
-                f = model.torch_score(hybrid.reshape(-1, d)).double()
-            value[start : start + chunk] = f.reshape(m.shape[0], -1).mean(1).numpy()
-        for i in range(d):
-            without = codes[~masks[:, i]]
-            gain = value[without | (1 << i)] - value[without]
-            phi[e, i] = np.sum(weights[sizes[without]] * gain)
-    return phi
-
-
 def rms(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean((a - b) ** 2)))
 
@@ -115,7 +90,7 @@ def rms(a: np.ndarray, b: np.ndarray) -> float:
 def bench_shap(model: ScoredModel, x: np.ndarray, bg, seed: int, repeat: int) -> dict:
     out: dict = {}
     t0 = time.perf_counter()
-    truth = exact_shap(model, x[:N_TRUTH], bg.data)
+    truth = exact_shapley(model.score, x[:N_TRUTH], bg.data, chunk=2048)
     truth_s = time.perf_counter() - t0
     scale = float(np.std(truth))
     tol = TOLERANCE * scale

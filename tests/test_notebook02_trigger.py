@@ -317,3 +317,91 @@ def test_trigger_bookkeeping(nb):
     # the looser cut sits in the bulk: FPR 20 / N held-out, far above the operating point's
     assert math.isclose(rec["crosscheck_fpr"], 20 / 250)
     assert rec["crosscheck_fpr"] > 10 * rec["rate"]["fpr"]["value"]
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_why_fired_shap_values_are_the_exact_shapley_values_of_the_shipped_autoencoder(nb):
+    """Section 6(d): exact SHAP (shap's exact explainer) against a separate enumeration of all
+    2**5 coalitions (``tests/shapley_truth.py``) of the shipped autoencoder's score on the
+    recorded background; the group counts against numpy recounts from the saved scores."""
+    from shapley_truth import coalition_values, exact_shapley
+
+    from precml_widgets.anomaly import FEATURE_NAMES, anomaly_scores
+    from precml_widgets.anomaly.model import load_autoencoder
+
+    rec, sc = nb
+    why = rec["why_fired"]
+    assert rec["model"]["retrained"] is False  # the notebook scored with the shipped weights
+    shipped = load_autoencoder()
+
+    def score(x: np.ndarray) -> np.ndarray:
+        return anomaly_scores(shipped, x)
+
+    bg = np.asarray(why["background"], dtype=np.float64)
+    assert bg.shape == (100, 5) and why["feature_names"] == list(FEATURE_NAMES)
+    # 100 distinct events whose mean score is that of the saved fast-sim background scores
+    # within 5 standard errors (seeded, so deterministic; a random draw of 100 fails this with
+    # probability <= 4 % by Chebyshev's bound for any score distribution, ~6e-7 if Gaussian)
+    bkg = sc[f"autoencoder__{BKG}"]
+    assert len(np.unique(bg, axis=0)) == 100
+    assert abs(score(bg).mean() - bkg.mean()) <= 5 * bkg.std() / np.sqrt(100)
+    assert why["method"] == "exact" and why["seeds"]["background"] == P["seed"] + 30
+
+    # groups: each threshold is numpy's inverted-CDF quantile of the saved background scores
+    # at its rate, each n a numpy recount of the saved scores above it
+    n_bkg, rate_in = bkg.size, rec["input_rate_hz"]
+    groups = why["groups"]
+    assert (groups["held-out real"]["sample"], groups["held-out real"]["cut_rate_hz"]) == (
+        HELD_OUT,
+        20e3,
+    )
+    assert groups["fast-sim background"]["threshold"] == rec["threshold"]
+    simulated_signals = {k for k in rec["efficiencies"] if not rec["sample_is_real"][k]}
+    assert set(groups) == {"held-out real", "fast-sim background", *simulated_signals}
+    for label, g in groups.items():
+        k_max = math.floor(g["cut_rate_hz"] / rate_in * n_bkg)
+        cut = np.quantile(bkg, (n_bkg - k_max - 0.5) / n_bkg, method="inverted_cdf")
+        assert g["threshold"] == cut, label
+        k = int(np.count_nonzero(sc[f"autoencoder__{g['sample']}"] > cut))
+        assert g["n"] == k, label
+        assert g["n_explained"] == min(k, why["max_events_per_group"]), label
+        assert (g["mean_abs_phi"] is None) == (k == 0), label
+    # the held-out real events expected above each cut: the fast simulation's FPR there x N
+    n_real = sc[f"autoencoder__{HELD_OUT}"].size
+    assert why["n_held_out"] == n_real
+    for rate, g in ((P["target_rate_hz"], groups["fast-sim background"]),
+                    (20e3, groups["held-out real"])):  # fmt: skip
+        fpr = np.count_nonzero(bkg > g["threshold"]) / n_bkg
+        assert why["expected_real_above"][f"{rate:g}"] == pytest.approx(fpr * n_real, rel=1e-12)
+
+    # the recorded events: the held-out real group's when a real event passes the 20 kHz cut
+    recorded = why["recorded_group"]
+    assert recorded == ("held-out real" if groups["held-out real"]["n"] else "fast-sim background")
+    events = why["events"]
+    assert len(events) == min(5, groups[recorded]["n_explained"]) >= 1
+    scores = [e["score"] for e in events]
+    assert scores == sorted(scores, reverse=True) and min(scores) > groups[recorded]["threshold"]
+    single = why["most_anomalous_real"]
+    assert single["score"] == pytest.approx(sc[f"autoencoder__{HELD_OUT}"].max(), rel=1e-6)
+    # tolerance: 1e-6 x the score spread of the recorded events' sample (its saved scores).
+    # A score itself is float32 arithmetic: the same event scored in batches of another size
+    # differs by up to ~10 float32 ulps (1.2e-6 relative seen), so comparisons with a score
+    # allow 32 ulps of it on top.
+    spread = float(np.std(sc[f"autoencoder__{groups[recorded]['sample']}"]))
+    tol = 1e-6 * spread
+    ulps = 32 * float(np.finfo(np.float32).eps)
+    base_truth = coalition_values(score, events[0]["features"], bg)[0]  # v(empty) = E_bg f
+    for e in [*events, single]:
+        x = np.asarray([e["features"]], dtype=np.float64)
+        phi = np.asarray(e["phi"])
+        tol_score = tol + ulps * abs(e["score"])
+        assert score(x)[0] == pytest.approx(e["score"], abs=tol_score)
+        assert phi == pytest.approx(exact_shapley(score, x, bg)[0], abs=tol)
+        assert e["base_value"] == pytest.approx(base_truth, abs=tol)
+        assert e["base_value"] + phi.sum() == pytest.approx(e["score"], abs=tol_score)
+    # each explained group's additivity error, relative to its score spread: float32 rounding
+    assert why["additivity_error"] == max(a[0] for a in why["additivity"].values())
+    for label, (relative, scale, top) in why["additivity"].items():
+        assert 0 <= relative * scale <= tol + ulps * top, label
+    assert "off the data manifold" in why["caveat"]
