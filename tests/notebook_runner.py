@@ -71,6 +71,7 @@ CI_PARAMETERS: dict[str, dict[str, Any]] = {
         "n_signal": 5_000,
         "n_trigger_events": 40,
         "n_tagger_events": 200,
+        "n_tagger_firmware_events": 5,
     },
     "03b_smeft_inference": {"seed": 0},
     "04_likelihood_preservation": {"seed": 0},

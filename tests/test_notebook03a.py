@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 from ci_strict import missing
+from notebook_runner import ci_parameters
 from shapley_truth import exact_shapley
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+P = ci_parameters("03a_interpretability")
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +133,10 @@ def test_nplm_direction_is_the_exact_one(record):
     assert abs(np.dot(exact, n["exact_direction"])) > 0.9999  # finite differences, exact f
     assert n["cos"] >= 0.9
     assert n["t"] > 0
+    # the exact log-ratio is linear: C = (g∘s)(g∘s)ᵀ, one eigenvalue |g∘s|², the rest zero
+    lam = np.array(n["exact_eigenvalues"])
+    assert lam[0] == pytest.approx(np.sum((gradient * np.array(n["scale"])) ** 2), rel=1e-4)
+    assert np.all(np.abs(lam[1:]) < 1e-6 * lam[0])
     # SHAP of the linear exact log-ratio: φ_i = g_i (x_i - mean_bg x_i), from the closed form
     background = np.array(n["ratio_background"])
     x = np.array(n["ratio_features"])
@@ -170,3 +176,24 @@ def test_tagger_deep_shap_of_the_logit_is_near_the_exact_values(record):
     deep = np.array(t["phi"][:1])
     assert np.sqrt(np.mean((deep - exact) ** 2)) <= 0.15 * exact.std()
     assert np.corrcoef(deep.ravel(), exact.ravel())[0, 1] >= 0.99
+    # the float reference of the firmware comparison (5 permutations): 0.7 % RMS at seed 0
+    permutation = np.array(t["float_permutation_phi"])
+    assert np.sqrt(np.mean((permutation - exact) ** 2)) <= 0.1 * exact.std()
+    # paired (same events, background, permutations): W = 16 within 2 %, W = 8 far off (0.3 %
+    # and 36 % at seed 0)
+    assert t["firmware_relative_rms"]["16"] < 0.02
+    assert t["firmware_relative_rms"]["8"] > 0.1
+    # the active-subspace eigenvalues from central differences of the logit (another
+    # algorithm than autograd) on the same regenerated events, standardised by their std
+    seed = P["seed"]
+    x = np.random.default_rng(seed + 6).normal(size=(P["n_tagger_events"], 16))
+    h = 1e-2
+    grads = np.stack(
+        [
+            (logit_t(x + h * np.eye(16)[i]) - logit_t(x - h * np.eye(16)[i])) / (2 * h)
+            for i in range(16)
+        ],
+        axis=1,
+    ) * x.std(axis=0)
+    expected = np.linalg.eigvalsh(grads.T @ grads / len(x))[::-1]
+    np.testing.assert_allclose(t["eigenvalues"][:3], expected[:3], rtol=0.02)
