@@ -3,6 +3,7 @@ the cached results, a control change that only slices, bad knobs refused, and th
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -110,6 +111,42 @@ def test_waterfall_bars_sum_to_the_output(example):
         assert bars.dimension_values("x0")[0] == r.base_values[k]
 
 
+def test_waterfall_title_states_the_additivity_gap():
+    """f(x) - base and Σφ are printed apart; their gap appears when it exceeds rounding."""
+    r = linear_explanation().shap
+    k = 3
+    exact = dataclasses.replace(r, model_output=r.base_values + r.values.sum(axis=1))
+    title = plots.waterfall_plot(exact, k).opts.get().kwargs["title"]
+    total = exact.values[k].sum()
+    assert f"Σφ = {total:.4g}" in title and "gap" not in title
+    broken = dataclasses.replace(exact, values=1.25 * exact.values)  # a 25 % non-additive φ
+    title = plots.waterfall_plot(broken, k).opts.get().kwargs["title"]
+    assert f"f(x) - base = {total:.4g}, Σφ = {1.25 * total:.4g} (gap {0.25 * total:.2g})" in title
+
+
+def test_activity_and_physics_loadings_data():
+    ex = linear_explanation()  # f = w·x with w = (2, -1, 0.5, 0): the truth is known
+    r, s = ex.shap, ex.subspace
+    bars = plots.activity_plot(r, s)
+    names = bars.dimension_values("feature").reshape(-1, 2)[:, 0]
+    assert list(names) == [r.feature_names[i] for i in r.order()] == ["a", "b", "c", "d"]
+    rel = bars.dimension_values("relative").reshape(-1, 2)
+    np.testing.assert_allclose(rel[:, 0], r.mean_abs()[r.order()] / r.mean_abs().max())
+    act = s.activity_scores[r.order()]
+    np.testing.assert_allclose(rel[:, 1], act / act.max())
+    # independent truth: the gradient is w everywhere, so C = diag(σ) w wᵀ diag(σ) has rank 1
+    # and the activity scores (n_active = 2) are (σ_i w_i)² / max, the exact φ scale σ_i |w_i|
+    sigma_w = (s.scale * ex.exact_gradient)[r.order()]
+    np.testing.assert_allclose(rel[:, 1], sigma_w**2 / np.max(sigma_w**2), atol=1e-6)
+    phys = plots.loadings_plot(s, basis="physics").dimension_values("loading").reshape(-1, 2)
+    np.testing.assert_array_equal(phys, s.directions_physical[:, :2])
+    w = ex.exact_gradient  # in the physics features x, the first direction is ± w / |w|
+    np.testing.assert_allclose(np.abs(phys[:, 0]), np.abs(w) / np.linalg.norm(w), atol=1e-6)
+    assert "physics features" in plots.loadings_plot(s, basis="physics").opts.get().kwargs["title"]
+    with pytest.raises(InvalidInputError, match="basis"):
+        plots.loadings_plot(s, basis="raw")
+
+
 def test_dependence_spectrum_loadings_projection_data(example):
     r, s = example.shap, example.subspace
     dep = plots.dependence_plot(r, 1, 4)
@@ -176,10 +213,19 @@ def test_control_changes_slice_the_cache(example, monkeypatch):
     assert view.beeswarm_pane.object is beeswarm
     assert calls == {"builder": 0, "beeswarm": 1, "spectrum": 1}
     assert "| event 5: f(x), base, Σφ |" in view.summary_pane.object
+    assert "| subspace gradients | autograd" in view.summary_pane.object
+    relative = view.activity_pane.object.dimension_values("relative").reshape(-1, 2)[:, 1]
+    act = example.subspace.activity_scores[example.shap.order()]
+    np.testing.assert_array_equal(relative, act / act.max())
     assert max(timings) < 2.0  # generous on a shared 2-core runner; the target is 0.2 s
     view.model = "linear"  # built once, on first selection
     assert calls["builder"] == 1 and view.explanation.model == "linear"
     assert view.param.projection_colour.objects == ["score"] and view.feature == "a"
+    assert "| subspace gradients | central finite differences, step 0.001 σ" in (
+        view.summary_pane.object
+    )
+    physics = view.physics_pane.object.dimension_values("loading").reshape(-1, 2)
+    np.testing.assert_array_equal(physics, view.explanation.subspace.directions_physical[:, :2])
     view.model = "Gaussian classifier"
     view.model = "linear"
     assert calls == {"builder": 1, "beeswarm": 2, "spectrum": 2}  # figures cached per model
@@ -254,5 +300,7 @@ def test_app_builds_fast(example, monkeypatch):
 def test_summary_figure_downloads(example):
     view = InterpretabilityExplorer([example])
     assert view.figure_file("png").getvalue()[:4] == b"\x89PNG"
-    assert b"synthetic inputs" in view.figure_file("svg").getvalue()
+    svg = view.figure_file("svg").getvalue()
+    assert b"synthetic inputs" in svg and b"gradients by autograd" in svg
+    assert b"activity score (k = 1)" in svg and b"w1 in the physics features" in svg
     assert InterpretabilityExplorer().figure_file("png").getvalue() == b""

@@ -1,7 +1,7 @@
 """Interpretability explorer: SHAP distributions and active subspaces of a model's output.
 
 :class:`InterpretabilityExplorer` is a thin Panel view over finished
-:class:`~precml_widgets.interpret.examples.Explanation` objects (SHAP values from
+:class:`~precml_widgets.interpret.explanation.Explanation` objects (SHAP values from
 :func:`~precml_widgets.interpret.explain`, the active subspace from
 :func:`~precml_widgets.interpret.active_subspace`). An explanation is given ready, or as a
 builder that the explorer calls once, the first time its model and output are selected, and
@@ -23,8 +23,9 @@ import numpy as np
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.interpret.explanation import Explanation
-from precml_widgets.interpret.figures import FIGURE_FORMATS, figure_bytes
+from precml_widgets.interpret.figures import FIGURE_FORMATS, figure_bytes, gradient_note
 from precml_widgets.interpret.plots import (
+    activity_plot,
     beeswarm_plot,
     dependence_plot,
     loadings_plot,
@@ -42,6 +43,7 @@ __all__ = ["Builder", "InterpretabilityExplorer"]
 Builder = Callable[[], Explanation]
 _KNOBS = ("model", "output", "feature", "color_by", "event", "projection_colour")
 _FIGURES = ("beeswarm", "dependence", "waterfall", "spectrum", "loadings", "projection")
+_FIGURES += ("activity", "physics")  # activity scores beside mean |φ|; loadings in physics x
 
 
 class InterpretabilityExplorer(pn.viewable.Viewer):
@@ -104,15 +106,12 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
             "", sizing_mode="stretch_width", css_classes=["precml-interpret"]
         )
         self.error_pane = pn.pane.Markdown("", styles={"color": "#b00020"})
-        self.beeswarm_pane = pn.pane.HoloViews(None, css_classes=["precml-interpret-beeswarm"])
-        self.dependence_pane = pn.pane.HoloViews(None, css_classes=["precml-interpret-dependence"])
-        self.waterfall_pane = pn.pane.HoloViews(None, css_classes=["precml-interpret-waterfall"])
-        self.spectrum_pane = pn.pane.HoloViews(None)
-        self.loadings_pane = pn.pane.HoloViews(None)
-        self.projection_pane = pn.pane.HoloViews(None)
+        for name in _FIGURES:  # self.beeswarm_pane, ..., self.physics_pane
+            pane = pn.pane.HoloViews(None, css_classes=[f"precml-interpret-{name}"])
+            setattr(self, f"{name}_pane", pane)
         self._builders: dict[tuple[str, str], Builder] = {}
         self._cache: dict[tuple[str, str], Explanation] = {}
-        self._figures: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        self._figures: dict[tuple[str, str], dict[str, Any]] = {}
         self._hold = False
         super().__init__(**params)
         for key, builder in (builders or {}).items():
@@ -228,16 +227,15 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
             self.param.projection_colour.objects = colours
             self.param.update(**wanted)
         if ex.key not in self._figures:  # drawn once per explanation; the knobs never touch them
-            self._figures[ex.key] = (
-                beeswarm_plot(ex.shap),
-                spectrum_plot(ex.subspace),
-                loadings_plot(ex.subspace),
-            )
-        figures = self._figures[ex.key]
-        for pane, figure in zip(
-            (self.beeswarm_pane, self.spectrum_pane, self.loadings_pane), figures, strict=True
-        ):
-            pane.object = figure
+            self._figures[ex.key] = {
+                "beeswarm": beeswarm_plot(ex.shap),
+                "spectrum": spectrum_plot(ex.subspace),
+                "loadings": loadings_plot(ex.subspace),
+                "physics": loadings_plot(ex.subspace, basis="physics"),
+                "activity": activity_plot(ex.shap, ex.subspace),
+            }
+        for name, figure in self._figures[ex.key].items():
+            getattr(self, f"{name}_pane").object = figure
         self._show_dependence()
         self._show_waterfall()
         self._show_projection()
@@ -282,7 +280,10 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
         analytic SHAP values where known, and the caveats that go with these numbers."""
         ex = self.explanation
         if ex is None:
-            return "No explanation yet: the example is being computed (a few seconds)…"
+            return (  # the app's example: 4.2 s on 2 idle cores, 46.9 s on 2 cores at load 5
+                "No explanation yet: the example is being computed (4 s measured on two idle "
+                "cores, 47 s on two busy ones)…"
+            )
         r, s, esc = ex.shap, ex.subspace, html.escape
         bg = r.background
         k = self.event
@@ -300,6 +301,7 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
             f"{s.eigenvalue_bands[1, 0]:.3g}], {lam[1]:.3g} [{s.eigenvalue_bands[0, 1]:.3g}, "
             f"{s.eigenvalue_bands[1, 1]:.3g}] |",
             f"| λ1 separated from λ2 | {'yes' if s.separated(0) else 'no'} |",
+            f"| subspace gradients | {esc(gradient_note(s))} |",
             f"| leading {s.n_active}-D subspace angle (95 % of resamples below) | "
             f"{np.degrees(s.angle_spread(0.95)):.2f}° |",
         ]
@@ -340,6 +342,7 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
                 pn.Row(self.beeswarm_pane, self.spectrum_pane),
                 pn.Row(self.dependence_pane, self.loadings_pane),
                 pn.Row(self.waterfall_pane, self.projection_pane),
+                pn.Row(self.activity_pane, self.physics_pane),
                 width=960,
             ),
         )

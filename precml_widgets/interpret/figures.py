@@ -1,11 +1,13 @@
 """A static summary figure of an :class:`~precml_widgets.interpret.explanation.Explanation`,
 as PNG or SVG bytes or a file, with its caveats printed on it.
 
-Three panels: the SHAP values of every feature (one row per feature, ordered by mean ``|φ|``,
+Four panels: the SHAP values of every feature (one row per feature, ordered by mean ``|φ|``,
 each event a dot coloured by its feature value's rank), the active-subspace eigenvalues with
-their bootstrap bands, and the loadings of the first two directions. The footer carries what
+their bootstrap bands, the loadings of the first two directions, and each feature's activity
+score beside its mean ``|φ|`` (each divided by its largest value). The footer carries what
 must travel with the numbers: the explainer and its measured additivity error, the background
-(size, seed, source), the interventional/observational caveat and the explanation's note
+(size, seed, source), how the subspace's gradients were taken, the first direction in the
+physics features, the interventional/observational caveat and the explanation's note
 (e.g. "synthetic inputs"). Matplotlib's Agg and SVG backends draw it: no browser, no network.
 """
 
@@ -22,33 +24,60 @@ import numpy as np
 from precml_widgets._checks import require_choice
 from precml_widgets._io import write_bytes
 from precml_widgets._optional import require
+from precml_widgets.interpret.active_subspace import ActiveSubspace
 from precml_widgets.interpret.explanation import Explanation
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["FIGURE_FORMATS", "figure_bytes", "save_figure", "summary_figure"]
+__all__ = ["FIGURE_FORMATS", "figure_bytes", "gradient_note", "save_figure", "summary_figure"]
 
 #: The file formats :func:`figure_bytes` and :func:`save_figure` write.
 FIGURE_FORMATS = ("png", "svg")
 _MAX_DOTS = 2000  # dots per feature row (a seeded subsample beyond it)
 
 
+def gradient_note(subspace: ActiveSubspace) -> str:
+    """How the active subspace's gradients were taken: a caveat to show with its numbers.
+
+    Example:
+        >>> import numpy as np
+        >>> from precml_widgets.interpret import ScoredModel, active_subspace
+        >>> m = ScoredModel(lambda x: x @ np.array([1.0, 2.0]), ("a", "b"))
+        >>> x = np.random.default_rng(0).normal(size=(50, 2))
+        >>> gradient_note(active_subspace(m, x, gradient="finite_difference", step=0.01))[:46]
+        'central finite differences, step 0.01 σ of eac'
+    """
+    if subspace.gradient_method == "autograd":
+        return "autograd (the model's exact derivatives, float precision)"
+    return (
+        f"central finite differences, step {subspace.step:.3g} σ of each feature (the "
+        "derivative is smoothed over ±step: kinks narrower than it are averaged out)"
+    )
+
+
 def _caption(explanation: Explanation) -> str:
-    shap, bg = explanation.shap, explanation.shap.background
+    shap, bg, sub = explanation.shap, explanation.shap.background, explanation.subspace
+    w1 = ", ".join(
+        f"{n} {v:+.2f}"
+        for n, v in zip(sub.feature_names, sub.directions_physical[:, 0], strict=True)
+    )
     lines = [
         f"{explanation.model} · {explanation.output} · {shap.values.shape[0]} events · "
         f"explainer {shap.explainer} (additivity error {shap.additivity_error:.1e} of std f) · "
         f"background {bg.data.shape[0]} events, seed {bg.seed}, from {bg.source}",
+        f"active subspace: gradients by {gradient_note(sub)}; "
+        f"w1 in the physics features (unit norm): {w1}",
         shap.caveat,
     ]
     if explanation.note:
         lines.insert(1, explanation.note)
-    return "\n".join(textwrap.fill(line, 170) for line in lines)
+    return "\n".join(textwrap.fill(line, 210) for line in lines)
 
 
 def summary_figure(explanation: Explanation, *, dpi: int = 100) -> Figure:
-    """The three-panel summary (SHAP values, eigenvalues, loadings) with its caveat footer.
+    """The four-panel summary (SHAP values, eigenvalues, loadings, activity scores beside mean
+    ``|φ|``) with its caveat footer.
 
     Args:
         explanation: what to draw.
@@ -56,6 +85,9 @@ def summary_figure(explanation: Explanation, *, dpi: int = 100) -> Figure:
 
     Returns:
         a matplotlib ``Figure`` (not attached to pyplot: nothing is shown or leaked).
+
+    References:
+        Constantine & Diaz, arXiv:1510.04361 (activity scores).
     """
     require("matplotlib", "interpret", "the summary figure")
     from matplotlib.figure import Figure
@@ -64,9 +96,9 @@ def summary_figure(explanation: Explanation, *, dpi: int = 100) -> Figure:
     names = shap.feature_names
     order = shap.order()
     d = len(names)
-    fig = Figure(figsize=(13.0, 4.2 + 0.18 * d), dpi=dpi, layout="constrained")
-    grid = fig.add_gridspec(2, 3, height_ratios=[6, 1], width_ratios=[1.4, 1, 1])
-    ax_bee, ax_eig, ax_load = (fig.add_subplot(grid[0, i]) for i in range(3))
+    fig = Figure(figsize=(16.0, 4.4 + 0.18 * d), dpi=dpi, layout="constrained")
+    grid = fig.add_gridspec(2, 4, height_ratios=[6, 1], width_ratios=[1.4, 1, 1, 1])
+    ax_bee, ax_eig, ax_load, ax_act = (fig.add_subplot(grid[0, i]) for i in range(4))
     rng = np.random.default_rng(0)
     keep = np.arange(shap.values.shape[0])
     if keep.size > _MAX_DOTS:
@@ -94,6 +126,15 @@ def summary_figure(explanation: Explanation, *, dpi: int = 100) -> Figure:
     ax_load.invert_yaxis()
     ax_load.set(xlabel="loading (standardised features)", title="first directions")
     ax_load.legend(fontsize="small")
+    mean_abs = shap.mean_abs()[order]
+    activity = sub.activity_scores[order]
+    rows = np.arange(d)
+    ax_act.barh(rows - 0.2, mean_abs / max(mean_abs.max(), 1e-300), 0.4, label="mean |φ|")
+    ax_act.barh(rows + 0.2, activity / max(activity.max(), 1e-300), 0.4, label="activity")
+    ax_act.set_yticks(rows, [names[i] for i in order])
+    ax_act.invert_yaxis()
+    ax_act.set(xlabel="each / its max", title=f"activity score (k = {sub.n_active}) vs mean |φ|")
+    ax_act.legend(fontsize="small")
     foot = fig.add_subplot(grid[1, :])
     foot.axis("off")
     foot.text(0.0, 1.0, _caption(explanation), va="top", ha="left", fontsize=7, wrap=True)

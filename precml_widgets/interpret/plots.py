@@ -1,5 +1,6 @@
 """HoloViews figures of an explanation: SHAP beeswarm, dependence and waterfall; the active
-subspace's eigenvalue spectrum with bootstrap bands, its loadings and the 2-D projection.
+subspace's eigenvalue spectrum with bootstrap bands, its loadings (standardised or physics
+features), its activity scores beside mean ``|φ|``, and the 2-D projection.
 
 Pure functions of finished results (:class:`~precml_widgets.interpret.ShapResult`,
 :class:`~precml_widgets.interpret.ActiveSubspace`): no Panel, no computation beyond slicing and
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JITTER",
+    "activity_plot",
     "beeswarm_plot",
     "dependence_plot",
     "loadings_plot",
@@ -158,6 +160,14 @@ def waterfall_plot(result: ShapResult, event: int) -> hv.Overlay:
     f = float(result.model_output[k])
     ticks = [(d - 1 - r, f"{result.feature_names[i]} = {result.data[k, i]:.3g}")
              for r, i in enumerate(order)]  # fmt: skip
+    total = float(phi.sum())
+    # Σφ = f(x) - base only as far as the explainer is additive: the gap is shown when it
+    # exceeds float64 rounding of the terms (e.g. an approximate gradient explainer)
+    gap = total - (f - base)
+    rounding = 64 * np.finfo(float).eps * (abs(f) + abs(base) + float(np.abs(phi).sum()))
+    title = f"event {k}: f(x) - base = {f - base:.4g}, Σφ = {total:.4g}"
+    if abs(gap) > rounding:
+        title += f" (gap {gap:.2g})"
     return (
         bars
         * hv.VLine(base).opts(color="#777777", line_dash="dotted")
@@ -167,7 +177,7 @@ def waterfall_plot(result: ShapResult, event: int) -> hv.Overlay:
         ylim=(-0.6, d - 0.4),
         xlabel=f"score (dotted: base {base:.4g}, dashed: f(x) = {f:.4g})",
         ylabel="",
-        title=f"event {k}: f(x) - base = {f - base:.4g} = Σφ",
+        title=title,
         show_legend=False,
         width=540,
         height=330,
@@ -202,22 +212,61 @@ def spectrum_plot(subspace: ActiveSubspace) -> hv.Overlay:
     )
 
 
-def loadings_plot(subspace: ActiveSubspace, n_directions: int = 2) -> hv.Bars:
-    """The loadings of the first ``n_directions`` eigenvectors on each standardised feature."""
+def loadings_plot(
+    subspace: ActiveSubspace, n_directions: int = 2, *, basis: str = "standardised"
+) -> hv.Bars:
+    """The loadings of the first ``n_directions`` eigenvectors on each feature: in the
+    standardised features z (``subspace.eigenvectors``) or, with ``basis="physics"``, in the
+    physics features x (``subspace.directions_physical``, each column of unit norm)."""
     hv = _hv()
     n_directions = require_int("n_directions", n_directions, low=1, high=len(subspace.eigenvalues))
+    basis = require_choice("basis", basis, ("standardised", "physics"))
+    w = subspace.eigenvectors if basis == "standardised" else subspace.directions_physical
     rows = [
-        (name, f"w{j + 1}", float(subspace.eigenvectors[i, j]))
+        (name, f"w{j + 1}", float(w[i, j]))
         for i, name in enumerate(subspace.feature_names)
         for j in range(n_directions)
     ]
     return hv.Bars(rows, ["feature", "direction"], "loading").opts(
-        title=f"loadings of the first {n_directions} directions (standardised features)",
+        title=f"loadings of the first {n_directions} directions ({basis} features)",
         multi_level=False,
         color="direction",
         cmap=["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"],
         tools=["hover"],
         width=400,
+        height=330,
+    )
+
+
+def activity_plot(result: ShapResult, subspace: ActiveSubspace) -> hv.Bars:
+    """Per feature, the active subspace's activity score beside the mean ``|φ|``, each divided
+    by its largest value so both share one axis, features in decreasing mean ``|φ|`` order.
+
+    Two global importances from different principles: mean ``|φ|`` averages each feature's
+    attribution from a background; the activity score sums the first ``n_active`` eigenvalues
+    weighted by the feature's squared loadings (a gradient-based importance).
+
+    References:
+        Constantine & Diaz, arXiv:1510.04361 (activity scores); Lundberg & Lee,
+        arXiv:1705.07874 (SHAP).
+    """
+    hv = _hv()
+    order, mean_abs = result.order(), result.mean_abs()
+    shap_share = mean_abs / max(float(mean_abs.max()), 1e-300)
+    activity = subspace.activity_scores / max(float(subspace.activity_scores.max()), 1e-300)
+    rows = [
+        (result.feature_names[i], measure, float(values[i]))
+        for i in order
+        for measure, values in (("mean |φ|", shap_share), ("activity", activity))
+    ]
+    return hv.Bars(rows, ["feature", "measure"], "relative").opts(
+        title=f"mean |φ| beside activity score (k = {subspace.n_active}), each / its max",
+        multi_level=False,
+        color="measure",
+        cmap=["#7f7f7f", "#9467bd"],
+        ylabel="relative importance",
+        tools=["hover"],
+        width=540,
         height=330,
     )
 
