@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -42,6 +44,9 @@ def test_same_seed_same_result_and_arrays_read_only():
     np.testing.assert_array_equal(first.ratio_test, second.ratio_test)
     with pytest.raises(ValueError, match="read-only"):
         first.ratio_test[0] = 1.0
+    # the fitted scikit-learn model is carried, but not printed or compared
+    assert first.classifier is not None and "classifier" not in repr(first)
+    assert not {f.name: f for f in dataclasses.fields(first)}["classifier"].compare
 
 
 def test_null_p_values_are_uniform():

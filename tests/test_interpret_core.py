@@ -4,6 +4,7 @@ its fix, and the .npz + JSON export (round trip, nothing written on a failure)."
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ import torch
 
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.interpret import (
+    FORMAT_VERSION,
+    INTERVENTIONAL_CAVEAT,
     MIN_BACKGROUND,
     Explanation,
     ScoredModel,
@@ -72,6 +75,8 @@ def test_adapter_scores_torch_and_callables_alike(data):
         (lambda: ScoredModel(linear_callable, NAMES, units=("GeV",)), "one entry per feature"),
         (lambda: ScoredModel(small_net(5).eval(), NAMES), "5 outputs and no output was chosen"),
         (lambda: ScoredModel(small_net(5).eval(), NAMES, output=5), r"output must be .*0\.\.4"),
+        (lambda: ScoredModel(small_net().eval(), NAMES, output=0), r"one output.*output=None"),
+        (lambda: ScoredModel(linear_callable, NAMES, output=np.int64(0)), "output=None"),
         (lambda: ScoredModel("model.pt", NAMES), "wrap it"),
     ],
 )
@@ -86,6 +91,38 @@ def test_model_put_back_in_training_mode_is_refused(data):
     net.train()
     with pytest.raises(InvalidInputError, match=r"call model\.eval\(\)"):
         model.score(data)
+
+
+def test_a_dropout_submodule_left_in_training_mode_is_refused(data):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(3, 8), torch.nn.Dropout(0.5), torch.nn.ReLU(), torch.nn.Linear(8, 1)
+    )
+    net.eval()
+    net[1].train()  # the top level says eval, the dropout layer still drops
+    assert not net.training
+    with pytest.raises(InvalidInputError, match=r"training mode: 1; dropout.*model\.eval\(\)"):
+        ScoredModel(net, NAMES)
+    model = ScoredModel(net.eval(), NAMES)
+    net[1].train()
+    with pytest.raises(InvalidInputError, match=r"call model\.eval\(\)"):
+        model.score(data)
+
+
+def test_additivity_error_is_relative_to_the_background_spread(data):
+    # one explained event has std(f) = 0: the scale is the std of f over the background
+    model = ScoredModel(linear_callable, NAMES)
+    bg = background_sample(data, 20, seed=4, source="t")
+    r = explain(model, data[:1], bg, method="exact")
+    assert r.output_scale == pytest.approx(np.std(bg.data @ np.array([1.0, -2.0, 0.5])), rel=1e-12)
+    assert r.output_scale > 1.0 and r.additivity_error < 1e-12
+    const = explain(ScoredModel(lambda x: np.full(len(x), 3.0), NAMES), data[:4], bg)
+    assert const.output_scale == 1.0  # a constant score: the error is absolute
+
+
+def test_partition_is_not_called_observational():
+    assert "observational" not in INTERVENTIONAL_CAVEAT
+    assert "the partition (Owen) alternative" in INTERVENTIONAL_CAVEAT
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -169,11 +206,101 @@ def test_failed_export_writes_nothing(tmp_path, data):
     with pytest.raises(InvalidInputError, match=r"folder .* does not exist"):
         save_result(sub, tmp_path / "missing" / "sub")
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(InvalidInputError, match="ShapResult or an ActiveSubspace"):
+    with pytest.raises(InvalidInputError, match="ShapResult, an ActiveSubspace or an Explanation"):
         save_result({"a": 1}, tmp_path / "x")
     with pytest.raises(InvalidInputError, match="no such file"):
         load_result(tmp_path / "bad")
     assert result_paths(tmp_path / "a.json")[0].name == "a.npz"
+
+
+def assert_same(back, result, where=""):
+    assert type(back) is type(result), where
+    for name, value in vars(result).items():
+        got = getattr(back, name)
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(got, value, err_msg=where + name)
+        elif hasattr(value, "__dataclass_fields__"):
+            assert_same(got, value, f"{where}{name}.")
+        else:
+            assert got == value, where + name
+
+
+def toy_explanation(data, note="synthetic inputs, not jets"):
+    model = ScoredModel(linear_callable, NAMES, units=("GeV", "", "rad"), name="toy")
+    bg = background_sample(data, 20, seed=4, source="toy pool")
+    shap_result = explain(model, data[:30], bg, method="exact")
+    sub = active_subspace(model, data[:30], gradient="finite_difference", step=0.1)
+    labels = np.arange(30, dtype=np.int64) % 2
+    exact = shap_result.values + 0.0
+    grad = np.array([1.0, -2.0, 0.5])
+    return Explanation("toy", "score", shap_result, sub, labels, exact, grad, note=note)
+
+
+def test_explanation_export_round_trip_carries_its_caveats(tmp_path, data):
+    ex = toy_explanation(data)
+    save_result(ex, tmp_path / "ex")
+    assert_same(load_result(tmp_path / "ex"), ex)
+    meta = json.loads((tmp_path / "ex.json").read_text())
+    assert meta["kind"] == "Explanation" and meta["format"] == FORMAT_VERSION
+    assert meta["fields"]["note"] == "synthetic inputs, not jets"
+    assert meta["fields"]["shap"]["background"]["source"] == "toy pool"
+    assert meta["fields"]["shap"]["caveat"] == INTERVENTIONAL_CAVEAT
+    bare = Explanation("toy", "score", ex.shap, ex.subspace)  # no labels, no exact answer
+    save_result(bare, tmp_path / "bare")
+    back = load_result(tmp_path / "bare")
+    assert back.labels is None and back.exact_values is None and back.exact_gradient is None
+    assert_same(back, bare)
+
+
+def test_a_failed_export_keeps_the_existing_pair(tmp_path, data, monkeypatch):
+    model = ScoredModel(linear_callable, NAMES)
+    old, new = (active_subspace(model, x, gradient="finite_difference") for x in (data, 2 * data))
+    save_result(old, tmp_path / "r")
+    real_replace = os.replace
+
+    def fail_on(suffix):
+        def replace(src, dst):
+            if str(dst).endswith(suffix):
+                raise OSError(28, "No space left on device")
+            real_replace(src, dst)
+
+        return replace
+
+    monkeypatch.setattr(os, "replace", fail_on(".json"))
+    with pytest.raises(InvalidInputError, match="No space left"):
+        save_result(new, tmp_path / "r")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert_same(load_result(tmp_path / "r"), old)  # the old .npz is still beside its .json
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.npz"]
+    # the one window left: the .json renamed, then the .npz rename fails; refused, not mixed
+    monkeypatch.setattr(os, "replace", fail_on(".npz"))
+    with pytest.raises(InvalidInputError, match="No space left"):
+        save_result(new, tmp_path / "r")
+    monkeypatch.setattr(os, "replace", real_replace)
+    with pytest.raises(InvalidInputError, match="does not belong to"):
+        load_result(tmp_path / "r")
+
+
+def test_damaged_or_foreign_files_are_refused_by_name(tmp_path, data):
+    model = ScoredModel(linear_callable, NAMES)
+    sub = active_subspace(model, data, gradient="finite_difference", step=0.1)
+    _, js = save_result(sub, tmp_path / "s")
+    good = json.loads(js.read_text())
+    js.write_text(js.read_text()[:-20])
+    with pytest.raises(InvalidInputError, match=r"s\.json.*not valid JSON.*save_result"):
+        load_result(tmp_path / "s")
+    for broken, match in (
+        ({**good, "fields": {k: v for k, v in good["fields"].items() if k != "seed"}}, "KeyError"),
+        ({k: v for k, v in good.items() if k != "fields"}, "KeyError: 'fields'"),
+        ({**good, "format": FORMAT_VERSION + 1}, r"format 1 or 2 .*format 3\)"),
+        ([1, 2], "not an interpretability result"),
+    ):
+        js.write_text(json.dumps(broken))
+        with pytest.raises(InvalidInputError, match=match):
+            load_result(tmp_path / "s")
+    # a file of format 1 (no .npz hash) still loads
+    js.write_text(json.dumps({k: v for k, v in {**good, "format": 1}.items() if k != "npz_sha256"}))
+    assert_same(load_result(tmp_path / "s"), sub)
 
 
 def test_summary_figure_carries_its_caveats(tmp_path, data):

@@ -51,9 +51,10 @@ class ScoredModel:
         name: a label for plots and exports.
 
     Raises:
-        InvalidInputError: a torch module in training mode (call ``model.eval()``), a
-            feature-name or unit list of the wrong length, a multi-output model without an
-            ``output``, an ``output`` index out of range, a model that is not callable.
+        InvalidInputError: a torch module with any submodule in training mode (call
+            ``model.eval()``), a feature-name or unit list of the wrong length, a multi-output
+            model without an ``output``, an ``output`` index out of range or given to a model
+            with one output, a model that is not callable.
 
     Example:
         >>> import numpy as np
@@ -105,6 +106,11 @@ class ScoredModel:
                 f"output=<class index 0..{n_outputs - 1}> or output=<reduce(x, y) -> (n,)>, "
                 "e.g. the reconstruction error of an autoencoder."
             )
+        if isinstance(self.output, int | np.integer) and n_outputs == 1:
+            raise InvalidInputError(
+                f"model {self.name!r} has one output, got output={int(self.output)}; a class "
+                "index is only for a model with several outputs: pass output=None."
+            )
         if isinstance(self.output, int | np.integer):
             require_int(
                 "output",
@@ -135,11 +141,15 @@ class ScoredModel:
         return self.is_torch
 
     def check_eval_mode(self) -> None:
-        """Refuse a torch module left in training mode (dropout, batch-norm statistics)."""
-        if self.is_torch and self.model.training:
+        """Refuse a torch module with any submodule in training mode (dropout, batch-norm)."""
+        if not self.is_torch:
+            return
+        training = [name or "(top level)" for name, m in self.model.named_modules() if m.training]
+        if training:
             raise InvalidInputError(
-                f"model {self.name!r} is a torch module in training mode (dropout and "
-                "batch-norm would make its score random); call model.eval() before explaining it."
+                f"model {self.name!r} is a torch module with module(s) in training mode: "
+                f"{', '.join(training[:3])}{', ...' if len(training) > 3 else ''}; dropout and "
+                "batch-norm would make its score random; call model.eval() before explaining it."
             )
 
     def features(self, x: object, name: str = "x") -> npt.NDArray[np.float64]:

@@ -3,9 +3,11 @@
 Two classes with a shared diagonal covariance have an exact log-likelihood ratio that is linear,
 ``log p1/p0 = w·x + c`` with ``w_i = δ_i / σ_i``, so the exact interventional SHAP values of
 the optimal logit are ``φ_i = w_i (x_i - E_bg[x_i])`` (Lundberg & Lee, arXiv:1705.07874, the
-linear case) and its active subspace is one-dimensional, along ``w / σ`` in standardised
-features. :func:`gaussian_classifier_example` trains a small network on samples, explains its
-logit with shap and computes its active subspace, and returns everything as one
+linear case) and its active subspace is one-dimensional, along its gradient: ``w ⊙ s``
+(``w_i s_i``) in the standardised features ``(x_i - mean_i) / s_i``, with ``s`` the
+per-feature standard deviation of the sample, i.e. ``w`` in the physics features.
+:func:`gaussian_classifier_example` trains a small network on samples, explains its logit with
+shap and computes its active subspace, and returns everything as one
 :class:`~precml_widgets.interpret.explanation.Explanation` (what
 :class:`~precml_widgets.interpret.explorer.InterpretabilityExplorer` shows). The data are
 synthetic: the example runs on a fresh machine with no files.

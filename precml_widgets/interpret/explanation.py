@@ -3,7 +3,9 @@
 An :class:`Explanation` bundles what :func:`~precml_widgets.interpret.explain` and
 :func:`~precml_widgets.interpret.active_subspace` return for one model and output, with the
 events' classes and, where the exact answer is known, the analytic SHAP values and gradient.
-It is what :class:`~precml_widgets.interpret.explorer.InterpretabilityExplorer` shows.
+It is what :class:`~precml_widgets.interpret.explorer.InterpretabilityExplorer` shows, and
+:func:`~precml_widgets.interpret.export.save_result` exports it whole (its note, the SHAP
+values' caveat and background travel with the file).
 """
 
 from __future__ import annotations

@@ -1,36 +1,53 @@
 """Saving and loading interpretability results: arrays to ``.npz``, the rest to JSON.
 
-A :class:`~precml_widgets.interpret.shap_values.ShapResult` or
-:class:`~precml_widgets.interpret.active_subspace.ActiveSubspace` is written as two files
-beside each other, ``<stem>.npz`` (every array, no pickled objects) and ``<stem>.json`` (the
-scalars, strings and labels, and which class it was), both through :mod:`precml_widgets._io`
-(atomic: a failed export leaves no file). :func:`load_result` reads them back with
-``allow_pickle=False``.
+A :class:`~precml_widgets.interpret.shap_values.ShapResult`,
+:class:`~precml_widgets.interpret.active_subspace.ActiveSubspace` or
+:class:`~precml_widgets.interpret.explanation.Explanation` (both, with its note: caveats such
+as "synthetic inputs" travel with the export) is written as two files beside each other,
+``<stem>.npz`` (every array, no pickled objects) and ``<stem>.json`` (the scalars, strings and
+labels, which class it was, and the SHA-256 of the ``.npz``). Both are written to temporary
+files through :mod:`precml_widgets._io` and renamed only when both are complete: a failed
+export leaves an existing pair at the stem as it was. :func:`load_result` reads them back with
+``allow_pickle=False`` and refuses a ``.npz`` whose hash is not the one its ``.json`` names.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import zipfile
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from precml_widgets._io import atomic_open, write_json
+from precml_widgets._io import atomic_open
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.interpret.active_subspace import ActiveSubspace
+from precml_widgets.interpret.explanation import Explanation
 from precml_widgets.interpret.shap_values import Background, ShapResult
 
 __all__ = ["FORMAT_VERSION", "load_result", "result_paths", "save_result"]
 
-#: The version of the file layout written by :func:`save_result`.
-FORMAT_VERSION = 1
-_KINDS: dict[str, type] = {"ShapResult": ShapResult, "ActiveSubspace": ActiveSubspace}
-_NESTED: dict[str, type] = {"background": Background}
+#: The version of the file layout written by :func:`save_result` (2: the ``.npz`` hash and
+#: :class:`Explanation`; files of version 1 still load).
+FORMAT_VERSION = 2
+_READABLE = (1, 2)
+_KINDS: dict[str, type] = {
+    "ShapResult": ShapResult,
+    "ActiveSubspace": ActiveSubspace,
+    "Explanation": Explanation,
+}
+_NESTED: dict[str, type] = {
+    "background": Background,
+    "shap": ShapResult,
+    "subspace": ActiveSubspace,
+}
 
-Result = ShapResult | ActiveSubspace
+Result = ShapResult | ActiveSubspace | Explanation
 
 
 def result_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -67,12 +84,14 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> tuple[Path, Pat
     """Write ``result`` to ``<stem>.npz`` and ``<stem>.json``; returns both paths.
 
     Everything is checked before anything is written: a non-finite scalar (JSON has no NaN)
-    or a non-numeric array raises and leaves no file; if the JSON write fails after the
-    arrays were written, the ``.npz`` is removed again.
+    or a non-numeric array raises and leaves no file. Both files go to temporaries first and
+    are renamed only when both are written, so a failed export leaves an existing pair at
+    the stem as it was (should the second of the two renames fail, :func:`load_result`
+    refuses the mismatched pair by its hash instead of mixing two results).
 
     Raises:
         InvalidInputError: ``result`` is not a result of this package; a value JSON cannot
-            hold; a folder that does not exist.
+            hold; a folder that does not exist or cannot be written.
 
     Example:
         >>> import tempfile, numpy as np
@@ -88,8 +107,8 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> tuple[Path, Pat
     kind = type(result).__name__
     if kind not in _KINDS:
         raise InvalidInputError(
-            f"result must be a ShapResult or an ActiveSubspace, got {kind}; pass what "
-            "explain() or active_subspace() returned."
+            f"result must be a ShapResult, an ActiveSubspace or an Explanation, got {kind}; "
+            "pass what explain() or active_subspace() returned, or an Explanation of both."
         )
     arrays: dict[str, np.ndarray] = {}
     meta = {
@@ -99,27 +118,29 @@ def save_result(result: Result, path: str | os.PathLike[str]) -> tuple[Path, Pat
         "arrays": sorted(arrays),
     }
     npz_path, json_path = result_paths(path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    blob = buffer.getvalue()
+    meta["npz_sha256"] = hashlib.sha256(blob).hexdigest()
     try:
-        json.dumps(meta, allow_nan=False)
+        text = json.dumps(meta, indent=2, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
             f"cannot export {kind} to {os.fspath(json_path)!r}: {exc}; a scalar field is "
             "NaN, infinite or not a plain value. Nothing was written."
         ) from exc
-    with atomic_open(npz_path, "wb") as handle:
-        np.savez(handle, **arrays)
-    try:
-        write_json(json_path, meta)
-    except Exception:
-        npz_path.unlink(missing_ok=True)
-        raise
+    # both to temporaries; the .json is renamed first (inner), then the .npz: an exception
+    # before the renames leaves both old files in place
+    with atomic_open(npz_path, "wb") as npz_out, atomic_open(json_path, "w") as json_out:
+        npz_out.write(blob)
+        json_out.write(text)
     return npz_path, json_path
 
 
 def _build(cls: type, meta: dict[str, Any], prefix: str, arrays: Any) -> Any:
     kwargs: dict[str, Any] = {}
     for item in fields(cls):
-        if item.name in _NESTED:
+        if item.name in _NESTED and isinstance(meta.get(item.name), dict):
             kwargs[item.name] = _build(
                 _NESTED[item.name], meta[item.name], f"{prefix}{item.name}.", arrays
             )
@@ -136,7 +157,8 @@ def load_result(path: str | os.PathLike[str]) -> Result:
     """Read a result written by :func:`save_result` (``allow_pickle=False``).
 
     Raises:
-        InvalidInputError: a missing file, or files not written by :func:`save_result`.
+        InvalidInputError: a missing file; files not written by :func:`save_result`, damaged,
+            of an unknown format version, or a ``.npz`` that does not belong to its ``.json``.
     """
     npz_path, json_path = result_paths(path)
     for file in (npz_path, json_path):
@@ -145,11 +167,37 @@ def load_result(path: str | os.PathLike[str]) -> Result:
                 f"cannot load {os.fspath(file)!r}: no such file; pass the stem given to "
                 "save_result (both .npz and .json must be there)."
             )
-    meta = json.loads(json_path.read_text(encoding="utf-8"))
-    if meta.get("kind") not in _KINDS or meta.get("format") != FORMAT_VERSION:
+    rewrite = "write the result again with save_result(result, stem)."
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            f"cannot load {os.fspath(json_path)!r}: it is not valid JSON ({exc}); it is damaged "
+            f"or was not written by save_result; {rewrite}"
+        ) from exc
+    if (
+        not isinstance(meta, dict)
+        or meta.get("kind") not in _KINDS
+        or meta.get("format") not in _READABLE
+    ):
+        info = (meta.get("kind"), meta.get("format")) if isinstance(meta, dict) else (None, None)
         raise InvalidInputError(
             f"{os.fspath(json_path)!r} is not an interpretability result of format "
-            f"{FORMAT_VERSION} (kind {meta.get('kind')!r}); write it with save_result."
+            f"{' or '.join(map(str, _READABLE))} (kind {info[0]!r}, format {info[1]!r}); "
+            f"read it with the precml version that wrote it, or {rewrite}"
         )
-    with np.load(npz_path, allow_pickle=False) as arrays:
-        return _build(_KINDS[meta["kind"]], meta["fields"], "", arrays)
+    if meta["format"] >= 2 and hashlib.sha256(npz_path.read_bytes()).hexdigest() != meta.get(
+        "npz_sha256"
+    ):
+        raise InvalidInputError(
+            f"{os.fspath(npz_path)!r} does not belong to {os.fspath(json_path)!r} (its SHA-256 "
+            f"is not the one the .json names: an interrupted export or a copied file); {rewrite}"
+        )
+    try:
+        with np.load(npz_path, allow_pickle=False) as arrays:
+            return _build(_KINDS[meta["kind"]], meta["fields"], "", arrays)
+    except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise InvalidInputError(
+            f"cannot load {os.fspath(json_path)!r} with {os.fspath(npz_path)!r}: "
+            f"{type(exc).__name__}: {exc} (a missing or malformed field); {rewrite}"
+        ) from exc

@@ -54,9 +54,8 @@ INTERVENTIONAL_CAVEAT = (
     "Interventional SHAP: a feature left out of a coalition is replaced by its value in a "
     "background event, independently of the features kept. On correlated features this "
     "evaluates the model off the data manifold (e.g. a pT above the event's mass), so the "
-    "values explain the model, not the data. For an observational view of correlated features "
-    "use method='partition' (shap's Partition masker groups correlated features and masks them "
-    "together)."
+    "values explain the model, not the data. For correlated features use method='partition', "
+    "the partition (Owen) alternative, which masks correlated features together."
 )
 PARTITION_CAVEAT = (
     "Partition (Owen) values on a correlation clustering of the background: correlated "
@@ -151,11 +150,14 @@ class ShapResult:
         explainer: the method name (one of :data:`METHODS`).
         feature_names, units: the model's features, length d.
         model_name: the model's label.
-        additivity_error: ``max |sum_i phi_i + base - f(x)|`` / ``output_scale`` (float64).
-        output_scale: std of f over the explained events (1.0 when that is 0).
+        additivity_error: ``max |sum_i phi_i + base - f(x)|`` over the explained events,
+            divided by ``output_scale`` (float64, dimensionless).
+        output_scale: std of f over the background events (>= :data:`MIN_BACKGROUND`), in
+            the score's units; 1.0 when that is 0 (a constant model: the error is then
+            absolute).
         exact: True only for the exact explainer (all coalitions evaluated).
         guarantee: what the explainer guarantees for this model.
-        caveat: the interventional/observational caveat that goes with these values.
+        caveat: the interventional (or partition) caveat that goes with these values.
         n_samples: the explainer's sample budget (0 where it takes none).
         seed: the seed of the explainer's sampling.
     """
@@ -258,7 +260,8 @@ def explain(
             :data:`MIN_BACKGROUND` events.
         method: ``"deep"`` (DeepExplainer) or ``"gradient"`` (GradientExplainer) for torch
             modules; ``"exact"`` (d <= :data:`MAX_EXACT_FEATURES`), ``"permutation"``,
-            ``"partition"`` (observational alternative) or ``"kernel"`` for any model;
+            ``"partition"`` (the partition (Owen) alternative, which masks correlated features
+            together) or ``"kernel"`` for any model;
             ``"auto"``: deep for torch modules, else exact when d <= 15, else permutation.
         n_samples: the sample budget: expected-gradient samples per event (gradient, default
             200), model evaluations per event (permutation/partition, default
@@ -321,7 +324,9 @@ def explain(
     runner = _torch_values if method in ("deep", "gradient") else _agnostic_values
     values, base = runner(model, table, background, method, n, seed)
     f = model.score(table)
-    std = float(np.std(f))
+    # the issue's "relative to the standard deviation of f over the data": the background
+    # (>= MIN_BACKGROUND events), not the explained events (1 event would give std = 0)
+    std = float(np.std(model.score(bg_data)))
     scale = std if std > 0 else 1.0
     error = float(np.max(np.abs(values.sum(axis=1) + base - f)) / scale)
     return ShapResult(

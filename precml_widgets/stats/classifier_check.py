@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -94,7 +94,7 @@ class ClassifierCheck:
     is_reference: NDArray[np.bool_]
     weight_test: NDArray[np.float64]
     ratio_test: NDArray[np.float64]
-    classifier: Any = None
+    classifier: Any = field(default=None, compare=False, repr=False)
 
     def log_ratio(self, x: ArrayLike) -> NDArray[np.float64]:
         """The learned ``log w(x) = log D / (1 - D)`` on any events ``x`` (n, d): (n,).
