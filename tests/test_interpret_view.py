@@ -177,8 +177,9 @@ def test_dependence_spectrum_loadings_projection_data(example):
 
 
 def test_control_changes_slice_the_cache(example, monkeypatch):
-    calls = {"builder": 0, "beeswarm": 0, "spectrum": 0}
+    calls = {"builder": 0, "beeswarm": 0, "spectrum": 0, "dependence": 0}
     real_beeswarm, real_spectrum = explorer_module.beeswarm_plot, explorer_module.spectrum_plot
+    real_dependence = explorer_module.dependence_plot
 
     def count(name, real):
         def wrapped(*args, **kwargs):
@@ -193,10 +194,11 @@ def test_control_changes_slice_the_cache(example, monkeypatch):
 
     monkeypatch.setattr(explorer_module, "beeswarm_plot", count("beeswarm", real_beeswarm))
     monkeypatch.setattr(explorer_module, "spectrum_plot", count("spectrum", real_spectrum))
+    monkeypatch.setattr(explorer_module, "dependence_plot", count("dependence", real_dependence))
     view = InterpretabilityExplorer([example], builders={("linear", "score"): builder})
     view.__panel__().get_root()  # drawn Bokeh models: the timings include their update
     assert view.param.model.objects == ["Gaussian classifier", "linear"]
-    assert calls == {"builder": 0, "beeswarm": 1, "spectrum": 1}
+    assert calls == {"builder": 0, "beeswarm": 1, "spectrum": 1, "dependence": 1}
     beeswarm, dependence = view.beeswarm_pane.object, view.dependence_pane.object
     top = example.shap.feature_names[example.shap.order()[0]]
     assert view.feature == top and view.color_by != top  # largest and second mean|φ|
@@ -211,7 +213,7 @@ def test_control_changes_slice_the_cache(example, monkeypatch):
         example.shap.values[:, 6]
     )
     assert view.beeswarm_pane.object is beeswarm
-    assert calls == {"builder": 0, "beeswarm": 1, "spectrum": 1}
+    assert calls == {"builder": 0, "beeswarm": 1, "spectrum": 1, "dependence": 3}
     assert "| event 5: f(x), base, Σφ |" in view.summary_pane.object
     assert "| subspace gradients | autograd" in view.summary_pane.object
     relative = view.activity_pane.object.dimension_values("relative").reshape(-1, 2)[:, 1]
@@ -226,9 +228,15 @@ def test_control_changes_slice_the_cache(example, monkeypatch):
     )
     physics = view.physics_pane.object.dimension_values("loading").reshape(-1, 2)
     np.testing.assert_array_equal(physics, view.explanation.subspace.directions_physical[:, :2])
+    linear_panes = view.dependence_pane, view.beeswarm_pane
     view.model = "Gaussian classifier"
-    view.model = "linear"
-    assert calls == {"builder": 1, "beeswarm": 2, "spectrum": 2}  # figures cached per model
+    assert view.beeswarm_pane.object is beeswarm and view.beeswarm_pane.visible
+    assert not any(pane.visible for pane in linear_panes)
+    gaussian_beeswarm, before = view.beeswarm_pane, dict(calls)
+    view.model = "linear"  # the same knobs as when last shown: nothing is redrawn
+    assert (view.dependence_pane, view.beeswarm_pane) == linear_panes
+    assert all(pane.visible for pane in linear_panes) and not gaussian_beeswarm.visible
+    assert calls == before and calls["beeswarm"] == calls["spectrum"] == 2  # once per model
 
 
 def test_bad_knobs_and_inputs_are_refused(example):

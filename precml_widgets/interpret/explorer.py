@@ -6,7 +6,9 @@
 :func:`~precml_widgets.interpret.active_subspace`). An explanation is given ready, or as a
 builder that the explorer calls once, the first time its model and output are selected, and
 caches. Every other control only slices the cached arrays: the dependence knobs redraw the
-dependence plot, the event knob the waterfall, the colour knob the projection.
+dependence plot, the event knob the waterfall, the colour knob the projection. Each explanation
+keeps its own panes (hidden while another is shown), so switching back to a model redraws only
+what a knob changed since.
 """
 
 from __future__ import annotations
@@ -44,6 +46,13 @@ Builder = Callable[[], Explanation]
 _KNOBS = ("model", "output", "feature", "color_by", "event", "projection_colour")
 _FIGURES = ("beeswarm", "dependence", "waterfall", "spectrum", "loadings", "projection")
 _FIGURES += ("activity", "physics")  # activity scores beside mean |φ|; loadings in physics x
+_ROWS = (("beeswarm", "spectrum"), ("dependence", "loadings"), ("waterfall", "projection"))
+_ROWS += (("activity", "physics"),)
+
+
+def _names(doc: str, label: str | None = None) -> Any:
+    """A knob whose options are set per explanation (none until one is shown)."""
+    return param.Selector(objects=[], check_on_set=True, allow_None=True, label=label, doc=doc)
 
 
 class InterpretabilityExplorer(pn.viewable.Viewer):
@@ -59,32 +68,10 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
         (True, 'No explanation yet: ')
     """
 
-    model = param.Selector(
-        default=None, objects=[], check_on_set=True, allow_None=True, doc="The model to explain."
-    )
-    output = param.Selector(
-        default=None,
-        objects=[],
-        check_on_set=True,
-        allow_None=True,
-        doc="The model's explained output.",
-    )
-    feature = param.Selector(
-        default=None,
-        objects=[],
-        check_on_set=True,
-        allow_None=True,
-        label="Dependence on",
-        doc="Feature of the dependence plot.",
-    )
-    color_by = param.Selector(
-        default=None,
-        objects=[],
-        check_on_set=True,
-        allow_None=True,
-        label="Coloured by",
-        doc="Colour of the dependence plot.",
-    )
+    model = _names("The model to explain.")
+    output = _names("The model's explained output.")
+    feature = _names("Feature of the dependence plot.", "Dependence on")
+    color_by = _names("Colour of the dependence plot.", "Coloured by")
     event = param.Integer(
         default=0, bounds=(0, 0), label="Waterfall of event", doc="Event shown as a waterfall."
     )
@@ -106,12 +93,13 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
             "", sizing_mode="stretch_width", css_classes=["precml-interpret"]
         )
         self.error_pane = pn.pane.Markdown("", styles={"color": "#b00020"})
-        for name in _FIGURES:  # self.beeswarm_pane, ..., self.physics_pane
-            pane = pn.pane.HoloViews(None, css_classes=[f"precml-interpret-{name}"])
-            setattr(self, f"{name}_pane", pane)
+        # per figure, a stack of one pane per explanation: only the shown one's is visible
+        self._stacks = {name: pn.Column() for name in _FIGURES}
+        self._sets: dict[tuple[str, str] | None, dict[str, Any]] = {}
+        self._drawn: dict[tuple[str, str], dict[str, tuple[Any, ...]]] = {}
+        self._use_panes(None)
         self._builders: dict[tuple[str, str], Builder] = {}
         self._cache: dict[tuple[str, str], Explanation] = {}
-        self._figures: dict[tuple[str, str], dict[str, Any]] = {}
         self._hold = False
         super().__init__(**params)
         for key, builder in (builders or {}).items():
@@ -144,7 +132,9 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
         with ``select``, show it."""
         key = self._checked(explanation).key
         self._cache[key] = explanation
-        self._figures.pop(key, None)
+        for name, pane in self._sets.pop(key, {}).items():  # a replaced one is drawn anew
+            self._stacks[name].remove(pane)
+        self._drawn.pop(key, None)
         self._refresh_models(key if select else None)
 
     @contextlib.contextmanager
@@ -201,8 +191,7 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
     def _show_explanation(self) -> None:
         """Set the knobs' ranges for a new explanation and draw every figure."""
         ex = self.explanation
-        for pane in self._panes():
-            pane.visible = ex is not None
+        self._use_panes(None if ex is None else ex.key)
         if ex is None:
             self.summary_pane.object = self.summary()
             return
@@ -226,22 +215,37 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
             self.param.event.bounds = (0, ex.shap.values.shape[0] - 1)
             self.param.projection_colour.objects = colours
             self.param.update(**wanted)
-        if ex.key not in self._figures:  # drawn once per explanation; the knobs never touch them
-            self._figures[ex.key] = {
-                "beeswarm": beeswarm_plot(ex.shap),
-                "spectrum": spectrum_plot(ex.subspace),
-                "loadings": loadings_plot(ex.subspace),
-                "physics": loadings_plot(ex.subspace, basis="physics"),
-                "activity": activity_plot(ex.shap, ex.subspace),
-            }
-        for name, figure in self._figures[ex.key].items():
-            getattr(self, f"{name}_pane").object = figure
+        self._draw("beeswarm", (), lambda: beeswarm_plot(ex.shap))  # once per explanation
+        self._draw("spectrum", (), lambda: spectrum_plot(ex.subspace))
+        self._draw("loadings", (), lambda: loadings_plot(ex.subspace))
+        self._draw("physics", (), lambda: loadings_plot(ex.subspace, basis="physics"))
+        self._draw("activity", (), lambda: activity_plot(ex.shap, ex.subspace))
         self._show_dependence()
         self._show_waterfall()
         self._show_projection()
 
-    def _panes(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f"{name}_pane") for name in _FIGURES)
+    def _use_panes(self, key: tuple[str, str] | None) -> None:
+        """Make ``self.<figure>_pane`` the panes of ``key``'s explanation (made and stacked on
+        its first show) and show them alone (none for ``None``)."""
+        if key not in self._sets:
+            self._sets[key] = {
+                name: pn.pane.HoloViews(None, css_classes=[f"precml-interpret-{name}"])
+                for name in _FIGURES
+            }
+            for name, pane in self._sets[key].items():
+                self._stacks[name].append(pane)
+        for shown, panes in self._sets.items():
+            for name, pane in panes.items():
+                pane.visible = key is not None and shown == key
+                if shown == key:
+                    setattr(self, f"{name}_pane", pane)
+
+    def _draw(self, name: str, knobs: tuple[Any, ...], figure: Callable[[], Any]) -> None:
+        """Draw ``figure()`` in the shown explanation's ``name`` pane unless it shows ``knobs``."""
+        drawn = self._drawn.setdefault(self.explanation.key, {})
+        if drawn.get(name) != knobs:
+            getattr(self, f"{name}_pane").object = figure()
+            drawn[name] = knobs
 
     @param.depends("feature", "color_by", watch=True)
     def _show_dependence(self) -> None:
@@ -251,9 +255,8 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
         # a knob set by hand to a value of no shown explanation draws nothing
         names = () if ex is None else ex.shap.feature_names
         if self.feature in names and self.color_by in names:
-            self.dependence_pane.object = dependence_plot(
-                ex.shap, names.index(self.feature), names.index(self.color_by)
-            )
+            i, j = names.index(self.feature), names.index(self.color_by)
+            self._draw("dependence", (i, j), lambda: dependence_plot(ex.shap, i, j))
 
     @param.depends("event", watch=True)
     def _show_waterfall(self) -> None:
@@ -261,7 +264,8 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
             return
         ex = self.explanation
         if ex is not None and self.event < ex.shap.values.shape[0]:
-            self.waterfall_pane.object = waterfall_plot(ex.shap, self.event)
+            k = self.event
+            self._draw("waterfall", (k,), lambda: waterfall_plot(ex.shap, k))
             self.summary_pane.object = self.summary()
 
     @param.depends("projection_colour", watch=True)
@@ -272,7 +276,7 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
         if ex is not None and (self.projection_colour == "score" or ex.labels is not None):
             by = self.projection_colour
             colour = ex.labels if by == "class" else ex.shap.model_output
-            self.projection_pane.object = projection_plot(ex.subspace, colour, by=by)
+            self._draw("projection", (by,), lambda: projection_plot(ex.subspace, colour, by=by))
 
     def summary(self) -> str:
         """Markdown: the explainer and its measured additivity, the background, the shown
@@ -280,9 +284,9 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
         analytic SHAP values where known, and the caveats that go with these numbers."""
         ex = self.explanation
         if ex is None:
-            return (  # the app's example: 4.2 s on 2 idle cores, 46.9 s on 2 cores at load 5
+            return (  # the app's example: 4.2 s on 2 idle cores, 25 s at load 2.4, 46.9 s at 5
                 "No explanation yet: the example is being computed (4 s measured on two idle "
-                "cores, 47 s on two busy ones)…"
+                "cores, 25-47 s on two busy ones)…"
             )
         r, s, esc = ex.shap, ex.subspace, html.escape
         bg = r.background
@@ -339,10 +343,7 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
             pn.Column(
                 self.error_pane,
                 self.summary_pane,
-                pn.Row(self.beeswarm_pane, self.spectrum_pane),
-                pn.Row(self.dependence_pane, self.loadings_pane),
-                pn.Row(self.waterfall_pane, self.projection_pane),
-                pn.Row(self.activity_pane, self.physics_pane),
+                *(pn.Row(*(self._stacks[name] for name in row)) for row in _ROWS),
                 width=960,
             ),
         )
