@@ -998,7 +998,8 @@ print(
 explained = {label: g["shap"] for label, g in why_groups.items() if g["shap"] is not None}
 why_additivity = max(r.additivity_error for r in [top_real, *explained.values()])
 print(
-    f"additivity: max |base + sum(phi) - score| = {why_additivity:.1e} x std(score) "
+    f"additivity: max |base + sum(phi) - score| = {why_additivity:.1e} x std of the score "
+    "over the background sample "
     "(all 32 coalitions; the network computes in float32)"
 )
 print("caveat:", INTERVENTIONAL_CAVEAT)
@@ -1092,7 +1093,8 @@ why_fired = {
 #   one whose bars stand elsewhere (the angles, the balance of the two pTs) fires for a reason
 #   a pT or HT cut does not have — compare with the equal-rate table of section 5;
 # - the **held-out real** events: a 20 kHz cut already lies in the far tail of the held-out
-#   real events, so expect none or one there (the expected number is printed). The printed line
+#   real events: the fast simulation expects well under one there (the number is printed
+#   above), so most often none passes. The printed line
 #   for the most anomalous real event is the one-event answer: its score split feature by
 #   feature (a log_pt value of 5 is a pT of e⁵ ≈ 150 GeV). With too few real events above
 #   the cut, the "why" of the real data rests on a single event; the fast simulation supplies
@@ -1102,7 +1104,7 @@ why_fired = {
 # interventional game (the additivity error printed is float32 rounding), but that game
 # pairs one muon's pT with another event's η and Δφ, even where the real kinematics
 # correlate them (the caveat printed above); `explain(..., method="partition")` is the
-# observational alternative of `precml_widgets.interpret`.
+# partition (Owen) alternative, which masks correlated features together.
 
 # %% [markdown]
 # ## 7. Explore the operating point interactively

@@ -152,7 +152,8 @@ print(
     f"{100 * uninformative_ratio:.1f} % (must be < 5 %)"
 )
 print(
-    f"additivity error max|Σφ + base − f| / std(f) = {gauss.shap.additivity_error:.1e} "
+    f"additivity error max|Σφ + base − f| / std(f over the background) = "
+    f"{gauss.shap.additivity_error:.1e} "
     f"({gauss.shap.explainer}); first active direction vs the exact w: "
     f"|cos| = {gauss.direction_cosine():.4f}"
 )

@@ -3,7 +3,8 @@
 A model enters through :class:`ScoredModel` (a torch module or a plain callable seen as a
 scalar score of named features); :func:`explain` returns SHAP values with their measured
 additivity error, :func:`active_subspace` the directions along which the score changes most,
-and :func:`save_result` / :func:`load_result` write and read either result (``.npz`` + JSON);
+and :func:`save_result` / :func:`load_result` write and read either result, or a whole
+:class:`Explanation` with its note and caveats (``.npz`` + JSON);
 :func:`save_figure` writes a PNG/SVG summary of an :class:`Explanation` with its caveats.
 :func:`gaussian_classifier_example` (SHAP) and :func:`ridge_example` (active subspaces) are
 worked examples whose exact answers are known; the view
