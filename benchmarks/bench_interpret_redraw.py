@@ -14,8 +14,9 @@ share is measured by ``browser_latency.py --app interpret``), then each knob is 
 * ``projection_colour``: alternates "class" / "score" (the 2-D projection);
 * ``model``: a second explanation is given, the same arrays under another model name (a renamed
   copy: nothing extra is computed), and the model is switched back and forth. The first visit to
-  each model draws its beeswarm, spectrum and loadings (``model_first_visit_ms``); every later
-  switch reuses those figures and redraws only the sliced ones (``model_cached_ms``, median).
+  each model draws all its panes (``model_first_visit_ms``); every later switch shows that
+  model's own panes again and redraws only those whose knobs changed since
+  (``model_cached_ms``, median).
 
 Also recorded: the example's build time (the expensive part, once per server process), the first
 draw, ``os.getloadavg()`` before and after, and the torch threads. Target (issue 13 tests):

@@ -179,7 +179,9 @@ for ax, i in zip(axes, informative, strict=True):
     ax.set(xlabel=f"exact φ({gauss.shap.feature_names[i]})", ylabel="SHAP φ of the network")
     ax.grid(alpha=0.3)
 axes[0].legend(fontsize="small")
-fig.suptitle("Gaussian classes (synthetic inputs): the network's SHAP values against the exact ones")
+fig.suptitle(
+    "Gaussian classes (synthetic inputs): the network's SHAP values against the exact ones"
+)
 plt.show()
 
 # %% [markdown]
@@ -223,7 +225,9 @@ results["ridge"] = {
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.8), layout="constrained")
 j = np.arange(1, sub.eigenvalues.size + 1)
-ax.fill_between(j, *np.clip(sub.eigenvalue_bands, 1e-8, None), alpha=0.3, label="95 % bootstrap band")
+ax.fill_between(
+    j, *np.clip(sub.eigenvalue_bands, 1e-8, None), alpha=0.3, label="95 % bootstrap band"
+)
 ax.plot(j, np.clip(sub.eigenvalues, 1e-8, None), "o-", label="fitted network")
 ax.plot([1, 2], ridge.exact_eigenvalues, "k*", ms=12, label="exact")
 ax.set(yscale="log", xlabel="eigenvalue index j", ylabel="λ_j (score² per σ²)")
@@ -472,7 +476,11 @@ x_ratio = nplm_data[:200]
 exact_phi = explain(exact_ratio, x_ratio, ratio_background, method="exact").values
 ratio_shap = {}
 print(two_sample.describe())
-print(f"{'log-ratio':12s} " + " ".join(f"{'corr ' + n:>9s}" for n in names5) + "  mean |φ| per feature")
+print(
+    f"{'log-ratio':12s} "
+    + " ".join(f"{'corr ' + n:>9s}" for n in names5)
+    + "  mean |φ| per feature"
+)
 for label, ratio_model in ratio_models.items():
     phi = explain(ratio_model, x_ratio, ratio_background, method="exact").values
     corr = [float(np.corrcoef(phi[:, i], exact_phi[:, i])[0, 1]) for i in range(5)]
