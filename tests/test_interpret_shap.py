@@ -120,7 +120,28 @@ def test_exact_linear_logit_gives_the_closed_form():
         np.testing.assert_allclose(r.values, truth, atol=1e-6, err_msg=method)
         np.testing.assert_allclose(r.base_values, linear(torch.tensor(bg.data)).mean().item())
         assert r.additivity_error < 1e-6
-    assert r.exact is False and explain(model, x, bg, method="exact").exact is True
+    assert explain(model, x, bg, method="exact").exact is True
+    # Kernel's default budget (2 d + 2048 = 2064) covers all 2**8 - 2 coalitions: complete
+    assert r.exact is True and "exact Shapley" in r.guarantee
+    sampled = explain(model, x, bg, method="kernel", n_samples=64)
+    assert sampled.exact is False and "sampling estimate" in sampled.guarantee
+
+
+def test_complete_kernel_equals_direct_enumeration():
+    # a non-additive score on 5 features: Kernel SHAP with n_samples >= 2**5 - 2 against the
+    # Shapley values enumerated from their definition (tests/shapley_truth.py, no shap)
+    from shapley_truth import exact_shapley
+
+    def f(z: np.ndarray) -> np.ndarray:
+        return z[:, 0] * z[:, 1] + np.sin(z[:, 2]) * z[:, 3] ** 2 + z[:, 4]
+
+    model = ScoredModel(f, tuple("abcde"))
+    rng = np.random.default_rng(5)
+    bg = background_sample(rng.normal(size=(100, 5)), 20, seed=1, source="toy")
+    x = rng.normal(size=(6, 5))
+    result = explain(model, x, bg, method="kernel", n_samples=64)
+    assert result.exact is True
+    np.testing.assert_allclose(result.values, exact_shapley(f, x, bg.data), atol=1e-10)
 
 
 def test_trained_classifier_matches_exact_shap():

@@ -322,9 +322,10 @@ def test_trigger_bookkeeping(nb):
 @pytest.mark.notebook
 @pytest.mark.slow
 def test_why_fired_shap_values_are_the_exact_shapley_values_of_the_shipped_autoencoder(nb):
-    """Section 6(d): exact SHAP (shap's exact explainer) against a separate enumeration of all
-    2**5 coalitions (``tests/shapley_truth.py``) of the shipped autoencoder's score on the
-    recorded background; the group counts against numpy recounts from the saved scores."""
+    """Section 6(d): exact SHAP (Kernel SHAP over every coalition) against a separate
+    enumeration of all 2**5 coalitions (``tests/shapley_truth.py``) of the shipped
+    autoencoder's score on the recorded background; the group counts against numpy recounts
+    from the saved scores."""
     from shapley_truth import coalition_values, exact_shapley
 
     from precml_widgets.anomaly import FEATURE_NAMES, anomaly_scores
@@ -346,7 +347,8 @@ def test_why_fired_shap_values_are_the_exact_shapley_values_of_the_shipped_autoe
     bkg = sc[f"autoencoder__{BKG}"]
     assert len(np.unique(bg, axis=0)) == 100
     assert abs(score(bg).mean() - bkg.mean()) <= 5 * bkg.std() / np.sqrt(100)
-    assert why["method"] == "exact" and why["seeds"]["background"] == P["seed"] + 30
+    assert why["method"] == "kernel" and why["n_samples"] >= 2**5 - 2 and why["exact"] is True
+    assert why["seeds"]["background"] == P["seed"] + 30
 
     # groups: each threshold is numpy's inverted-CDF quantile of the saved background scores
     # at its rate, each n a numpy recount of the saved scores above it
@@ -397,7 +399,9 @@ def test_why_fired_shap_values_are_the_exact_shapley_values_of_the_shipped_autoe
         phi = np.asarray(e["phi"])
         tol_score = tol + ulps * abs(e["score"])
         assert score(x)[0] == pytest.approx(e["score"], abs=tol_score)
-        assert phi == pytest.approx(exact_shapley(score, x, bg)[0], abs=tol)
+        # Kernel SHAP solves a weighted least-squares problem over the 32 coalitions' float32
+        # means: its rounding reaches ~5e-6 of the score (7.8e-6 seen at a score of ~9)
+        assert phi == pytest.approx(exact_shapley(score, x, bg)[0], abs=tol + 1e-5 * e["score"])
         assert e["base_value"] == pytest.approx(base_truth, abs=tol)
         assert e["base_value"] + phi.sum() == pytest.approx(e["score"], abs=tol_score)
     # each explained group's additivity error, relative to its score spread: float32 rounding

@@ -71,6 +71,9 @@ _GUARANTEES = {
     "partition": "Owen values, additive by construction; exact for the chosen hierarchy.",
     "kernel": "additivity is a constraint of the weighted regression; the values are a "
     "sampling estimate (Kernel SHAP).",
+    "kernel, complete": "every one of the 2**d - 2 proper coalitions is in Kernel SHAP's "
+    "regression (n_samples >= 2**d - 2): the exact Shapley values of the interventional game "
+    "on this background, additive to rounding.",
     "deep": "DeepLIFT-rescale averaged over the background: additive only when every operation "
     "is one DeepExplainer supports (Linear, ReLU, ...); a functional op, a module used twice "
     "or a non-linear output reduction breaks it. Read the measured additivity error.",
@@ -155,7 +158,8 @@ class ShapResult:
         output_scale: std of f over the background events (>= :data:`MIN_BACKGROUND`), in
             the score's units; 1.0 when that is 0 (a constant model: the error is then
             absolute).
-        exact: True only for the exact explainer (all coalitions evaluated).
+        exact: True when every coalition was evaluated: the exact explainer, or Kernel SHAP
+            with ``n_samples >= 2**d - 2``.
         guarantee: what the explainer guarantees for this model.
         caveat: the interventional (or partition) caveat that goes with these values.
         n_samples: the explainer's sample budget (0 where it takes none).
@@ -321,6 +325,8 @@ def explain(
         n = defaults[method] if n_samples is None else require_int("n_samples", n_samples, low=2)
     else:
         n = 0
+    # shap's KernelExplainer enumerates every coalition when its budget covers them all
+    complete = method == "kernel" and n >= 2**d - 2
     runner = _torch_values if method in ("deep", "gradient") else _agnostic_values
     values, base = runner(model, table, background, method, n, seed)
     f = model.score(table)
@@ -341,8 +347,8 @@ def explain(
         model_name=model.name,
         additivity_error=error,
         output_scale=scale,
-        exact=method == "exact",
-        guarantee=_GUARANTEES[method],
+        exact=method == "exact" or complete,
+        guarantee=_GUARANTEES["kernel, complete" if complete else method],
         caveat=PARTITION_CAVEAT if method == "partition" else INTERVENTIONAL_CAVEAT,
         n_samples=n,
         seed=seed,
