@@ -32,6 +32,7 @@ __all__ = [
     "GAMMA_Z_GEV",
     "G_FERMI_GEV2",
     "HBARC2_PB_GEV2",
+    "HELICITIES",
     "M_Z_GEV",
     "SIN2_THETA_W",
     "V_LEPTON",
@@ -41,6 +42,7 @@ __all__ = [
     "dsigma_dcos_pb",
     "ee_mumu",
     "forward_backward_asymmetry",
+    "helicity_amplitudes",
     "sigma_total_pb",
     "sqrt_s_window",
     "z_partial_width_gev",
@@ -85,14 +87,47 @@ class EnvelopeError(PrecmlError, RuntimeError):
 # --------------------------------------------------------------------------- Born cross section
 
 
+#: The four helicity combinations (electron, muon chirality) of the massless process.
+HELICITIES: tuple[str, ...] = ("LL", "RR", "LR", "RL")
+#: Chiral couplings to the Z in the normalisation of ``kappa``: ``g_L = V + A``, ``g_R = V - A``.
+_G = {"L": _V_L + _A_L, "R": _V_L - _A_L}
+
+
+def _helicity(s: Array) -> dict[str, npt.NDArray[np.complex128]]:
+    """``A_ij(s) = Q_e Q_mu + g_i g_j chi(s)``, ``chi = kappa s / (s - M_Z^2 + i M_Z Gamma_Z)``."""
+    chi = _KAPPA * s / (s - _MZ2 + 1j * _MG)
+    return {h: _Q_F * _Q_F + _G[h[0]] * _G[h[1]] * chi for h in HELICITIES}
+
+
 def _xy(s: Array) -> tuple[Array, Array]:
-    """The (1 + cos^2) and 2 cos coefficients X(s), Y(s) of Ellis-Stirling-Webber."""
-    d = (s - _MZ2) ** 2 + _MG**2
-    chi1 = _KAPPA * s * (s - _MZ2) / d
-    chi2 = _KAPPA**2 * s * s / d
-    x = _Q_F**2 - 2.0 * _Q_F * _V_L * _V_L * chi1 + (_A_L**2 + _V_L**2) ** 2 * chi2
-    y = -2.0 * _Q_F * _A_L * _A_L * chi1 + 4.0 * _A_L**2 * _V_L**2 * chi2
-    return x, y
+    """The (1 + cos^2) and 2 cos coefficients X(s), Y(s) of Ellis-Stirling-Webber, from the
+    helicity amplitudes: ``X = (S_same + S_opp) / 4``, ``Y = (S_same - S_opp) / 4`` with
+    ``S_same = |A_LL|^2 + |A_RR|^2`` (the (1 + c)^2 term) and ``S_opp = |A_LR|^2 + |A_RL|^2``."""
+    a = _helicity(s)
+    same = np.abs(a["LL"]) ** 2 + np.abs(a["RR"]) ** 2
+    opposite = np.abs(a["LR"]) ** 2 + np.abs(a["RL"]) ** 2
+    return (same + opposite) / 4.0, (same - opposite) / 4.0
+
+
+def helicity_amplitudes(sqrt_s: npt.ArrayLike) -> dict[str, npt.NDArray[np.complex128]]:
+    """The reduced helicity amplitudes ``A_ij`` (i: e-, j: mu- chirality) at ``sqrt_s`` (GeV).
+
+    ``dsigma/dcos = (pi alpha^2 / (8 s)) [(1 + c)^2 (|A_LL|^2 + |A_RR|^2)
+    + (1 - c)^2 (|A_LR|^2 + |A_RL|^2)]`` with ``A_ij = Q_e Q_mu + g_i g_j chi(s)``, photon
+    exchange normalised to 1, ``g_L = V + A`` and ``g_R = V - A`` (``V``, ``A`` as in
+    :func:`dsigma_dcos_pb`), ``chi = kappa s / (s - M_Z^2 + i M_Z Gamma_Z)``. This is the form in
+    which four-lepton contact terms add to each amplitude (E. Eichten, K. Lane, M. Peskin, Phys.
+    Rev. Lett. 50 (1983) 811); it equals the X(s), Y(s) form of :func:`dsigma_dcos_pb`.
+
+    Returns:
+        ``{"LL": ..., "RR": ..., "LR": ..., "RL": ...}``, complex arrays shaped like ``sqrt_s``.
+
+    Example:
+        >>> a = helicity_amplitudes(10.0)  # far below the Z: photon exchange, A_ij ~ 1
+        >>> [round(float(abs(a[h])), 3) for h in HELICITIES]
+        [0.995, 0.996, 1.004, 1.004]
+    """
+    return _helicity(_as_sqrt_s(sqrt_s) ** 2)
 
 
 def _as_sqrt_s(sqrt_s: npt.ArrayLike) -> Array:
