@@ -895,8 +895,8 @@ print("caveat:", BACKGROUND_CAVEAT)
 # With 5 features there are only 2⁵ = 32 coalitions of features: with a budget of 64,
 # shap's KernelExplainer puts every one of them in its regression, so these are the Shapley
 # values themselves (no sampling), and base + Σφ equals the score to rounding. (Its exact
-# explainer gives the same numbers but compiles code with numba, ~140 MB more memory: this
-# notebook is close to Binder's 2 GB.) A feature left out of a coalition takes its value from a background event: 100
+# explainer gives the same numbers but compiles code with numba: with it, the teaching run's
+# peak memory was 2026 MB instead of 1983 MB, too close to Binder's 2 GB.) A feature left out of a coalition takes its value from a background event: 100
 # fast-simulated background events drawn with a seed derived from `seed`. So φ answers
 # "which features make this event score higher than a typical background event?", and the
 # base value is the mean score of the background sample. Three kinds of events are explained

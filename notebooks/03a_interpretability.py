@@ -44,10 +44,10 @@
 # | `n_background` | fast-simulated background events that set the trigger thresholds (section 3) | yes (coarser thresholds) |
 # | `n_signal` | events per simulated resonance signal (section 3) | yes |
 # | `n_trigger_events` | most events explained per group in sections 3 and 4 (each firmware call is slower) | yes |
-# | `firmware_widths` | fixed-point widths W of the firmware compared in section 4 (one g++ build each) | yes (fewer builds) |
+# | `firmware_widths` | fixed-point widths W of the firmware compared in sections 4 and 6 (two g++ builds each, ~5 s apiece) | yes (fewer builds) |
 # | `nplm_events` | reference and data events of the NPLM fit (section 5) | yes |
 # | `n_tagger_events` | synthetic jet-tagger inputs explained in section 6 | yes |
-# | `n_tagger_firmware_events` | of those, the events explained through the tagger's firmware (section 6; ~1 s each per width) | yes |
+# | `n_tagger_firmware_events` | of those, the events explained through the tagger's firmware (section 6; ~1 s each per width, plus the build) | yes |
 # | `seed` | master seed | — |
 # | `results_path` | JSON file for the recorded numbers; `None` writes nothing | — |
 

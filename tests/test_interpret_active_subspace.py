@@ -53,13 +53,17 @@ def test_fitted_ridge_recovers_both_directions():
     # λ1 and λ2 near their closed forms (the short fit loses up to 16 % of λ1)
     assert checks["lam1"] == pytest.approx((1 + np.exp(-2)) / 2, rel=0.25)
     assert checks["lam2"] == pytest.approx(0.04, rel=0.2)
-    # activity scores (Constantine & Diaz) against the closed form λ1 a_i² + λ2 b_i²: the short
-    # fit flattens λ1 by up to 16 %, so a tolerance of 20 % of the largest score
+    # activity scores (Constantine & Diaz) against the closed form, term by term: the k = 1
+    # score against λ1 a_i², the k = 2 minus k = 1 scores against λ2 b_i². Over seeds 0..4 the
+    # largest deviations were 7-17 % (λ1 term: the short fit flattens λ1) and 6-10 % (λ2
+    # term) of the term's largest value; the tolerances are 25 % and 20 %.
     ex = ridge_example(n_events=10_000, epochs=4, seed=0)
-    exact_activity = RIDGE_EIGENVALUES[0] * ex.a**2 + RIDGE_EIGENVALUES[1] * ex.b**2
-    np.testing.assert_allclose(
-        ex.subspace.activity_scores, exact_activity, atol=0.2 * exact_activity.max()
-    )
+    assert ex.subspace.n_active == 2
+    first = active_subspace(ex.model, ex.x, n_active=1, seed=0).activity_scores
+    second = ex.subspace.activity_scores - first
+    lam1, lam2 = RIDGE_EIGENVALUES
+    np.testing.assert_allclose(first, lam1 * ex.a**2, atol=0.25 * lam1 * np.max(ex.a**2))
+    np.testing.assert_allclose(second, lam2 * ex.b**2, atol=0.2 * lam2 * np.max(ex.b**2))
     # the shipped constants are the closed forms written out above
     assert RIDGE_EIGENVALUES == pytest.approx(((1 + np.exp(-2)) / 2, 0.04))
 

@@ -291,7 +291,11 @@ def test_damaged_or_foreign_files_are_refused_by_name(tmp_path, data):
         load_result(tmp_path / "s")
     for broken, match in (
         ({**good, "fields": {k: v for k, v in good["fields"].items() if k != "seed"}}, "KeyError"),
-        ({k: v for k, v in good.items() if k != "fields"}, "KeyError: 'fields'"),
+        ({k: v for k, v in good.items() if k != "fields"}, "not an interpretability result"),
+        ({**good, "fields": [1]}, "not an interpretability result"),
+        ({**good, "format": True}, "not an interpretability result"),
+        ({**good, "fields": {**good["fields"], "feature_names": 5}}, "feature_names"),
+        ({**good, "fields": {**good["fields"], "model_name": 3}}, "model_name"),
         ({**good, "format": FORMAT_VERSION + 1}, r"format 1 or 2 .*format 3\)"),
         ([1, 2], "not an interpretability result"),
     ):

@@ -142,7 +142,10 @@ def test_activity_and_physics_loadings_data():
     np.testing.assert_array_equal(phys, s.directions_physical[:, :2])
     w = ex.exact_gradient  # in the physics features x, the first direction is ± w / |w|
     np.testing.assert_allclose(np.abs(phys[:, 0]), np.abs(w) / np.linalg.norm(w), atol=1e-6)
-    assert "physics features" in plots.loadings_plot(s, basis="physics").opts.get().kwargs["title"]
+    assert (
+        "per unit of each feature"
+        in plots.loadings_plot(s, basis="physics").opts.get().kwargs["title"]
+    )
     with pytest.raises(InvalidInputError, match="basis"):
         plots.loadings_plot(s, basis="raw")
 
@@ -310,5 +313,5 @@ def test_summary_figure_downloads(example):
     assert view.figure_file("png").getvalue()[:4] == b"\x89PNG"
     svg = view.figure_file("svg").getvalue()
     assert b"synthetic inputs" in svg and b"gradients by autograd" in svg
-    assert b"activity score (k = 1)" in svg and b"w1 in the physics features" in svg
+    assert b"activity score (k = 1)" in svg and b"w1 per unit of each physics feature" in svg
     assert InterpretabilityExplorer().figure_file("png").getvalue() == b""

@@ -9,8 +9,8 @@ Serve it with::
 Each session opens on the precomputed example of
 :func:`~precml_widgets.interpret.examples.gaussian_classifier_example`: a network trained on two
 synthetic Gaussian classes whose optimal logit is linear, so its exact SHAP values and active
-direction are known. Building it with :data:`DEFAULT` took 4.2 s on two idle cores (load 0.8),
-25 s on two cores at load 2.4 and 46.9 s at load 5 (``benchmarks/bench_interpret_redraw.py``);
+direction are known. Building it with :data:`DEFAULT` took 4.2 s on two idle cores (load 0.8)
+and 25 s at load 2.4 (``benchmarks/bench_interpret_redraw.py`` measures it on your machine);
 ``PRECML_APP_CONFIG=fast`` uses :data:`FAST`. It is computed once per server process, in a
 background thread started by the first visit (or by ``--warm``), and shared by every session:
 the page shows a notice until it is ready.

@@ -284,10 +284,7 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
         analytic SHAP values where known, and the caveats that go with these numbers."""
         ex = self.explanation
         if ex is None:
-            return (  # the app's example: 4.2 s on 2 idle cores, 25 s at load 2.4, 46.9 s at 5
-                "No explanation yet: the example is being computed (4 s measured on two idle "
-                "cores, 25-47 s on two busy ones)…"
-            )
+            return "No explanation yet: it is being computed…"
         r, s, esc = ex.shap, ex.subspace, html.escape
         bg = r.background
         k = self.event
@@ -297,7 +294,8 @@ class InterpretabilityExplorer(pn.viewable.Viewer):
             "|:--|:--|",
             f"| model · output | {esc(ex.model)} · {esc(ex.output)} |",
             f"| explainer | {esc(r.explainer)} on {r.values.shape[0]} events |",
-            f"| additivity error max\\|Σφ + base − f\\| / std f | {r.additivity_error:.2e} |",
+            f"| additivity error max\\|Σφ + base − f\\| / std f over the background | "
+            f"{r.additivity_error:.2e} |",
             f"| background | {bg.size} events, seed {bg.seed}, {esc(bg.source)} |",
             f"| event {k}: f(x), base, Σφ | {r.model_output[k]:.4g}, {r.base_values[k]:.4g}, "
             f"{r.values[k].sum():.4g} |",

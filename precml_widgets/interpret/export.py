@@ -150,7 +150,23 @@ def _build(cls: type, meta: dict[str, Any], prefix: str, arrays: Any) -> Any:
             kwargs[item.name] = tuple(meta[item.name])
         else:
             kwargs[item.name] = meta[item.name]
+        _check_type(item.name, kwargs[item.name], str(item.type))
     return cls(**kwargs)
+
+
+def _check_type(name: str, value: Any, annotation: str) -> None:
+    """Refuse a JSON value whose type is not the field's (e.g. a number for feature names)."""
+    scalar = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+    if annotation in scalar:
+        ok = isinstance(value, scalar[annotation]) and (
+            annotation == "bool" or not isinstance(value, bool)
+        )
+    elif annotation.startswith("tuple[str"):
+        ok = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+    else:
+        return
+    if not ok:
+        raise TypeError(f"field {name!r} must be {annotation}, got {type(value).__name__}")
 
 
 def load_result(path: str | os.PathLike[str]) -> Result:
@@ -178,7 +194,9 @@ def load_result(path: str | os.PathLike[str]) -> Result:
     if (
         not isinstance(meta, dict)
         or meta.get("kind") not in _KINDS
+        or type(meta.get("format")) is not int
         or meta.get("format") not in _READABLE
+        or not isinstance(meta.get("fields"), dict)
     ):
         info = (meta.get("kind"), meta.get("format")) if isinstance(meta, dict) else (None, None)
         raise InvalidInputError(
@@ -196,7 +214,7 @@ def load_result(path: str | os.PathLike[str]) -> Result:
     try:
         with np.load(npz_path, allow_pickle=False) as arrays:
             return _build(_KINDS[meta["kind"]], meta["fields"], "", arrays)
-    except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise InvalidInputError(
             f"cannot load {os.fspath(json_path)!r} with {os.fspath(npz_path)!r}: "
             f"{type(exc).__name__}: {exc} (a missing or malformed field); {rewrite}"

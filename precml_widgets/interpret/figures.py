@@ -7,7 +7,7 @@ their bootstrap bands, the loadings of the first two directions, and each featur
 score beside its mean ``|φ|`` (each divided by its largest value). The footer carries what
 must travel with the numbers: the explainer and its measured additivity error, the background
 (size, seed, source), how the subspace's gradients were taken, the first direction in the
-physics features, the interventional/observational caveat and the explanation's note
+physics features, the interventional (or partition) caveat and the explanation's note
 (e.g. "synthetic inputs"). Matplotlib's Agg and SVG backends draw it: no browser, no network.
 """
 
@@ -62,12 +62,15 @@ def _caption(explanation: Explanation) -> str:
         f"{n} {v:+.2f}"
         for n, v in zip(sub.feature_names, sub.directions_physical[:, 0], strict=True)
     )
+    units = ", ".join(u or "no unit" for u in sub.units)
     lines = [
         f"{explanation.model} · {explanation.output} · {shap.values.shape[0]} events · "
-        f"explainer {shap.explainer} (additivity error {shap.additivity_error:.1e} of std f) · "
+        f"explainer {shap.explainer} (additivity error {shap.additivity_error:.1e} of std f "
+        "over the background) · "
         f"background {bg.data.shape[0]} events, seed {bg.seed}, from {bg.source}",
         f"active subspace: gradients by {gradient_note(sub)}; "
-        f"w1 in the physics features (unit norm): {w1}",
+        f"w1 per unit of each physics feature ({units}; unit norm, so the relative sizes "
+        f"depend on the units): {w1}",
         shap.caveat,
     ]
     if explanation.note:

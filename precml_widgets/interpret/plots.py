@@ -217,7 +217,8 @@ def loadings_plot(
 ) -> hv.Bars:
     """The loadings of the first ``n_directions`` eigenvectors on each feature: in the
     standardised features z (``subspace.eigenvectors``) or, with ``basis="physics"``, in the
-    physics features x (``subspace.directions_physical``, each column of unit norm)."""
+    physics features x (``subspace.directions_physical``, each column of unit norm; its
+    components are per unit of each feature, so their relative sizes depend on the units)."""
     hv = _hv()
     n_directions = require_int("n_directions", n_directions, low=1, high=len(subspace.eigenvalues))
     basis = require_choice("basis", basis, ("standardised", "physics"))
@@ -228,7 +229,11 @@ def loadings_plot(
         for j in range(n_directions)
     ]
     return hv.Bars(rows, ["feature", "direction"], "loading").opts(
-        title=f"loadings of the first {n_directions} directions ({basis} features)",
+        title=(
+            f"loadings of the first {n_directions} directions ({basis} features)"
+            if basis == "standardised"
+            else f"first {n_directions} directions per unit of each feature (unit-dependent)"
+        ),
         multi_level=False,
         color="direction",
         cmap=["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"],

@@ -350,6 +350,6 @@ def explain(
         exact=method == "exact" or complete,
         guarantee=_GUARANTEES["kernel, complete" if complete else method],
         caveat=PARTITION_CAVEAT if method == "partition" else INTERVENTIONAL_CAVEAT,
-        n_samples=n,
+        n_samples=min(n, 2**d - 2) if method == "kernel" else n,
         seed=seed,
     )
