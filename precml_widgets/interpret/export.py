@@ -156,13 +156,11 @@ def _build(cls: type, meta: dict[str, Any], prefix: str, arrays: Any) -> Any:
 
 def _check_type(name: str, value: Any, annotation: str) -> None:
     """Refuse a JSON value whose type is not the field's (e.g. a number for feature names)."""
-    scalar = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
-    if annotation in scalar:
-        ok = isinstance(value, scalar[annotation]) and (
-            annotation == "bool" or not isinstance(value, bool)
-        )
+    scalar = {"str": {str}, "int": {int}, "float": {int, float}, "bool": {bool}}
+    if annotation in scalar:  # exact JSON types: a bool is not an int here
+        ok = type(value) in scalar[annotation]
     elif annotation.startswith("tuple[str"):
-        ok = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+        ok = type(value) is tuple and all(type(v) is str for v in value)
     else:
         return
     if not ok:
