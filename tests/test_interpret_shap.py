@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from precml_widgets.interpret import ScoredModel, background_sample, explain
+from precml_widgets.interpret import (
+    ScoredModel,
+    background_sample,
+    explain,
+    train_classifier_net,
+)
 
 D = 8
 #: class-1 mean minus class-0 mean per feature (features 4..7 carry no information)
@@ -33,39 +38,12 @@ def sample(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def train_classifier(
-    seed: int,
-    n: int = 300_000,
-    epochs: int = 2,
-    hidden: int = 32,
-    weight_decay: float = 0.0,
-    batch: int = 512,
-) -> ScoredModel:
-    """A 8-h-h-1 ReLU net trained with BCE (AdamW, cosine schedule); its output is the logit."""
-    rng = np.random.default_rng(seed)
-    x, y = sample(n, rng)
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    torch.manual_seed(seed)
-    layers = [torch.nn.Linear(D, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden)]
-    layers += [torch.nn.ReLU(), torch.nn.Linear(hidden, 1)]
-    net = torch.nn.Sequential(*layers) if hidden else torch.nn.Sequential(torch.nn.Linear(D, 1))
-    # fold the standardisation into the first layer, so the model takes physics units
-    xt = torch.tensor((x - mean) / std, dtype=torch.float32)
-    yt = torch.tensor(y, dtype=torch.float32)[:, None]
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * -(-n // batch))
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        for idx in torch.randperm(n, generator=gen).split(batch):
-            opt.zero_grad()
-            torch.nn.functional.binary_cross_entropy_with_logits(net(xt[idx]), yt[idx]).backward()
-            opt.step()
-            sched.step()
-    with torch.no_grad():
-        first = net[0]
-        first.bias -= first.weight @ torch.tensor(mean / std, dtype=torch.float32)
-        first.weight /= torch.tensor(std, dtype=torch.float32)
-    return ScoredModel(net.eval(), NAMES, units=("GeV",) * D, name="classifier")
+def train_classifier(seed: int, n: int = 300_000, epochs: int = 2) -> ScoredModel:
+    """The package's 8-32-32-1 ReLU trainer (BCE) on ``n`` events of this module's classes;
+    its output is the logit."""
+    x, y = sample(n, np.random.default_rng(seed))
+    net = train_classifier_net(x, y, epochs=epochs, seed=seed)
+    return ScoredModel(net, NAMES, units=("GeV",) * D, name="classifier")
 
 
 def exact_phi(x: np.ndarray, background: np.ndarray) -> np.ndarray:

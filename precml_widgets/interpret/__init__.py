@@ -24,6 +24,7 @@ from precml_widgets.interpret.examples import (
     exact_logit_weights,
     gaussian_classes,
     gaussian_classifier_example,
+    train_classifier_net,
 )
 from precml_widgets.interpret.explanation import Explanation
 from precml_widgets.interpret.export import FORMAT_VERSION, load_result, result_paths, save_result
@@ -92,4 +93,5 @@ __all__ = [
     "save_result",
     "standardised_gradients",
     "summary_figure",
+    "train_classifier_net",
 ]

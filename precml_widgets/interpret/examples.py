@@ -36,6 +36,7 @@ __all__ = [
     "exact_logit_weights",
     "gaussian_classes",
     "gaussian_classifier_example",
+    "train_classifier_net",
 ]
 
 #: Class-0 means per feature (GeV).
@@ -69,9 +70,13 @@ def gaussian_classes(
     return x + y[:, None] * GAUSSIAN_DELTA * GAUSSIAN_SIGMA, y
 
 
-def _train(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], epochs: int, seed: int) -> object:
-    """An 8-32-32-1 ReLU network fitted with BCE (AdamW, cosine schedule) on CPU; the
-    standardisation is folded into its first layer, so it takes features in GeV."""
+def train_classifier_net(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], *, epochs: int = 2, seed: int = 0
+) -> object:
+    """A d-32-32-1 ReLU network fitted with BCE (AdamW, cosine schedule, batches of 512) on
+    CPU to events ``x`` (n, d) and labels ``y`` (n,) in {0, 1}; the standardisation is folded
+    into its first layer, so it takes features in their physics units. Returns the torch
+    module in eval mode; its output is the logit."""
     torch = require("torch", "interpret", "the Gaussian classifier example")
     d, hidden, batch = x.shape[1], 32, 512
     mean, std = x.mean(axis=0), x.std(axis=0)
@@ -145,7 +150,10 @@ def gaussian_classifier_example(
     x_train, y_train = gaussian_classes(n_train, rng)
     units = ("GeV",) * GAUSSIAN_MEAN.size
     model = ScoredModel(
-        _train(x_train, y_train, epochs, seed), _NAMES, units=units, name="Gaussian classifier"
+        train_classifier_net(x_train, y_train, epochs=epochs, seed=seed),
+        _NAMES,
+        units=units,
+        name="Gaussian classifier",
     )
     pool, _ = gaussian_classes(max(4 * background_size, 400), rng)
     bg = background_sample(
