@@ -1,0 +1,113 @@
+"""SMEFT inference on e+e- -> mu+mu-: exact likelihoods, parametrized classifiers, and NLE.
+
+:mod:`~precml_widgets.inference.smeft` adds four-lepton contact terms to the helicity
+amplitudes of :mod:`precml_widgets.integration.ee_mumu` (the cross section is exactly quadratic
+in the Wilson coefficients); a :class:`Measurement` states energies, luminosities and
+acceptance and optionally a :class:`Smearing` of angle and mass;
+:func:`event_density` is its exact event density and :func:`sample_events` draws its exact
+events; :class:`EFTProblem` picks the
+free coefficients and their box. The expected likelihoods (:func:`unbinned_expected_q`,
+:func:`binned_expected_q`) give regions (:func:`expected_region`) and one-parameter limits;
+:func:`train_ratio` fits the quadratic or the plain parametrized classifier to a
+:func:`make_training_set`, and :func:`ratio_accuracy` scores a learned ratio on the exact
+contour.
+This package imports neither Panel nor HoloViews.
+"""
+
+from __future__ import annotations
+
+from precml_widgets.inference.accuracy import RatioAccuracy, ratio_accuracy
+from precml_widgets.inference.classifiers import (
+    CLASSIFIER_KINDS,
+    LearnedRatio,
+    build_network,
+    pair_products,
+)
+from precml_widgets.inference.density import (
+    bin_terms,
+    density_terms,
+    event_density,
+    quadrature_nodes,
+    require_events,
+)
+from precml_widgets.inference.events import EventSample, sample_events
+from precml_widgets.inference.likelihood import (
+    ExactRatio,
+    ExpectedQ,
+    RatioModel,
+    binned_expected_q,
+    exact_expected_q,
+    unbinned_expected_q,
+)
+from precml_widgets.inference.measurement import LEP2, LEP2_SMEARED, Measurement, sigma_terms
+from precml_widgets.inference.problem import EFTProblem, default_problem
+from precml_widgets.inference.region import (
+    Region,
+    expected_region,
+    one_parameter_limits,
+    unit_directions,
+)
+from precml_widgets.inference.smearing import Smearing, accepted_shape_integrals, smeared_shapes
+from precml_widgets.inference.smeft import (
+    DEFAULT_LAMBDA_GEV,
+    WILSON_COEFFICIENTS,
+    WILSON_HELICITY,
+    angular_shapes,
+    dsigma_dcos_smeft_pb,
+    quadratic_terms,
+    require_coefficients,
+    shape_terms,
+)
+from precml_widgets.inference.training import (
+    TrainingSet,
+    make_training_set,
+    train_ratio,
+    training_points,
+)
+
+__all__ = [
+    "CLASSIFIER_KINDS",
+    "DEFAULT_LAMBDA_GEV",
+    "LEP2",
+    "LEP2_SMEARED",
+    "WILSON_COEFFICIENTS",
+    "WILSON_HELICITY",
+    "EFTProblem",
+    "EventSample",
+    "ExactRatio",
+    "ExpectedQ",
+    "LearnedRatio",
+    "Measurement",
+    "RatioAccuracy",
+    "RatioModel",
+    "Region",
+    "Smearing",
+    "TrainingSet",
+    "accepted_shape_integrals",
+    "angular_shapes",
+    "bin_terms",
+    "binned_expected_q",
+    "build_network",
+    "default_problem",
+    "density_terms",
+    "dsigma_dcos_smeft_pb",
+    "event_density",
+    "exact_expected_q",
+    "expected_region",
+    "make_training_set",
+    "one_parameter_limits",
+    "pair_products",
+    "quadratic_terms",
+    "quadrature_nodes",
+    "ratio_accuracy",
+    "require_coefficients",
+    "require_events",
+    "sample_events",
+    "shape_terms",
+    "sigma_terms",
+    "smeared_shapes",
+    "train_ratio",
+    "training_points",
+    "unbinned_expected_q",
+    "unit_directions",
+]
