@@ -15,7 +15,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from scipy import integrate, optimize, special, stats
-from test_inference_physics import independent_dsigma_pb, independent_strengths
+from test_inference_physics import (
+    accepted_truth,
+    independent_dsigma_pb,
+    independent_strengths,
+)
 
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference import (
@@ -25,6 +29,7 @@ from precml_widgets.inference import (
     EFTProblem,
     ExpectedQ,
     Measurement,
+    Smearing,
     bin_terms,
     binned_expected_q,
     default_problem,
@@ -134,6 +139,34 @@ def test_bin_terms_sum_to_the_expected_events(measurement: Measurement) -> None:
     if measurement.smearing is None:  # the windows are the energies
         assert np.allclose(nu.sum(axis=1), total, rtol=1e-12)
         assert np.allclose(nu, independent_bins(coefficients, 7), rtol=1e-10)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="density.bin_terms integrates each cos bin with 16 Gauss-Legendre nodes; the smeared "
+    "shapes grow as 1 / sqrt(1 - c^2) towards |c| = 1, so an acceptance edge near 1 loses "
+    "accuracy (measured: -3.5e-4 with one bin, -2.5e-5 with 10, at cos_max = 0.999)",
+)
+def test_smeared_bin_terms_are_accurate_near_full_acceptance() -> None:
+    # truth: the accepted integrals from Gaussian CDFs over arcs (adaptive quadrature)
+    measurement = Measurement((189.0,), (1.0,), cos_max=0.999, smearing=Smearing(0.05, 0.02))
+    same, opposite = independent_strengths(189.0, np.zeros(4))
+    accepted = accepted_truth(0.05, 0.999)
+    truth = float(same * accepted[0] + opposite * accepted[1])
+    assert bin_terms(measurement, 1)[0].sum() == pytest.approx(truth, rel=1e-9)
+
+
+@pytest.mark.xfail(
+    raises=InvalidInputError,
+    strict=True,
+    reason="density.quadrature_nodes spans the mass over energies +- 8 sigma, below 0 GeV for "
+    "mass_rel > 1/8, which Smearing accepts (up to 0.2); require_events then refuses its own "
+    "nodes ('the dimuon mass ... must be > 0 GeV')",
+)
+def test_exact_q_builds_for_every_accepted_mass_resolution() -> None:
+    measurement = Measurement((182.7, 188.6), (230.0, 700.0), smearing=Smearing(0.05, 0.15))
+    problem = EFTProblem(measurement, ("C_ll_1122",), (-0.3,), (0.3,))
+    assert float(exact_expected_q(problem)([0.1])[0]) > 0.0
 
 
 # ------------------------------------------------------------------ regions
