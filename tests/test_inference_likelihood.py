@@ -141,12 +141,6 @@ def test_bin_terms_sum_to_the_expected_events(measurement: Measurement) -> None:
         assert np.allclose(nu, independent_bins(coefficients, 7), rtol=1e-10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="density.bin_terms integrates each cos bin with 16 Gauss-Legendre nodes; the smeared "
-    "shapes grow as 1 / sqrt(1 - c^2) towards |c| = 1, so an acceptance edge near 1 loses "
-    "accuracy (measured: -3.5e-4 with one bin, -2.5e-5 with 10, at cos_max = 0.999)",
-)
 def test_smeared_bin_terms_are_accurate_near_full_acceptance() -> None:
     # truth: the accepted integrals from Gaussian CDFs over arcs (adaptive quadrature)
     measurement = Measurement((189.0,), (1.0,), cos_max=0.999, smearing=Smearing(0.05, 0.02))
@@ -156,17 +150,13 @@ def test_smeared_bin_terms_are_accurate_near_full_acceptance() -> None:
     assert bin_terms(measurement, 1)[0].sum() == pytest.approx(truth, rel=1e-9)
 
 
-@pytest.mark.xfail(
-    raises=InvalidInputError,
-    strict=True,
-    reason="density.quadrature_nodes spans the mass over energies +- 8 sigma, below 0 GeV for "
-    "mass_rel > 1/8, which Smearing accepts (up to 0.2); require_events then refuses its own "
-    "nodes ('the dimuon mass ... must be > 0 GeV')",
-)
 def test_exact_q_builds_for_every_accepted_mass_resolution() -> None:
-    measurement = Measurement((182.7, 188.6), (230.0, 700.0), smearing=Smearing(0.05, 0.15))
+    # the coarsest accepted resolution still keeps the mass nodes above 0 GeV
+    measurement = Measurement((182.7, 188.6), (230.0, 700.0), smearing=Smearing(0.05, 0.1))
     problem = EFTProblem(measurement, ("C_ll_1122",), (-0.3,), (0.3,))
     assert float(exact_expected_q(problem)([0.1])[0]) > 0.0
+    with pytest.raises(InvalidInputError, match="mass_rel"):
+        Smearing(0.05, 0.15)
 
 
 # ------------------------------------------------------------------ regions
@@ -306,12 +296,6 @@ def test_coefficients_outside_the_box_are_refused() -> None:
     assert np.array_equal(problem.full([0.5, 0.1], check=False), [0.5, 0.0, 0.1, 0.0])
 
 
-@pytest.mark.xfail(
-    raises=ValueError,
-    reason="ExpectedQ.__call__ checks the box before the shape: a (1, 3) vector on a 2-D "
-    "problem raises numpy's broadcast ValueError (likelihood.py, __call__), not "
-    "InvalidInputError",
-)
 def test_wrong_number_of_coefficients_for_expected_q_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="axis of 2"):
         exact_expected_q(default_problem())([0.1, 0.0, 0.0])

@@ -17,7 +17,7 @@ from scipy import special
 from precml_widgets._checks import require_array, require_int
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.measurement import Measurement
-from precml_widgets.inference.smearing import smeared_shapes
+from precml_widgets.inference.smearing import shape_integrals, smeared_shapes
 from precml_widgets.inference.smeft import angular_shapes, require_coefficients, shape_terms
 
 __all__ = ["bin_terms", "density_terms", "event_density", "quadrature_nodes", "require_events"]
@@ -38,7 +38,7 @@ def require_events(
         InvalidInputError: for a wrong shape, NaN or infinite values, ``|cos theta| >
             cos_max``, or (without smearing) an ``m`` that is not one of the energies.
     """
-    x = require_array(name, features, ndim=2, hint="drop or fix the events with NaN features.")
+    x = require_array(name, features, ndim=2, hint="an (n, 2) array of finite numbers.")
     if x.shape[1] != 2:
         raise InvalidInputError(
             f"{name} must have 2 columns (m or sqrt s in GeV, cos theta), got shape {x.shape}."
@@ -144,10 +144,7 @@ def bin_terms(measurement: Measurement, n_bins: int) -> tuple[Array, Array, Arra
     b = require_int("n_bins", n_bins, low=1)
     a = measurement.cos_max
     edges = np.linspace(-a, a, b + 1)
-    x, w = np.polynomial.legendre.leggauss(16)
-    half = 0.5 * np.diff(edges)
-    cos = (0.5 * (edges[1:] + edges[:-1]))[:, None] + half[:, None] * x  # (B, 16)
-    g = np.einsum("bns,bn->bs", _shapes(measurement, cos), half[:, None] * w)  # (B, S)
+    g = shape_integrals(measurement.smearing, edges[:-1], edges[1:])  # (B, S)
     e = measurement.energies
     if measurement.smearing is None:
         window = np.eye(e.size)  # (window, energy)

@@ -74,7 +74,7 @@ class ExpectedQ:
     def __call__(self, free_values: npt.ArrayLike) -> Array:
         """``q`` at free-coefficient vectors ``(m, dim)`` (or ``(dim,)``), shape (m,)."""
         v = np.atleast_2d(np.asarray(free_values, dtype=np.float64))
-        self.problem.require_inside(v)
+        self.problem.full(v)  # checks the shape, then the box
         return self.evaluate(v)
 
 

@@ -22,12 +22,15 @@ import numpy as np
 import numpy.typing as npt
 
 from precml_widgets._checks import require_real
+from precml_widgets.errors import InvalidInputError
 
-__all__ = ["Smearing", "accepted_shape_integrals", "smeared_shapes"]
+__all__ = ["Smearing", "accepted_shape_integrals", "shape_integrals", "smeared_shapes"]
 
 Array = npt.NDArray[np.float64]
-# Gauss-Legendre nodes of the theta integral, and its half-width in units of sigma.
+# Gauss-Legendre nodes of the theta integral, and its half-width in units of sigma; nodes
+# per bin of the integrals over cos theta_obs (done in theta_obs).
 _N_THETA = 96
+_N_BIN = 64
 _HALF_WIDTH = 9.0
 
 
@@ -37,7 +40,8 @@ class Smearing:
 
     Attributes:
         angle_rad: sigma of the polar angle theta, rad, in (0, 0.3].
-        mass_rel: relative sigma of the dimuon mass, sigma_m / sqrt(s), in (0, 0.2].
+        mass_rel: relative sigma of the dimuon mass, sigma_m / sqrt(s), in (0, 0.1] (so that
+            the mass stays positive 8 sigma down).
     """
 
     angle_rad: float = 0.05
@@ -45,7 +49,7 @@ class Smearing:
 
     def __post_init__(self) -> None:
         require_real("angle_rad", self.angle_rad, low=0.0, high=0.3, low_open=True, unit="rad")
-        require_real("mass_rel", self.mass_rel, low=0.0, high=0.2, low_open=True)
+        require_real("mass_rel", self.mass_rel, low=0.0, high=0.1, low_open=True)
 
 
 def _theta_density(theta_obs: Array, sigma: float) -> Array:
@@ -80,7 +84,12 @@ def smeared_shapes(smearing: Smearing, cos_obs: npt.ArrayLike) -> Array:
         [1.0012, 1.0012]
     """
     c = np.asarray(cos_obs, dtype=np.float64)
-    alpha = np.arccos(np.clip(c, -1.0, 1.0))
+    if not np.all(np.abs(c) < 1.0):
+        raise InvalidInputError(
+            "cos_obs must lie strictly inside (-1, 1): the smeared density diverges (integrably) "
+            "at +-1; integrate it with shape_integrals instead."
+        )
+    alpha = np.arccos(c)
     sin_alpha = np.sqrt(np.clip(1.0 - c * c, 1e-300, None))
     total = np.zeros((*c.shape, 2))
     for k in (-1, 0, 1):
@@ -89,14 +98,37 @@ def smeared_shapes(smearing: Smearing, cos_obs: npt.ArrayLike) -> Array:
     return total / sin_alpha[..., None]
 
 
+def shape_integrals(smearing: Smearing | None, low: npt.ArrayLike, high: npt.ArrayLike) -> Array:
+    """Integrals of the two shapes (smeared or not) over ``cos theta_obs`` in [low, high].
+
+    Unsmeared in closed form; smeared by Gauss-Legendre quadrature in the angle
+    ``theta_obs = arccos(c)``, where ``g(cos theta) sin theta`` is smooth up to the poles.
+
+    Args:
+        smearing: ``None`` or the :class:`Smearing`.
+        low, high: bin edges in [-1, 1], broadcast to a shape ``S``.
+
+    Returns:
+        Shape ``S + (2,)``.
+    """
+    lo, hi = np.broadcast_arrays(np.asarray(low, float), np.asarray(high, float))
+    if smearing is None:
+        return np.stack(
+            [((1.0 + hi) ** 3 - (1.0 + lo) ** 3) / 3.0, ((1.0 - lo) ** 3 - (1.0 - hi) ** 3) / 3.0],
+            axis=-1,
+        )
+    x, w = np.polynomial.legendre.leggauss(_N_BIN)
+    t_hi, t_lo = np.arccos(np.clip(lo, -1.0, 1.0)), np.arccos(np.clip(hi, -1.0, 1.0))
+    half = 0.5 * (t_hi - t_lo)
+    theta = (0.5 * (t_hi + t_lo))[..., None] + half[..., None] * x
+    g = smeared_shapes(smearing, np.cos(theta))  # nodes never reach the poles
+    return np.sum(g * (np.sin(theta) * w * half[..., None])[..., None], axis=-2)
+
+
 def accepted_shape_integrals(smearing: Smearing | None, cos_max: float) -> Array:
     """``int_{-cos_max}^{cos_max}`` of the two shapes (smeared or not) in cos theta_obs.
 
     Returns:
         Shape (2,); equal by symmetry; ``((1 + a)^3 - (1 - a)^3) / 3`` without smearing.
     """
-    if smearing is None:
-        same = ((1.0 + cos_max) ** 3 - (1.0 - cos_max) ** 3) / 3.0
-        return np.array([same, same])
-    x, w = np.polynomial.legendre.leggauss(256)
-    return cos_max * w @ smeared_shapes(smearing, cos_max * x)
+    return shape_integrals(smearing, -cos_max, cos_max)
