@@ -10,13 +10,28 @@ free coefficients and their box. The expected likelihoods (:func:`unbinned_expec
 :func:`binned_expected_q`) give regions (:func:`expected_region`) and one-parameter limits;
 :func:`train_ratio` fits the quadratic or the plain parametrized classifier to a
 :func:`make_training_set`, and :func:`ratio_accuracy` scores a learned ratio on the exact
-contour.
+contour. Likelihood-free inference: :func:`train_nle` fits an ensemble of conditional
+``zuko`` flows to :func:`simulate_training_pairs` (:func:`train_sbi_nle` is ``sbi``'s
+baseline on the same pairs); :func:`grid_posterior` tabulates any per-event likelihood's
+posterior, :func:`compare_posteriors` runs the C2ST, and :func:`calibrate` measures coverage
+and SBC ranks over toys on Dask.
 This package imports neither Panel nor HoloViews.
 """
 
 from __future__ import annotations
 
 from precml_widgets.inference.accuracy import RatioAccuracy, ratio_accuracy
+from precml_widgets.inference.calibration import (
+    LEVELS,
+    SBC_DRAWS,
+    Calibration,
+    PosteriorComparison,
+    ToyOutcome,
+    binomial_band,
+    calibrate,
+    compare_posteriors,
+    run_toy,
+)
 from precml_widgets.inference.classifiers import (
     CLASSIFIER_KINDS,
     LearnedRatio,
@@ -30,7 +45,7 @@ from precml_widgets.inference.density import (
     quadrature_nodes,
     require_events,
 )
-from precml_widgets.inference.events import EventSample, sample_events
+from precml_widgets.inference.events import EventSample, sample_events, simulate_one_each
 from precml_widgets.inference.likelihood import (
     ExactRatio,
     ExpectedQ,
@@ -40,6 +55,14 @@ from precml_widgets.inference.likelihood import (
     unbinned_expected_q,
 )
 from precml_widgets.inference.measurement import LEP2, LEP2_SMEARED, Measurement, sigma_terms
+from precml_widgets.inference.nle import (
+    NeuralLikelihood,
+    build_flow,
+    flow_inputs,
+    simulate_training_pairs,
+    train_nle,
+)
+from precml_widgets.inference.posterior import GridPosterior, exact_log_likelihood, grid_posterior
 from precml_widgets.inference.problem import EFTProblem, default_problem
 from precml_widgets.inference.region import (
     Region,
@@ -47,7 +70,13 @@ from precml_widgets.inference.region import (
     one_parameter_limits,
     unit_directions,
 )
-from precml_widgets.inference.smearing import Smearing, accepted_shape_integrals, smeared_shapes
+from precml_widgets.inference.sbi_baseline import SbiLikelihood, train_sbi_nle
+from precml_widgets.inference.smearing import (
+    Smearing,
+    accepted_shape_integrals,
+    shape_integrals,
+    smeared_shapes,
+)
 from precml_widgets.inference.smeft import (
     DEFAULT_LAMBDA_GEV,
     WILSON_COEFFICIENTS,
@@ -70,30 +99,45 @@ __all__ = [
     "DEFAULT_LAMBDA_GEV",
     "LEP2",
     "LEP2_SMEARED",
+    "LEVELS",
+    "SBC_DRAWS",
     "WILSON_COEFFICIENTS",
     "WILSON_HELICITY",
+    "Calibration",
     "EFTProblem",
     "EventSample",
     "ExactRatio",
     "ExpectedQ",
+    "GridPosterior",
     "LearnedRatio",
     "Measurement",
+    "NeuralLikelihood",
+    "PosteriorComparison",
     "RatioAccuracy",
     "RatioModel",
     "Region",
+    "SbiLikelihood",
     "Smearing",
+    "ToyOutcome",
     "TrainingSet",
     "accepted_shape_integrals",
     "angular_shapes",
     "bin_terms",
     "binned_expected_q",
+    "binomial_band",
+    "build_flow",
     "build_network",
+    "calibrate",
+    "compare_posteriors",
     "default_problem",
     "density_terms",
     "dsigma_dcos_smeft_pb",
     "event_density",
     "exact_expected_q",
+    "exact_log_likelihood",
     "expected_region",
+    "flow_inputs",
+    "grid_posterior",
     "make_training_set",
     "one_parameter_limits",
     "pair_products",
@@ -102,11 +146,17 @@ __all__ = [
     "ratio_accuracy",
     "require_coefficients",
     "require_events",
+    "run_toy",
     "sample_events",
+    "shape_integrals",
     "shape_terms",
     "sigma_terms",
+    "simulate_one_each",
+    "simulate_training_pairs",
     "smeared_shapes",
+    "train_nle",
     "train_ratio",
+    "train_sbi_nle",
     "training_points",
     "unbinned_expected_q",
     "unit_directions",

@@ -19,7 +19,7 @@ from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.measurement import Measurement
 from precml_widgets.inference.smeft import WILSON_COEFFICIENTS, require_coefficients, shape_terms
 
-__all__ = ["EventSample", "sample_events"]
+__all__ = ["EventSample", "sample_events", "simulate_one_each"]
 
 Array = npt.NDArray[np.float64]
 
@@ -121,3 +121,48 @@ def sample_events(
     mass = np.concatenate([p[0] for p in parts])
     cos = np.concatenate([p[1] for p in parts])
     return EventSample(mass, cos, energy, c.copy(), float(expected.sum()))
+
+
+def simulate_one_each(
+    measurement: Measurement, coefficients: npt.ArrayLike, rng: np.random.Generator
+) -> Array:
+    """One accepted event for each coefficient vector: the simulator of likelihood-free
+    inference, vectorised over ``coefficients`` (n, 4).
+
+    The energy is drawn from the accepted expected counts at that ``C``, then the angle (and,
+    smeared, the mass) as in :func:`sample_events`: the event follows the normalised
+    per-event density ``nu(x; C) / sum nu``.
+
+    Returns:
+        Features (n, 2): m in GeV, cos theta.
+    """
+    c = require_coefficients("coefficients", coefficients)
+    if c.ndim != 2:
+        raise InvalidInputError(f"coefficients must have shape (n, 4), got {c.shape}.")
+    expected = measurement.expected_events(c)  # (n, E)
+    if not np.all(expected > 0.0):
+        raise InvalidInputError("some coefficient vectors give no events at some energy.")
+    cum = np.cumsum(expected / expected.sum(axis=1, keepdims=True), axis=1)
+    index = np.minimum((rng.random(len(c))[:, None] > cum).sum(axis=1), cum.shape[1] - 1)
+    energy = measurement.energies[index]
+    sm, lin, quad = shape_terms(energy, lambda_gev=measurement.lambda_gev)
+    strength = sm + np.sum(lin * c[:, None, :] + quad * (c * c)[:, None, :], axis=-1)
+    p_same = strength[:, 0] / strength.sum(axis=1)
+    smearing = measurement.smearing
+    if smearing is None:
+        same = rng.random(len(c)) < p_same
+        return np.column_stack(
+            [energy, _inverse_cdf(rng.random(len(c)), same, measurement.cos_max)]
+        )
+    out = np.empty((len(c), 2))
+    todo = np.arange(len(c))
+    while todo.size:  # redraw the events smeared out of the acceptance
+        k = todo.size
+        same = rng.random(k) < p_same[todo]
+        theta = np.arccos(_inverse_cdf(rng.random(k), same, 1.0))
+        cos = np.cos(theta + smearing.angle_rad * rng.standard_normal(k))
+        mass = energy[todo] * (1.0 + smearing.mass_rel * rng.standard_normal(k))
+        keep = np.abs(cos) <= measurement.cos_max
+        out[todo[keep]] = np.column_stack([mass[keep], cos[keep]])
+        todo = todo[~keep]
+    return out
