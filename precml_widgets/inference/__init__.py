@@ -63,7 +63,7 @@ from precml_widgets.inference.nle import (
     train_nle,
 )
 from precml_widgets.inference.posterior import GridPosterior, exact_log_likelihood, grid_posterior
-from precml_widgets.inference.problem import EFTProblem, default_problem
+from precml_widgets.inference.problem import NLE_EVENTS, EFTProblem, default_problem, nle_problem
 from precml_widgets.inference.region import (
     Region,
     expected_region,
@@ -100,6 +100,7 @@ __all__ = [
     "LEP2",
     "LEP2_SMEARED",
     "LEVELS",
+    "NLE_EVENTS",
     "SBC_DRAWS",
     "WILSON_COEFFICIENTS",
     "WILSON_HELICITY",
@@ -139,6 +140,7 @@ __all__ = [
     "flow_inputs",
     "grid_posterior",
     "make_training_set",
+    "nle_problem",
     "one_parameter_limits",
     "pair_products",
     "quadratic_terms",

@@ -9,10 +9,10 @@ import numpy.typing as npt
 
 from precml_widgets._checks import require_array
 from precml_widgets.errors import InvalidInputError
-from precml_widgets.inference.measurement import LEP2, Measurement
+from precml_widgets.inference.measurement import LEP2, LEP2_SMEARED, Measurement
 from precml_widgets.inference.smeft import WILSON_COEFFICIENTS
 
-__all__ = ["EFTProblem", "default_problem"]
+__all__ = ["NLE_EVENTS", "EFTProblem", "default_problem", "nle_problem"]
 
 Array = npt.NDArray[np.float64]
 
@@ -115,3 +115,16 @@ def default_problem(measurement: Measurement = LEP2) -> EFTProblem:
     expected region is a thin arc that leaves any box of this size.)
     """
     return EFTProblem(measurement, ("C_ll_1122", "C_le_1122"), (-0.3, -0.3), (0.3, 0.3))
+
+
+#: Events per data set in the likelihood-free comparisons (a stated choice: the errors of a
+#: learned per-event likelihood add up over the events, so the C2ST grows with it).
+NLE_EVENTS = 250
+
+
+def nle_problem(measurement: Measurement = LEP2_SMEARED) -> EFTProblem:
+    """The likelihood-free problem: the same two coefficients in [-1, 1] (the prior box), on
+    the smeared configuration, whose mass is continuous as a flow needs. A data set of
+    :data:`NLE_EVENTS` events constrains them only through its shape (the count is not used),
+    so the posterior fills a good part of this box."""
+    return EFTProblem(measurement, ("C_ll_1122", "C_le_1122"), (-1.0, -1.0), (1.0, 1.0))
