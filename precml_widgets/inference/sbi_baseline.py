@@ -10,6 +10,8 @@ re-implemented here: this module only feeds it and reads its density.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 from dataclasses import dataclass
 
@@ -28,6 +30,28 @@ __all__ = ["SbiLikelihood", "train_sbi_nle"]
 Array = npt.NDArray[np.float64]
 # (events x coefficient vectors) per call of sbi's estimator.
 _CHUNK = 200_000
+
+
+class _NoTracking:
+    """sbi's tracker protocol, keeping nothing: by default sbi writes TensorBoard logs to
+    ``./sbi-logs``, and precml writes no file the user did not ask for."""
+
+    log_dir = None
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Drop the metric."""
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Drop the metrics."""
+
+    def log_params(self, params: dict[str, object]) -> None:
+        """Drop the parameters."""
+
+    def add_figure(self, name: str, figure: object, step: int | None = None) -> None:
+        """Drop the figure."""
+
+    def flush(self) -> None:
+        """Nothing to flush."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,11 +126,14 @@ def train_sbi_nle(
         high=torch.as_tensor(problem.upper, dtype=torch.float32),
     )
     start = time.perf_counter()
-    inference = sbi_inference.NLE(prior=prior, density_estimator="nsf", show_progress_bars=False)
+    inference = sbi_inference.NLE(
+        prior=prior, density_estimator="nsf", show_progress_bars=False, tracker=_NoTracking()
+    )
     inference.append_simulations(
         torch.as_tensor(free, dtype=torch.float32), torch.as_tensor(inputs, dtype=torch.float32)
     )
-    estimator = inference.train(max_num_epochs=require_int("max_epochs", max_epochs, low=1))
+    with contextlib.redirect_stdout(io.StringIO()):  # sbi prints its convergence line
+        estimator = inference.train(max_num_epochs=require_int("max_epochs", max_epochs, low=1))
     estimator.eval()
     seconds = time.perf_counter() - start
     epochs = int(getattr(inference, "epoch", 0) or len(inference.summary.get("epochs_trained", [])))
