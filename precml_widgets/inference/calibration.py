@@ -155,13 +155,14 @@ def calibrate(
     n_events: int = 500,
     n_grid: int = 25,
     scheduler: str | None = None,
-    serial: bool = False,
+    n_workers: int | None = None,
     progress: bool = True,
 ) -> Calibration:
     """Coverage of the 68 %/95 % regions and SBC ranks over ``n_toys`` prior draws.
 
-    The toys run through :func:`precml_widgets.parallel.run_ensemble` (a local Dask cluster,
-    or ``scheduler``), seeds ``0 .. n_toys - 1``.
+    The toys run through :func:`precml_widgets.parallel.run_ensemble` (a local Dask cluster
+    of ``n_workers`` processes, or ``scheduler``), seeds ``0 .. n_toys - 1``; ``n_workers=0``
+    runs them one after the other in this process.
     """
     n = require_int("n_toys", n_toys, low=10)
     func = functools.partial(run_toy, learned=learned, n_events=n_events, n_grid=n_grid)
@@ -170,7 +171,8 @@ def calibrate(
             func,
             n,
             scheduler=scheduler,
-            serial=serial,
+            n_workers=n_workers or None,
+            serial=n_workers == 0,
             progress=progress,
             description="calibration toys",
         )
