@@ -46,6 +46,7 @@ from precml_widgets.inference.density import (
     require_events,
 )
 from precml_widgets.inference.events import EventSample, sample_events, simulate_one_each
+from precml_widgets.inference.export import load_model, model_paths, save_model
 from precml_widgets.inference.likelihood import (
     ExactRatio,
     ExpectedQ,
@@ -63,6 +64,17 @@ from precml_widgets.inference.nle import (
     train_nle,
 )
 from precml_widgets.inference.posterior import GridPosterior, exact_log_likelihood, grid_posterior
+from precml_widgets.inference.pretrained import (
+    NLE_SETTINGS,
+    PLAIN_SETTINGS,
+    PRETRAINED_DIR,
+    PRETRAINED_NAMES,
+    QUADRATIC_SETTINGS,
+    ClassifierSettings,
+    NLESettings,
+    load_pretrained,
+    train_pretrained,
+)
 from precml_widgets.inference.problem import NLE_EVENTS, EFTProblem, default_problem, nle_problem
 from precml_widgets.inference.region import (
     Region,
@@ -112,11 +124,17 @@ __all__ = [
     "LEP2_SMEARED",
     "LEVELS",
     "NLE_EVENTS",
+    "NLE_SETTINGS",
+    "PLAIN_SETTINGS",
     "POSTERIOR_CAVEATS",
+    "PRETRAINED_DIR",
+    "PRETRAINED_NAMES",
+    "QUADRATIC_SETTINGS",
     "SBC_DRAWS",
     "WILSON_COEFFICIENTS",
     "WILSON_HELICITY",
     "Calibration",
+    "ClassifierSettings",
     "ClassifierStudy",
     "EFTProblem",
     "EventSample",
@@ -125,6 +143,7 @@ __all__ = [
     "GridPosterior",
     "LearnedRatio",
     "Measurement",
+    "NLESettings",
     "NeuralLikelihood",
     "PosteriorComparison",
     "PosteriorStudy",
@@ -154,7 +173,10 @@ __all__ = [
     "expected_region",
     "flow_inputs",
     "grid_posterior",
+    "load_model",
+    "load_pretrained",
     "make_training_set",
+    "model_paths",
     "nle_problem",
     "one_parameter_limits",
     "pair_products",
@@ -168,6 +190,7 @@ __all__ = [
     "require_events",
     "run_toy",
     "sample_events",
+    "save_model",
     "shape_integrals",
     "shape_terms",
     "sigma_terms",
@@ -175,6 +198,7 @@ __all__ = [
     "simulate_training_pairs",
     "smeared_shapes",
     "train_nle",
+    "train_pretrained",
     "train_ratio",
     "train_sbi_nle",
     "training_points",
