@@ -409,16 +409,9 @@ def test_zero_width_prior_box_is_refused() -> None:
         EFTProblem(LEP2_SMEARED, ("C_ll_1122", "C_le_1122"), (-1.0, 0.5), (1.0, 0.5))
 
 
-# --- defects of the core, pinned (strict xfail: each turns into a failure once fixed) -----------
+# --- defects of the core found by these tests, fixed; kept as regression tests ------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="GridPosterior.credibility clips points to the edge cells: a NaN or an out-of-box "
-    "coefficient gets a number (NaN: an int cast of NaN, with a RuntimeWarning) instead of an "
-    "InvalidInputError (posterior.py, credibility)",
-)
 def test_credibility_refuses_points_outside_the_box(gaussian_posterior: GridPosterior) -> None:
     for bad in ([[5.0, 5.0]], [[np.nan, 0.0]]):
         try:
@@ -429,11 +422,5 @@ def test_credibility_refuses_points_outside_the_box(gaussian_posterior: GridPost
         raise AssertionError(f"credibility({bad}) returned a value")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GridPosterior.region_volume: searchsorted(cumsum, level) + 1 counts one cell more "
-    "than the grid holds when the float sum of the masses falls short of a level near 1 "
-    "(posterior.py, region_volume): 4.009 > the box's 4.0 here",
-)
 def test_region_volume_never_exceeds_the_box(gaussian_posterior: GridPosterior) -> None:
     assert gaussian_posterior.region_volume(1.0 - 1e-16) <= 4.0 + 1e-12

@@ -67,11 +67,12 @@ class GridPosterior:
         """Volume of the highest-posterior-density region of credibility ``level``."""
         p = np.sort(self.probability.ravel())[::-1]
         k = int(np.searchsorted(np.cumsum(p), require_probability("level", level))) + 1
-        return k * self.cell_volume
+        return min(k, p.size) * self.cell_volume
 
     def credibility(self, free: npt.ArrayLike) -> Array:
         """Posterior mass of the cells denser than the cell holding each point (m, dim): (m,)."""
         v = np.atleast_2d(np.asarray(free, dtype=np.float64))
+        self.problem.full(v)  # a point outside the box (or NaN) has no cell: refused
         index = tuple(
             np.clip(np.rint((v[:, i] - a[0]) / (a[1] - a[0])).astype(int), 0, a.size - 1)
             for i, a in enumerate(self.axes)

@@ -105,7 +105,8 @@ def train_sbi_nle(
         theta: free coefficients (n, dim).
         features: one event per row of ``theta`` (n, 2).
         seed: seeds torch before sbi builds and trains its estimator.
-        max_epochs: the most epochs sbi may run (it stops earlier on its validation loss).
+        max_epochs: sbi's ``max_num_epochs`` (its loop runs epochs 0 to ``max_epochs``
+            inclusive, so at most ``max_epochs + 1``; it stops earlier on its validation loss).
     """
     torch = require("torch", "inference", "the sbi baseline")
     sbi_inference = require("sbi.inference", "inference", "the sbi baseline")
@@ -136,5 +137,5 @@ def train_sbi_nle(
         estimator = inference.train(max_num_epochs=require_int("max_epochs", max_epochs, low=1))
     estimator.eval()
     seconds = time.perf_counter() - start
-    epochs = int(getattr(inference, "epoch", 0) or len(inference.summary.get("epochs_trained", [])))
+    epochs = int(inference.epoch)  # epochs sbi ran, as its own counter says
     return SbiLikelihood(problem, estimator, frame, len(x), seconds, epochs)
