@@ -23,6 +23,7 @@ APP = REPO / "precml_widgets" / "apps" / "anomaly_explorer.py"
 INTEGRATION_APP = REPO / "precml_widgets" / "apps" / "integration_explorer.py"
 FPGA_APP = REPO / "precml_widgets" / "apps" / "fpga_estimator.py"
 INTERPRET_APP = REPO / "precml_widgets" / "apps" / "interpretability_explorer.py"
+EFT_APP = REPO / "precml_widgets" / "apps" / "eft_explorer.py"
 START_TIMEOUT_S = 90.0
 CHROMIUM_ARGS = [
     "--headless",
@@ -95,6 +96,11 @@ def fpga_server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def interpret_server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
     yield from _serve(INTERPRET_APP, tmp_path_factory, {"PRECML_APP_CONFIG": "fast"})
+
+
+@pytest.fixture(scope="module")
+def eft_server(chromium: str, tmp_path_factory: pytest.TempPathFactory):
+    yield from _serve(EFT_APP, tmp_path_factory, {"PRECML_APP_CONFIG": "fast"})
 
 
 @pytest.fixture(scope="module")
@@ -312,3 +318,42 @@ def test_interpretability_feature_change_redraws(interpret_server, chromium):
                     f"the dependence plot did not change for {other}; server log:\n{log_tail(log)}"
                 )
             time.sleep(0.25)
+
+
+def test_eft_luminosity_change_redraws(eft_server, chromium):
+    """The tiny-model page draws without console errors; a luminosity step redraws the regions;
+    Retrain replaces the study's numbers."""
+    url, log = eft_server
+    ready = ".precml-eft ul"
+    with _open_page(chromium, url, log, ready, "the EFT summary") as page:
+        plot = page.locator(".precml-eft-regions .bk-Canvas").first
+        plot.wait_for(timeout=START_TIMEOUT_S * 1000)
+        time.sleep(1.0)  # let Bokeh finish its first paint
+        before = plot.screenshot()
+        page.locator(".precml-eft-luminosity .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")  # 1.0 -> 1.5: every contour shrinks
+
+        def shot() -> bytes | None:  # the pane swaps in a new Bokeh plot: it may detach
+            try:
+                return plot.screenshot(timeout=2_000)
+            except Exception:
+                return None
+
+        deadline = time.monotonic() + 15
+        while shot() in (before, None):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the region plot did not change with the luminosity; server log:\n"
+                    f"{log_tail(log)}"
+                )
+            time.sleep(0.25)
+        summary = page.locator(".precml-eft ul").first
+        before_text = summary.inner_text()
+        page.get_by_role("button", name="Retrain").first.click()  # tiny models: seconds
+        deadline = time.monotonic() + 60
+        while summary.inner_text() == before_text:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the study did not change after Retrain; server log:\n{log_tail(log)}"
+                )
+            time.sleep(0.5)

@@ -45,6 +45,7 @@ CASES = {
     "fpga_estimator": ({}, ".precml-fpga-report .precml-dsp", False),
     "interpretability_explorer": ({"PRECML_APP_CONFIG": "fast"}, ".precml-interpret table", True),
     "two_sample_explorer": ({"PRECML_APP_CONFIG": "fast"}, ".precml-twosample table", True),
+    "eft_explorer": ({"PRECML_APP_CONFIG": "fast"}, ".precml-eft ul", True),
 }
 
 #: Collects the visible controls through every open shadow root and returns the pairs that
