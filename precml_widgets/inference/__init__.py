@@ -14,7 +14,9 @@ contour. Likelihood-free inference: :func:`train_nle` fits an ensemble of condit
 ``zuko`` flows to :func:`simulate_training_pairs` (:func:`train_sbi_nle` is ``sbi``'s
 baseline on the same pairs); :func:`grid_posterior` tabulates any per-event likelihood's
 posterior, :func:`compare_posteriors` runs the C2ST, and :func:`calibrate` measures coverage
-and SBC ranks over toys on Dask.
+and SBC ranks over toys on Dask. :func:`save_model` / :func:`load_model` write and read any
+trained model as safetensors weights with a JSON card (hashes checked, no code executed);
+:func:`load_pretrained` gives the shipped ones.
 This package imports neither Panel nor HoloViews.
 """
 
@@ -73,6 +75,7 @@ from precml_widgets.inference.pretrained import (
     ClassifierSettings,
     NLESettings,
     load_pretrained,
+    train_models,
     train_pretrained,
 )
 from precml_widgets.inference.problem import NLE_EVENTS, EFTProblem, default_problem, nle_problem
@@ -197,6 +200,7 @@ __all__ = [
     "simulate_one_each",
     "simulate_training_pairs",
     "smeared_shapes",
+    "train_models",
     "train_nle",
     "train_pretrained",
     "train_ratio",

@@ -44,6 +44,7 @@ __all__ = [
     "classifier_metrics",
     "load_pretrained",
     "pretrained_stem",
+    "train_models",
     "train_pretrained",
 ]
 
@@ -163,20 +164,16 @@ def classifier_metrics(model: LearnedRatio) -> dict[str, dict[str, float | int |
     }
 
 
-def train_pretrained(
-    folder: str | os.PathLike[str] = PRETRAINED_DIR, *, progress: bool = True
-) -> dict[str, Path]:
-    """Train the three shipped models with their settings and save them (with metrics).
+def train_models(*, progress: bool = True) -> dict[str, LearnedRatio | NeuralLikelihood]:
+    """Train the three shipped models with their settings, in memory (no file is written).
 
-    Args:
-        folder: where to write ``smeft_<name>.safetensors`` / ``.json`` (created if missing).
-        progress: show tqdm bars.
+    Minutes on a laptop CPU: 2e5 events per class and point for the classifiers, 1e5
+    simulated pairs for the flows.
 
     Returns:
-        ``{name: card path}``.
+        ``{"quadratic": LearnedRatio, "plain": LearnedRatio, "nle": NeuralLikelihood}``.
     """
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    cards: dict[str, Path] = {}
+    models: dict[str, LearnedRatio | NeuralLikelihood] = {}
     problem = default_problem()
     data = make_training_set(
         problem, n_per_point=QUADRATIC_SETTINGS.n_per_point, seed=QUADRATIC_SETTINGS.data_seed
@@ -187,7 +184,7 @@ def train_pretrained(
             QUADRATIC_SETTINGS.data_seed,
         ):
             data = make_training_set(problem, n_per_point=s.n_per_point, seed=s.data_seed)
-        model = train_ratio(
+        models[s.kind] = train_ratio(
             problem,
             data,
             kind=s.kind,
@@ -196,14 +193,9 @@ def train_pretrained(
             seed=s.seed,
             progress=progress,
         )
-        metrics = {"training_settings": asdict(s), **classifier_metrics(model)}
-        note = f"shipped {s.kind} classifier on default_problem(); retrain: train_pretrained()"
-        cards[s.kind] = save_model(
-            model, pretrained_stem(s.kind, folder), metrics=metrics, note=note
-        )[1]
     n = NLE_SETTINGS
     theta, x = simulate_training_pairs(nle_problem(), n.n_simulations, seed=n.data_seed)
-    nle = train_nle(
+    models["nle"] = train_nle(
         nle_problem(),
         theta,
         x,
@@ -214,8 +206,36 @@ def train_pretrained(
         seed=n.seed,
         progress=progress,
     )
+    return models
+
+
+def train_pretrained(
+    folder: str | os.PathLike[str] = PRETRAINED_DIR, *, progress: bool = True
+) -> dict[str, Path]:
+    """Train the three shipped models (:func:`train_models`) and save them with their metrics.
+
+    Args:
+        folder: where to write ``smeft_<name>.safetensors`` / ``.json`` (created if missing).
+        progress: show tqdm bars.
+
+    Returns:
+        ``{name: card path}``.
+    """
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    models = train_models(progress=progress)
+    cards: dict[str, Path] = {}
+    for s in (QUADRATIC_SETTINGS, PLAIN_SETTINGS):
+        model = models[s.kind]
+        metrics = {"training_settings": asdict(s), **classifier_metrics(model)}  # type: ignore[arg-type]
+        note = f"shipped {s.kind} classifier on default_problem(); retrain: train_pretrained()"
+        cards[s.kind] = save_model(
+            model, pretrained_stem(s.kind, folder), metrics=metrics, note=note
+        )[1]
     note = "shipped NLE ensemble on nle_problem(); retrain: train_pretrained()"
     cards["nle"] = save_model(
-        nle, pretrained_stem("nle", folder), metrics={"training_settings": asdict(n)}, note=note
+        models["nle"],
+        pretrained_stem("nle", folder),
+        metrics={"training_settings": asdict(NLE_SETTINGS)},
+        note=note,
     )[1]
     return cards
