@@ -4,7 +4,11 @@ The expected regions are centred on the Standard Model (``q(0) = 0``). Along eac
 ``u`` from the origin the boundary is the first ``t`` with ``q(t u) = q_cl``, found by a scan
 and vectorised bisection; the region's volume is then ``V_unit mean_u t(u)^dim`` over
 directions spread evenly on the unit sphere (evenly spaced angles in 2-D), far more accurate for
-the thin regions of near-flat directions than counting grid cells.
+the thin regions of near-flat directions than counting grid cells. This assumes the region is
+star-shaped around the Standard Model: where ``q`` falls below ``q_cl`` again farther out along
+a ray (a second, disconnected or curved-away part), the ray is flagged in
+:attr:`Region.reentrant` and the volume misses that part; draw such regions from a grid
+(:func:`~precml_widgets.inference.study.q_grid`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ class Region:
         directions: unit vectors, shape (n, dim).
         radii: distance to the boundary along each direction, shape (n,).
         clipped: where the region reaches the box instead (radius = distance to the box).
+        reentrant: where ``q`` falls below the threshold again beyond the boundary (seen on
+            the ray's coarse scan): the region is not star-shaped there and ``volume`` misses
+            the part beyond.
         volume: the region's area (dim 2) or volume, in coefficient units^dim.
     """
 
@@ -47,6 +54,7 @@ class Region:
     directions: Array
     radii: Array
     clipped: npt.NDArray[np.bool_]
+    reentrant: npt.NDArray[np.bool_]
     volume: float
 
     @property
@@ -77,8 +85,9 @@ def _box_distance(q: ExpectedQ, directions: Array) -> Array:
     return np.min(t, axis=1)
 
 
-def _radii(q: ExpectedQ, directions: Array, threshold: float) -> tuple[Array, Array]:
-    """First crossing of ``threshold`` along each direction, and whether none was found."""
+def _radii(q: ExpectedQ, directions: Array, threshold: float) -> tuple[Array, Array, Array]:
+    """First crossing of ``threshold`` along each direction, whether none was found, and
+    whether the scan falls below the threshold again after the first crossing."""
     t_max = _box_distance(q, directions)
     fractions = np.linspace(0.0, 1.0, _N_SCAN + 1)[1:]
     ts = t_max[:, None] * fractions[None, :]
@@ -86,6 +95,8 @@ def _radii(q: ExpectedQ, directions: Array, threshold: float) -> tuple[Array, Ar
     above = values.reshape(ts.shape) >= threshold
     clipped = ~np.any(above, axis=1)
     first = np.argmax(above, axis=1)
+    beyond = np.arange(_N_SCAN)[None, :] > first[:, None]
+    reentrant = ~clipped & np.any(beyond & ~above, axis=1)
     hi = np.where(clipped, t_max, ts[np.arange(len(ts)), first])
     lo = np.where(first > 0, ts[np.arange(len(ts)), np.maximum(first - 1, 0)], 0.0)
     lo = np.where(clipped, t_max, lo)
@@ -93,7 +104,7 @@ def _radii(q: ExpectedQ, directions: Array, threshold: float) -> tuple[Array, Ar
         mid = 0.5 * (lo + hi)
         inside = q.evaluate(mid[:, None] * directions) < threshold
         lo, hi = np.where(inside, mid, lo), np.where(inside, hi, mid)
-    return 0.5 * (lo + hi), clipped
+    return 0.5 * (lo + hi), clipped, reentrant
 
 
 def expected_region(q: ExpectedQ, *, cl: float = 0.95, n_directions: int = 1024) -> Region:
@@ -118,10 +129,10 @@ def expected_region(q: ExpectedQ, *, cl: float = 0.95, n_directions: int = 1024)
     dim = q.problem.dim
     threshold = float(stats.chi2.ppf(level, dim))
     directions = unit_directions(dim, n)
-    radii, clipped = _radii(q, directions, threshold)
+    radii, clipped, reentrant = _radii(q, directions, threshold)
     unit_volume = math.pi ** (dim / 2) / special.gamma(dim / 2 + 1)
     volume = float(unit_volume * np.mean(radii**dim))
-    return Region(q.label, level, threshold, directions, radii, clipped, volume)
+    return Region(q.label, level, threshold, directions, radii, clipped, reentrant, volume)
 
 
 def one_parameter_limits(q: ExpectedQ, *, cl: float = 0.95) -> dict[str, tuple[float, float]]:
@@ -134,7 +145,7 @@ def one_parameter_limits(q: ExpectedQ, *, cl: float = 0.95) -> dict[str, tuple[f
     threshold = float(stats.chi2.ppf(level, 1))
     dim = q.problem.dim
     directions = np.concatenate([np.eye(dim), -np.eye(dim)])
-    radii, _ = _radii(q, directions, threshold)
+    radii, _, _ = _radii(q, directions, threshold)
     return {
         name: (-float(radii[dim + i]), float(radii[i])) for i, name in enumerate(q.problem.free)
     }
