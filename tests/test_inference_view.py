@@ -83,15 +83,16 @@ def root(view):
     return view.__panel__().get_root()  # drawn Bokeh models: live updates land in them
 
 
-def _image(root, title: str) -> np.ndarray:
-    """The values of the image drawn in the figure titled ``title``, (n_y, n_x)."""
+def _image(root, title: str) -> tuple[np.ndarray, tuple[float, float]]:
+    """The values (n_y, n_x) and the colour range of the image drawn in the figure ``title``."""
     (figure,) = [p for p in root.select({"type": Plot}) if p.title and p.title.text == title]
     (glyph,) = [
         r
         for r in figure.renderers
         if isinstance(r, GlyphRenderer) and isinstance(r.glyph, ImageGlyph)
     ]
-    return np.asarray(glyph.data_source.data["image"][0])
+    mapper = glyph.glyph.color_mapper
+    return np.asarray(glyph.data_source.data["image"][0]), (mapper.low, mapper.high)
 
 
 def test_coefficient_sliders_move_the_drawn_ratio_maps(view, root):
@@ -113,11 +114,16 @@ def test_coefficient_sliders_move_the_drawn_ratio_maps(view, root):
         s, c = np.meshgrid(SQRT_S_GEV, COS_THETA, indexing="ij")
         truth = dsigma_dcos_smeft_pb(s, c, full) / dsigma_dcos_smeft_pb(s, c, np.zeros(4))
         np.testing.assert_allclose(exact, truth, rtol=1e-10)
-        np.testing.assert_allclose(_image(root, "exact r"), exact.T, rtol=1e-12)
-        np.testing.assert_allclose(_image(root, f"learned r ({view.model})"), learned.T)
-        np.testing.assert_allclose(
-            _image(root, f"{view.model} − exact"), (learned - exact).T, atol=1e-12
-        )
+        shared = (min(exact.min(), learned.min()), max(exact.max(), learned.max()))
+        span = np.abs(learned - exact).max()
+        for title, want, limits in (
+            ("exact r", exact, shared),
+            (f"learned r ({view.model})", learned, shared),
+            (f"{view.model} − exact", learned - exact, (-span, span)),
+        ):
+            values, colour_range = _image(root, title)
+            np.testing.assert_allclose(values, want.T, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(colour_range, limits, rtol=1e-12)
         (regions,) = [p for p in root.select({"type": Plot}) if "regions" in p.title.text]
         marks = [r.data_source.data for r in regions.renderers if "C_ll_1122" in r.data_source.data]
         assert marks == [{"C_ll_1122": [c1], "C_le_1122": [c2]}]

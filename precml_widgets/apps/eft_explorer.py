@@ -13,9 +13,12 @@ parametrized classifier on
 :func:`~precml_widgets.inference.nle_problem`), their :func:`classifier_study` and the posterior
 of a first toy at the Standard Model. These are computed once per server process, in a
 background thread started by the first visit (or by ``--warm``), and shared by every session:
-the page shows a notice until they are ready. ``PRECML_APP_CONFIG=fast`` trains tiny models in
-memory instead (a few seconds; the browser tests use it). *Retrain* retrains the classifiers
-with :data:`RETRAIN` (a quick variant of the shipped settings) for that session only.
+the page shows a notice until they are ready (45 s on two cores at load 3-4, measured with
+:func:`build_starter`; a coefficient move then costs 2-9 s there, nearly all of it the toy
+posterior, which *Toy follows the coefficients* turns off). ``PRECML_APP_CONFIG=fast``
+trains tiny models in memory instead (a few seconds; the browser tests use it). *Retrain*
+retrains the classifiers with :data:`RETRAIN` (a quick variant of the shipped settings) for that
+session only.
 """
 
 from __future__ import annotations
@@ -69,8 +72,8 @@ FAST: dict[str, Any] = dict(
     n_per_point=2_000, epochs=1, hidden=8, n_simulations=3_000, n_directions=32,
     n_heldout=2_000, posterior_draws=500,
 )  # fmt: skip
-#: What *Retrain* runs per classifier: the shipped kind, fewer events and epochs (about half a
-#: minute each on two cores).
+#: What *Retrain* runs per classifier: the shipped kind, fewer events and epochs (35 s for the
+#: quadratic one on two cores at load 3, then about 5 s of study per model).
 RETRAIN: dict[str, Any] = dict(n_per_point=20_000, epochs=3, hidden=32)
 #: Posterior draws per side of the C2ST with the shipped models.
 POSTERIOR_DRAWS = 2_000

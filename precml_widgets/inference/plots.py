@@ -111,7 +111,13 @@ def ratio_plot(
     c = np.asarray(cos_theta, dtype=np.float64)
     v = _grid("values", values, (s.size, c.size))
     image = hv.Image((s, c, v.T), kdims=[SQRT_S_LABEL, "cos θ"], vdims=["r"]).opts(
-        title=title, cmap=cmap, colorbar=True, clim=clim or (None, None), tools=["hover"], **_SIZE
+        title=title,
+        cmap=cmap,
+        colorbar=True,
+        clim=clim or (None, None),
+        tools=["hover"],
+        xticks=4,  # the difference's wide colour-bar labels leave little room
+        **_SIZE,
     )
     lines = hv.VLines(list(energies), kdims=[SQRT_S_LABEL]).opts(
         color="white", line_dash="dotted", line_width=1.5
