@@ -171,6 +171,19 @@ def _quadratic_q(form: Array, half_width: float = 3.0) -> ExpectedQ:
 
 
 FORM_2 = np.array([[20.0, 6.0], [6.0, 9.0]])
+
+
+def test_a_likelihood_that_excludes_the_standard_model_is_flagged() -> None:
+    base = _quadratic_q(FORM_2)
+    for offset, excluded in ((0.0, False), (5.0, False), (6.5, True)):  # chi2(95 %, 2) = 5.99
+        shifted = ExpectedQ(base.problem, "shifted", lambda v, o=offset: o + base.evaluate(v))
+        region = expected_region(shifted, n_directions=64)
+        assert region.q_at_origin == pytest.approx(offset)
+        assert region.excludes_origin is excluded
+        if excluded:
+            assert region.volume == 0.0
+
+
 FORM_3 = np.array([[20.0, 6.0, 2.0], [6.0, 9.0, -3.0], [2.0, -3.0, 12.0]])
 
 

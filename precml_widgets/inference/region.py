@@ -46,6 +46,10 @@ class Region:
             the ray's coarse scan): the region is not star-shaped there and ``volume`` misses
             the part beyond.
         volume: the region's area (dim 2) or volume, in coefficient units^dim.
+        q_at_origin: ``q`` at the Standard Model, 0 for the exact likelihood; at or above
+            ``threshold`` the likelihood excludes the point its expected data come from (a
+            badly learned ratio), and the region is empty (all radii 0): see
+            :attr:`excludes_origin`.
     """
 
     label: str
@@ -56,6 +60,12 @@ class Region:
     clipped: npt.NDArray[np.bool_]
     reentrant: npt.NDArray[np.bool_]
     volume: float
+    q_at_origin: float
+
+    @property
+    def excludes_origin(self) -> bool:
+        """Whether ``q`` at the Standard Model is already beyond the threshold."""
+        return not self.q_at_origin < self.threshold
 
     @property
     def boundary(self) -> Array:
@@ -130,9 +140,12 @@ def expected_region(q: ExpectedQ, *, cl: float = 0.95, n_directions: int = 1024)
     threshold = float(stats.chi2.ppf(level, dim))
     directions = unit_directions(dim, n)
     radii, clipped, reentrant = _radii(q, directions, threshold)
+    q0 = float(q.evaluate(np.zeros((1, dim)))[0])
+    if not q0 < threshold:  # the origin itself is outside: no region around it
+        radii = np.zeros_like(radii)
     unit_volume = math.pi ** (dim / 2) / special.gamma(dim / 2 + 1)
     volume = float(unit_volume * np.mean(radii**dim))
-    return Region(q.label, level, threshold, directions, radii, clipped, reentrant, volume)
+    return Region(q.label, level, threshold, directions, radii, clipped, reentrant, volume, q0)
 
 
 def one_parameter_limits(q: ExpectedQ, *, cl: float = 0.95) -> dict[str, tuple[float, float]]:

@@ -106,6 +106,13 @@ class ClassifierStudy:
     def summary(self) -> str:
         """Lines of text: each likelihood's area ratio and limits, each model's accuracy."""
         lines = [f"{self.problem.measurement.label}; free: {', '.join(self.problem.free)}"]
+        for label, by_cl in self.regions.items():
+            if by_cl[0.95].excludes_origin:
+                lines.append(
+                    f"WARNING {label}: q at the Standard Model is {by_cl[0.95].q_at_origin:.3g}, "
+                    "beyond the 95 % threshold: this learned likelihood excludes the point its "
+                    "expected data come from, so its region is empty; retrain it."
+                )
         for label, ratio in self.area_ratio.items():
             limits = "; ".join(
                 f"{name} in [{lo:+.3f}, {hi:+.3f}]" for name, (lo, hi) in self.limits[label].items()
