@@ -73,7 +73,14 @@ CI_PARAMETERS: dict[str, dict[str, Any]] = {
         "n_tagger_events": 200,
         "n_tagger_firmware_events": 5,
     },
-    "03b_smeft_inference": {"seed": 0},
+    "03b_smeft_inference": {
+        "seed": 0,
+        "n_heldout": 5_000,
+        "n_directions": 64,
+        "n_grid": 25,
+        "n_c2st_draws": 2_000,
+        "calibration_toys": 16,
+    },
     "04_likelihood_preservation": {"seed": 0},
     "05_ml_tools": {
         "seed": 0,
