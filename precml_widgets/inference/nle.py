@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from precml_widgets._checks import require_int, require_real, require_seed
 from precml_widgets._optional import require
+from precml_widgets.device import default_device
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.density import require_events
 from precml_widgets.inference.events import simulate_one_each
@@ -137,8 +138,8 @@ def _fit_member(
     torch = require("torch", "inference", "neural likelihood estimation")
     from tqdm.auto import tqdm
 
-    gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(xt), generator=gen)  # type: ignore[arg-type]
+    gen = torch.Generator().manual_seed(seed)  # batch order drawn on the CPU
+    order = torch.randperm(len(xt), generator=gen).to(xt.device)  # type: ignore[arg-type,attr-defined]
     n_val = max(int(_VALIDATION_FRACTION * len(order)), 1)
     val, train = order[:n_val], order[n_val:]
     opt = torch.optim.Adam(flow.parameters(), lr=lr)  # type: ignore[attr-defined]
@@ -146,7 +147,8 @@ def _fit_member(
     best, best_state, stale = math.inf, None, 0
     for _ in tqdm(range(epochs), desc=label, disable=not progress):
         flow.train()  # type: ignore[attr-defined]
-        for idx in train[torch.randperm(len(train), generator=gen)].split(batch):
+        shuffle = torch.randperm(len(train), generator=gen).to(train.device)
+        for idx in train[shuffle].split(batch):
             loss = -flow(ct[idx]).log_prob(xt[idx]).mean()  # type: ignore[index,operator]
             opt.zero_grad()
             loss.backward()
@@ -191,6 +193,7 @@ def train_nle(
     learning_rate: float = 1e-3,
     seed: int = 0,
     progress: bool = True,
+    device: str | None = None,
 ) -> NeuralLikelihood:
     """Fit an ensemble of conditional spline flows to the same pairs ``(theta, features)``.
 
@@ -215,8 +218,11 @@ def train_nle(
         learning_rate: Adam's initial step.
         seed: member ``k`` is seeded with ``seed + k``.
         progress: show a tqdm bar over epochs.
+        device: torch device of the training; default CUDA when present, else the CPU
+            (:func:`precml_widgets.device.default_device`). The flows are returned on the CPU.
     """
     torch = require("torch", "inference", "neural likelihood estimation")
+    on = default_device(device)
     x = require_events(problem.measurement, features)
     free = np.atleast_2d(np.asarray(theta, dtype=np.float64))
     problem.full(free)
@@ -233,13 +239,14 @@ def train_nle(
     e = problem.measurement.energies
     frame = (float(0.5 * (e[0] + e[-1])), float(max(0.5 * (e[-1] - e[0]), 1.0)))
     inputs, _ = flow_inputs(problem, frame, x)
-    xt = torch.as_tensor(inputs, dtype=torch.float32)
+    xt = torch.as_tensor(inputs, dtype=torch.float32, device=on)
     flows = []
     for k in range(members):
         torch.manual_seed(first + k)
         flow = build_flow(problem.dim, transforms=transforms, hidden=hidden)
         model = NeuralLikelihood(problem, (flow,), frame, len(x), 0.0)
-        ct = torch.as_tensor(model.context(free), dtype=torch.float32)
+        ct = torch.as_tensor(model.context(free), dtype=torch.float32, device=on)
+        flow.to(on)  # type: ignore[attr-defined]
         _fit_member(
             flow,
             xt,
@@ -251,5 +258,5 @@ def train_nle(
             progress=progress,
             label=f"likelihood flow {k + 1}/{members}",
         )
-        flows.append(flow)
+        flows.append(flow.to("cpu"))  # type: ignore[attr-defined]
     return NeuralLikelihood(problem, tuple(flows), frame, len(x), time.perf_counter() - start)

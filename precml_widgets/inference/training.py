@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from precml_widgets._checks import require_choice, require_int, require_real, require_seed
 from precml_widgets._optional import require
+from precml_widgets.device import default_device
 from precml_widgets.inference.classifiers import (
     CLASSIFIER_KINDS,
     LearnedRatio,
@@ -116,9 +117,10 @@ def train_ratio(
     learning_rate: float = 2e-3,
     seed: int = 0,
     progress: bool = True,
+    device: str | None = None,
 ) -> LearnedRatio:
     """Fit a ``kind`` classifier to ``data`` with the weighted quadratic loss (Adam, cosine
-    schedule) on CPU, and return it as a :class:`LearnedRatio`.
+    schedule), and return it as a :class:`LearnedRatio` (on the CPU).
 
     Args:
         problem: the :class:`EFTProblem` the data were made for.
@@ -130,6 +132,9 @@ def train_ratio(
         learning_rate: Adam's initial step.
         seed: seeds the initialisation and the batch order.
         progress: show a tqdm bar over epochs.
+        device: torch device of the training; default CUDA when present, else the CPU
+            (:func:`precml_widgets.device.default_device`). The batch order is drawn on the
+            CPU, so a seed gives the same batches on any device.
     """
     torch = require("torch", "inference", "the SMEFT classifiers")
     from tqdm.auto import tqdm
@@ -140,24 +145,34 @@ def train_ratio(
     lr = require_real("learning_rate", learning_rate, low=0.0, low_open=True)
     torch.manual_seed(require_seed("seed", seed))
     start = time.perf_counter()
+    on = default_device(device)
     net = build_network(kind, problem.dim, require_int("hidden", hidden, low=4))
     shift, scale = _feature_frame(problem)
     model = LearnedRatio(kind, problem, net, shift, scale, len(data.labels), 0.0)
-    x = torch.as_tensor(model.standardise(data.features), dtype=torch.float32)
     c = data.coefficients
-    if kind == "quadratic":
-        extra = torch.as_tensor(np.concatenate([c, pair_products(c)], axis=1), dtype=torch.float32)
-    else:
-        extra = torch.as_tensor(c / model.coefficient_scale(), dtype=torch.float32)
-    y = torch.as_tensor(data.labels, dtype=torch.float32)
-    w = torch.as_tensor(data.weights / data.weights.mean(), dtype=torch.float32)
+    extra_np = (
+        np.concatenate([c, pair_products(c)], axis=1)
+        if kind == "quadratic"
+        else c / model.coefficient_scale()
+    )
+    x, extra, y, w = (
+        torch.as_tensor(a, dtype=torch.float32, device=on)
+        for a in (
+            model.standardise(data.features),
+            extra_np,
+            data.labels,
+            data.weights / data.weights.mean(),
+        )
+    )
+    net.to(on)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps = n_epochs * -(-len(y) // batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     gen = torch.Generator().manual_seed(seed)
     net.train()
     for _ in tqdm(range(n_epochs), desc=f"training {kind} classifier", disable=not progress):
-        for idx in torch.randperm(len(y), generator=gen).split(batch):
+        for cpu_idx in torch.randperm(len(y), generator=gen).split(batch):
+            idx = cpu_idx.to(on)
             if kind == "quadratic":
                 r = 1.0 + (net(x[idx]) * extra[idx]).sum(dim=1)
                 f = r.clamp_min(1e-6) / (1.0 + r.clamp_min(1e-6))
@@ -168,6 +183,6 @@ def train_ratio(
             loss.backward()
             opt.step()
             sched.step()
-    net.eval()
+    net.to("cpu").eval()
     seconds = time.perf_counter() - start
     return LearnedRatio(kind, problem, net, shift, scale, len(data.labels), seconds)
