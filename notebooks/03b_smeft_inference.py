@@ -73,6 +73,7 @@ from precml_widgets.inference import (
     LEP2,
     LEVELS,
     POSTERIOR_CAVEATS,
+    SBC_DRAWS,
     EFTProblem,
     binned_expected_q,
     calibrate,
@@ -139,7 +140,9 @@ plt.show()
 measurement = LEP2
 print(measurement.label)
 expected_sm = measurement.expected_events(np.zeros(4))
-for energy, lumi, n in zip(measurement.energies_gev, measurement.luminosities_pb, expected_sm):
+for energy, lumi, n in zip(
+    measurement.energies_gev, measurement.luminosities_pb, expected_sm, strict=True
+):
     print(f"  √s = {energy:6.1f} GeV  L = {lumi:5.0f} pb⁻¹  expected μμ events: {n:7.1f}")
 events = sample_events(measurement, np.zeros(4), rng, n_events=20_000)
 # the exact CDF of cos θ at one energy: a mixture of the (1 + c)² and (1 − c)² shapes with
@@ -172,7 +175,9 @@ exact_q, binned_q = exact_expected_q(problem), binned_expected_q(problem)
 exact95 = expected_region(exact_q, n_directions=n_directions)
 binned95 = expected_region(binned_q, n_directions=n_directions)
 print(f"free coefficients: {problem.free}, box {problem.low} to {problem.high}")
-print(f"exact 95 % area {exact95.volume:.5f}; binned / exact = {binned95.volume / exact95.volume:.4f}")
+print(
+    f"exact 95 % area {exact95.volume:.5f}; binned / exact = {binned95.volume / exact95.volume:.4f}"
+)
 results["regions"] = {"exact_area": exact95.volume, "binned_area": binned95.volume}
 
 # %% [markdown]
@@ -199,9 +204,17 @@ print(
 rays = expected_region(exact_expected_q(degenerate), n_directions=n_directions)
 print(f"rays that leave and re-enter it: {rays.reentrant.sum()} of {rays.reentrant.size}")
 fig, ax = plt.subplots(figsize=(4.6, 4.6), layout="constrained")
-ax.contour(crescent_x, crescent_y, crescent_q.T, levels=[stats.chi2.ppf(0.68, 2), q95], colors=["tab:blue", "k"])
+ax.contour(
+    crescent_x,
+    crescent_y,
+    crescent_q.T,
+    levels=[stats.chi2.ppf(0.68, 2), q95],
+    colors=["tab:blue", "k"],
+)
 ax.plot(0, 0, "r+", ms=12, label="Standard Model")
-ax.set(xlabel="C_le^(1122)", ylabel="C_le^(2211)", title="68 % / 95 % expected region", aspect="equal")
+ax.set(
+    xlabel="C_le^(1122)", ylabel="C_le^(2211)", title="68 % / 95 % expected region", aspect="equal"
+)
 ax.legend(fontsize="small")
 plt.show()
 results["degenerate"] = {
@@ -230,8 +243,12 @@ else:
     classifiers = {name: load_pretrained(name) for name in ("quadratic", "plain")}
     nle = load_pretrained("nle")
 for name, model in classifiers.items():
-    print(f"{name}: {model.n_train_events:,} training events, trained in {model.train_seconds:.0f} s")
-study = classifier_study(problem, classifiers, n_heldout=n_heldout, n_directions=n_directions, seed=seed + 1)
+    print(
+        f"{name}: {model.n_train_events:,} training events, trained in {model.train_seconds:.0f} s"
+    )
+study = classifier_study(
+    problem, classifiers, n_heldout=n_heldout, n_directions=n_directions, seed=seed + 1
+)
 print(study.summary())
 results["classifiers"] = {
     label: {
@@ -248,19 +265,42 @@ results["limits"] = {label: study.limits[label] for label in ("exact", "binned")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
-styles = {"exact": ("k", "-"), "binned": ("tab:gray", "--"), "quadratic": ("tab:blue", "-"), "plain": ("tab:orange", "-")}
+styles = {
+    "exact": ("k", "-"),
+    "binned": ("tab:gray", "--"),
+    "quadratic": ("tab:blue", "-"),
+    "plain": ("tab:orange", "-"),
+}
 for label, by_cl in study.regions.items():
     color, ls = styles[label]
     for cl, region in by_cl.items():
         b = np.vstack([region.boundary, region.boundary[:1]])
-        axes[0].plot(b[:, 0], b[:, 1], color=color, ls=ls, lw=1.5 if cl == 0.95 else 0.8, label=f"{label} {cl:.0%}")
+        axes[0].plot(
+            b[:, 0],
+            b[:, 1],
+            color=color,
+            ls=ls,
+            lw=1.5 if cl == 0.95 else 0.8,
+            label=f"{label} {cl:.0%}",
+        )
 axes[0].set(xlabel=problem.free[0], ylabel=problem.free[1], title="Expected regions (Λ = 1 TeV)")
 axes[0].legend(fontsize="x-small", ncol=2)
 for label, acc in study.accuracy.items():
     rel = acc.relative_error.ravel()
-    axes[1].hist(np.log10(rel[np.isfinite(rel) & (rel > 0)]), bins=80, histtype="step", lw=1.5, color=styles[label][0], label=label)
+    axes[1].hist(
+        np.log10(rel[np.isfinite(rel) & (rel > 0)]),
+        bins=80,
+        histtype="step",
+        lw=1.5,
+        color=styles[label][0],
+        label=label,
+    )
 axes[1].axvline(np.log10(0.05), color="k", ls=":", label="5 %")
-axes[1].set(xlabel="log10 |r − r_exact| / |r_exact − 1|", ylabel="events × contour points", title="Ratio error on the exact 95 % contour")
+axes[1].set(
+    xlabel="log10 |r − r_exact| / |r_exact − 1|",
+    ylabel="events × contour points",
+    title="Ratio error on the exact 95 % contour",
+)
 axes[1].legend(fontsize="small")
 plt.show()
 
@@ -280,12 +320,20 @@ plt.show()
 lfi_problem = nle_problem()
 truth = np.array([0.3, -0.2])
 post = posterior_study(
-    lfi_problem, {"NLE (zuko)": nle.log_prob}, truth, n_events=n_toy_events, n_grid=n_grid, n_draws=n_c2st_draws, seed=seed
+    lfi_problem,
+    {"NLE (zuko)": nle.log_prob},
+    truth,
+    n_events=n_toy_events,
+    n_grid=n_grid,
+    n_draws=n_c2st_draws,
+    seed=seed,
 )
 comparison = post.comparisons["NLE (zuko)"]
-print(f"{n_toy_events} events at C = {truth}; NLE trained on {nle.n_simulations:,} pairs in {nle.train_seconds:.0f} s")
+print(
+    f"{n_toy_events} events at C = {truth}; NLE trained on {nle.n_simulations:,} pairs in {nle.train_seconds:.0f} s"
+)
 print(f"C2ST accuracy {comparison.c2st_accuracy:.3f} (AUC {comparison.auc:.3f})")
-for level, ve, vl in zip(LEVELS, comparison.volumes_exact, comparison.volumes_learned):
+for level, ve, vl in zip(LEVELS, comparison.volumes_exact, comparison.volumes_learned, strict=True):
     print(f"  {level:.0%} HPD area: exact {ve:.3f}, learned {vl:.3f} (ratio {vl / ve:.3f})")
 for caveat in POSTERIOR_CAVEATS:
     print("caveat:", caveat)
@@ -302,7 +350,7 @@ results["posterior"] = {
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained", sharey=True)
-for ax, (label, grid_post) in zip(axes, post.posteriors.items()):
+for ax, (label, grid_post) in zip(axes, post.posteriors.items(), strict=True):
     extent = [*lfi_problem.low[:1], *lfi_problem.high[:1], lfi_problem.low[1], lfi_problem.high[1]]
     ax.imshow(grid_post.probability.T, origin="lower", extent=extent, aspect="auto", cmap="Blues")
     ax.plot(*truth, "r*", ms=12, label="truth")
@@ -332,6 +380,22 @@ for label in ("exact", "learned"):
         f"SBC p-values {np.round(calibration.sbc_p_values[label], 3)}; "
         f"inside the bands: {calibration.within_band(label)}"
     )
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained", sharey=True)
+edges = np.linspace(-0.5, SBC_DRAWS + 0.5, 11)
+expected_per_bin = calibration_toys / 10
+low, high = stats.binom.ppf([0.005, 0.995], calibration_toys, 0.1)
+for ax, label in zip(axes, ("exact", "learned"), strict=True):
+    ranks = np.array([o.ranks[label] for o in calibration.outcomes])
+    for i, name in enumerate(lfi_problem.free):
+        ax.hist(ranks[:, i], bins=edges, histtype="step", lw=1.5, label=name)
+    ax.axhspan(low, high, color="0.85", label="99 % band per bin (uniform ranks)")
+    ax.axhline(expected_per_bin, color="k", lw=0.8)
+    ax.set(
+        title=f"SBC ranks, {label} posterior", xlabel=f"rank of the truth among {SBC_DRAWS} draws"
+    )
+axes[0].set_ylabel("toys")
+axes[0].legend(fontsize="x-small")
+plt.show()
 results["calibration"] = {
     "n_toys": calibration_toys,
     "coverage": {k: {str(a): v for a, v in c.items()} for k, c in calibration.coverage.items()},
@@ -369,9 +433,15 @@ EFTExplorer(classifiers, nle, study=study)
 # %%
 from precml_widgets.inference import ExactRatio, Measurement
 
-bright = Measurement(LEP2.energies_gev, tuple(4 * v for v in LEP2.luminosities_pb), label="4 × LEP-2")
-bright_region = expected_region(exact_expected_q(default_problem(bright)), n_directions=n_directions)
-print(f"1. area(4 L) / area(L) = {bright_region.volume / exact95.volume:.4f} (1/4 exactly if q were quadratic in C)")
+bright = Measurement(
+    LEP2.energies_gev, tuple(4 * v for v in LEP2.luminosities_pb), label="4 × LEP-2"
+)
+bright_region = expected_region(
+    exact_expected_q(default_problem(bright)), n_directions=n_directions
+)
+print(
+    f"1. area(4 L) / area(L) = {bright_region.volume / exact95.volume:.4f} (1/4 exactly if q were quadratic in C)"
+)
 for bins in (1, 2):
     r = expected_region(binned_expected_q(problem, n_bins=bins), n_directions=n_directions)
     print(f"2. {bins} bin(s) per energy: area / unbinned = {r.volume / exact95.volume:.3f}")
@@ -392,7 +462,9 @@ class LinearOnly:
     unbinned_expected_q(degenerate, LinearOnly(measurement), label="linear only"), n_grid=401
 )
 linear_inside = linear_q <= q95
-linear_edge = np.concatenate([linear_inside[0], linear_inside[-1], linear_inside[:, 0], linear_inside[:, -1]])
+linear_edge = np.concatenate(
+    [linear_inside[0], linear_inside[-1], linear_inside[:, 0], linear_inside[:, -1]]
+)
 print(
     f"3. linear only: area inside the box {linear_inside.sum() * cell:.3f}, reaches the box edge: "
     f"{bool(linear_edge.any())} (a straight band along C_le^(1122) = −C_le^(2211), unbounded); "
@@ -401,7 +473,12 @@ print(
 fig, ax = plt.subplots(figsize=(4.6, 4.6), layout="constrained")
 ax.contour(lin_x, lin_y, linear_q.T, levels=[q95], colors=["tab:orange"])
 ax.contour(crescent_x, crescent_y, crescent_q.T, levels=[q95], colors=["k"])
-ax.set(xlabel="C_le^(1122)", ylabel="C_le^(2211)", title="95 %: linear only (orange) vs exact (black)", aspect="equal")
+ax.set(
+    xlabel="C_le^(1122)",
+    ylabel="C_le^(2211)",
+    title="95 %: linear only (orange) vs exact (black)",
+    aspect="equal",
+)
 plt.show()
 results["exercises"] = {
     "area_ratio_4L": bright_region.volume / exact95.volume,
