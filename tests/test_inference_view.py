@@ -21,6 +21,7 @@ from precml_widgets.inference import (
     CLASSIFIER_CAVEATS,
     POSTERIOR_CAVEATS,
     ExpectedQ,
+    LearnedRatio,
     default_problem,
     expected_region,
     make_training_set,
@@ -95,17 +96,41 @@ def _image(root, title: str) -> tuple[np.ndarray, tuple[float, float]]:
     return np.asarray(glyph.data_source.data["image"][0]), (mapper.low, mapper.high)
 
 
-def test_coefficient_sliders_move_the_drawn_ratio_maps(view, root):
-    view.posterior_follows = False  # this test times the ratio maps and the region mark only
+def _counter(method: str, calls: list[str]):
+    """LearnedRatio's ``method``, recording each call in ``calls``."""
+    original = getattr(LearnedRatio, method)
+
+    def counted(self, *args):
+        calls.append(method)
+        return original(self, *args)
+
+    return counted
+
+
+def test_maps_lie_within_the_training_energies():
+    energies = default_problem().measurement.energies_gev
+    assert SQRT_S_GEV.min() >= min(energies) and SQRT_S_GEV.max() <= max(energies)
+
+
+def test_coefficient_sliders_move_the_drawn_ratio_maps(view, root, monkeypatch):
+    """A move combines cached arrays: no network call (quadratic model), no new toy."""
+    assert view.model == "quadratic" and not view.posterior_follows  # the defaults
+    toy, calls = view.posterior, []
+    for method in ("coefficient_functions", "__call__"):
+        monkeypatch.setattr(LearnedRatio, method, _counter(method, calls))
     times = []
     for c1, c2 in ((0.2, -0.1), (-0.25, 0.15), (0.05, 0.3)):
         start = time.perf_counter()
         view.param.update(c1=c1, c2=c2)
         times.append(time.perf_counter() - start)
+        assert calls == [] and view.posterior is toy
+        monkeypatch.undo()
         exact, learned = ratio_map(
             view.problem, view.study.models[view.model], [c1, c2],
             sqrt_s=SQRT_S_GEV, cos_theta=COS_THETA,
         )  # fmt: skip
+        for method in ("coefficient_functions", "__call__"):  # count again for the next move
+            monkeypatch.setattr(LearnedRatio, method, _counter(method, calls))
         # the exact ratio independently: dsigma(C)/dsigma_SM from the core's cross section
         from precml_widgets.inference import dsigma_dcos_smeft_pb
 
@@ -132,8 +157,13 @@ def test_coefficient_sliders_move_the_drawn_ratio_maps(view, root):
     assert max(times) < 1.0  # generous on a loaded 2-core runner; measured ~0.05 s
 
 
-def test_model_switch_redraws_the_learned_map(view, root):
+def test_model_switch_redraws_the_learned_map(view, root, monkeypatch):
+    calls: list[str] = []
+    monkeypatch.setattr(
+        LearnedRatio, "coefficient_functions", _counter("coefficient_functions", calls)
+    )
     view.model = "plain"
+    monkeypatch.undo()
     _, learned = ratio_map(
         view.problem, view.study.models["plain"], [view.c1, view.c2],
         sqrt_s=SQRT_S_GEV, cos_theta=COS_THETA,
@@ -141,7 +171,19 @@ def test_model_switch_redraws_the_learned_map(view, root):
     image = view.learned_pane.object.get(0)  # a new figure: its own HoloViews image
     np.testing.assert_allclose(image.dimension_values(2, flat=False), learned.T)
     assert image.label == "" and "plain" in image.opts.get().kwargs["title"]
-    view.model = "quadratic"
+    view.c1 = -0.05  # the plain network runs per move (61 x 39 points)
+    _, learned = ratio_map(
+        view.problem, view.study.models["plain"], [view.c1, view.c2],
+        sqrt_s=SQRT_S_GEV, cos_theta=COS_THETA,
+    )  # fmt: skip
+    np.testing.assert_allclose(_image(root, "learned r (plain)")[0], learned.T, rtol=1e-12)
+    assert calls == []
+    monkeypatch.setattr(
+        LearnedRatio, "coefficient_functions", _counter("coefficient_functions", calls)
+    )
+    view.model = "quadratic"  # its a(x), b(x) once, on the switch
+    view.c1 = 0.05
+    assert calls == ["coefficient_functions"]
 
 
 def _area(path: np.ndarray) -> float:

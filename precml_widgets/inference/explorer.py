@@ -1,12 +1,12 @@
 """EFT explorer: learned vs exact ratios, expected regions and toy posteriors of the SMEFT study.
 
-:class:`EFTExplorer` is a thin Panel view over the inference core. It is given trained models
-(or a finished :class:`~precml_widgets.inference.ClassifierStudy` of them) and computes, once
-per set of models, the study and every likelihood's :func:`~precml_widgets.inference.q_grid`.
-Sliders only re-evaluate: the coefficients redraw :func:`~precml_widgets.inference.ratio_map`
-and the region mark, the luminosity factor re-contours the cached grids (``q`` scales
-linearly with it) and the toy posterior (:func:`~precml_widgets.inference.posterior_study`) is
-recomputed on release of a coefficient slider or on *New toy*. Only *Retrain* trains.
+:class:`EFTExplorer` is a thin Panel view over the inference core: given trained models (or
+their finished :class:`~precml_widgets.inference.ClassifierStudy`) it computes, once per set of
+models, the study, every likelihood's :func:`~precml_widgets.inference.q_grid`, the exact
+ratio's terms and the quadratic classifier's ``a(x)``, ``b(x)`` on the map's grid. A slider move
+only combines these cached arrays (the plain classifier's network runs per move: 61 x 39
+points, a few ms); the luminosity re-contours the cached q grids (q scales with it); the toy
+posterior is recomputed on *New toy* (or per move if ``posterior_follows``). *Retrain* trains.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from precml_widgets._checks import require_instance
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
-from precml_widgets.inference.classifiers import LearnedRatio
+from precml_widgets.inference.classifiers import LearnedRatio, pair_products
 from precml_widgets.inference.nle import NeuralLikelihood
 from precml_widgets.inference.plots import (
     posterior_plot,
@@ -30,13 +30,13 @@ from precml_widgets.inference.plots import (
     region_marks,
     region_plot,
 )
+from precml_widgets.inference.smeft import quadratic_terms
 from precml_widgets.inference.study import (
     ClassifierStudy,
     PosteriorStudy,
     classifier_study,
     posterior_study,
     q_grid,
-    ratio_map,
 )
 from precml_widgets.live import LiveParts
 from precml_widgets.panel_compat import color_kwargs
@@ -48,8 +48,8 @@ __all__ = ["COS_THETA", "LUMINOSITY_STEPS", "NLE_LABEL", "SQRT_S_GEV", "EFTExplo
 
 #: Retrains one learned ratio (called by *Retrain*, never by a slider).
 Trainer = Callable[[], LearnedRatio]
-#: Energies of the ratio maps, GeV: the LEP-2 range around the training energies.
-SQRT_S_GEV = np.linspace(180.0, 210.0, 61)
+#: Energies of the ratio maps, GeV: the LEP-2 training energies' range [182.7, 206.6].
+SQRT_S_GEV = np.linspace(182.7, 206.6, 61)
 #: Cosines of the ratio maps: the measurement's acceptance |cos theta| <= 0.95.
 COS_THETA = np.linspace(-0.95, 0.95, 39)
 #: The luminosity slider's steps (a common factor on every energy's luminosity).
@@ -85,9 +85,10 @@ class EFTExplorer(pn.viewable.Viewer):
     )
     model = param.Selector(objects=[], label="Learned ratio", doc="The learned model shown.")
     posterior_follows = param.Boolean(
-        default=True,
+        default=False,
         label="Toy follows the coefficients",
-        doc="Recompute the toy posterior when a coefficient changes (about a second).",
+        doc="Recompute the toy posterior on every coefficient move (about a second each); "
+        "off: only on New toy.",
     )
     toy_seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the shown toy data set.")
     new_toy = param.Event(label="New toy", doc="Simulate another toy data set at the shown C.")
@@ -122,8 +123,7 @@ class EFTExplorer(pn.viewable.Viewer):
                 "models must all be trained on one problem of 2 free coefficients, got "
                 f"{[m.problem.free for m in models.values()]}; use default_problem()."
             )
-        unknown = sorted(set(trainers or {}) - set(models))
-        if unknown:
+        if unknown := sorted(set(trainers or {}) - set(models)):
             raise InvalidInputError(
                 f"trainers {unknown} name no model of {sorted(models)}; give one per model label."
             )
@@ -132,7 +132,12 @@ class EFTExplorer(pn.viewable.Viewer):
         self._study_options = dict(study_options or {})
         self._n_grid, self._posterior_grid, self._draws = n_grid, posterior_grid, posterior_draws
         self._grids: dict[str, Any] = {}  # q_grid per likelihood, made once per study
-        self._thresholds: dict[float, float] = {}
+        self._thresholds: dict[float, float] = {}  # q thresholds by CL
+        grid_s, grid_c = np.meshgrid(SQRT_S_GEV, COS_THETA, indexing="ij")
+        self._features = np.column_stack([grid_s.ravel(), grid_c.ravel()])
+        lam = problem.measurement.lambda_gev
+        self._exact_terms = quadratic_terms(grid_s, grid_c, lambda_gev=lam)  # computed once
+        self._learned_terms: tuple[Any, Any] | None = None  # the quadratic model's a(x), b(x)
         self._training, self._posterior_seed = False, 0
         self.live = LiveParts()  # the ratio images and the region's cross, moved in place
         # each figure its own pane (a Layout in a fixed-width column collapses), axes unlinked
@@ -143,16 +148,14 @@ class EFTExplorer(pn.viewable.Viewer):
         self.posterior_pane = pn.Row(*post)
         self.summary_pane = pn.pane.Markdown("", width=920, css_classes=["precml-eft"])
         self.error_pane = pn.pane.Markdown("", styles={"color": "#b00020"})
-        self.progress = pn.indicators.Progress(
-            value=0, max=len(self._trainers) + 1, visible=False, width=250
-        )
+        steps = len(self._trainers) + 1
+        self.progress = pn.indicators.Progress(max=steps, visible=False, width=250)
         super().__init__(**params)
         for name, lo, hi, label in zip(
             ("c1", "c2"), problem.lower, problem.upper, problem.free, strict=True
         ):
-            self.param[name].bounds = (float(lo), float(hi))
-            self.param[name].label = label
-            self.param[name].step = float(hi - lo) / 60.0
+            knob = self.param[name]
+            knob.bounds, knob.label, knob.step = (float(lo), float(hi)), label, (hi - lo) / 60
         self.param.model.objects = list(models)
         self.model = next(iter(models))
         if study is not None and set(study.models) != set(models):
@@ -182,6 +185,9 @@ class EFTExplorer(pn.viewable.Viewer):
         """Draw the three ratio maps of the shown model (their images then move in place)."""
         if self.study is None:  # set up in __init__: the study draws everything once
             return
+        model = self.study.models[self.model]  # a quadratic one: a(x), b(x) once per model
+        quadratic = model.kind == "quadratic"
+        self._learned_terms = model.coefficient_functions(self._features) if quadratic else None
         self.live.forget("ratio:")
         panels = ratio_panels(
             SQRT_S_GEV,
@@ -197,20 +203,21 @@ class EFTExplorer(pn.viewable.Viewer):
             pane.object = figure
 
     def ratio_arrays(self) -> tuple[Any, Any]:
-        """``ratio_map``'s exact and learned ratio at the shown C, each (n_s, n_c)."""
-        exact, learned = ratio_map(
-            self.problem,
-            self.study.models[self.model],
-            [self.c1, self.c2],
-            sqrt_s=SQRT_S_GEV,
-            cos_theta=COS_THETA,
-        )
-        return exact, learned
+        """``ratio_map``'s exact and learned ratio at the shown C from cached terms, (n_s, n_c)."""
+        free = np.array([self.c1, self.c2])
+        c = self.problem.full(free[None, :])[0]
+        sm, lin, quad = self._exact_terms
+        exact = (sm + lin @ c + quad @ (c * c)) / sm
+        if self._learned_terms is None:  # plain classifier: its network, 2379 points
+            learned = self.study.models[self.model](self._features, c)[0]
+        else:
+            a, b = self._learned_terms
+            learned = np.maximum(1.0 + a @ free + b @ pair_products(free), 1e-6)  # its floor
+        return exact, learned.reshape(sm.shape)
 
     @param.depends("c1", "c2", watch=True)
     def _move(self) -> None:
-        """A coefficient moved: the ratio images and the region's cross change in place,
-        sent as one message; the regions themselves do not depend on C."""
+        """A coefficient moved: ratio images and the region's cross move, in one message."""
         if self.study is None:
             return
         with pn.io.hold():
@@ -247,8 +254,7 @@ class EFTExplorer(pn.viewable.Viewer):
         self._show_posterior()
 
     def _show_posterior(self) -> None:
-        """Simulate the toy at the shown C (unless shown already) and compare the NLE posterior
-        with the exact one."""
+        """Simulate the toy at the shown C (unless shown) and compare NLE and exact posteriors."""
         post = self.posterior
         shown = None if post is None else (tuple(post.truth), self._posterior_seed)
         if shown != (self.toy_truth(), self.toy_seed):
@@ -296,17 +302,11 @@ class EFTExplorer(pn.viewable.Viewer):
             self._training = False
             self.progress.param.update(value=self.progress.max, visible=False)
             if isinstance(study, BaseException):
-                self.error_pane.object = (
-                    f"**Retraining failed:** {html.escape(type(study).__name__)}: "
-                    f"{html.escape(str(study))}"
-                )
+                self.error_pane.object = f"**Retraining failed:** {html.escape(repr(study))}"
             else:
                 self.study = study
 
-        if doc is None:
-            finish()
-        else:
-            doc.add_next_tick_callback(finish)
+        finish() if doc is None else doc.add_next_tick_callback(finish)
 
     def summary(self) -> str:
         """Markdown: the study's regions, limits and ratio accuracies, the toy posterior's C2ST
@@ -332,8 +332,8 @@ class EFTExplorer(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         widgets: dict[str, Any] = {n: {"throttled": True, "width": 250} for n in ("c1", "c2")}
-        widgets["luminosity"] = {"type": pn.widgets.DiscreteSlider, "width": 250}
-        widgets["luminosity"]["css_classes"] = ["precml-eft-luminosity"]
+        lum = {"type": pn.widgets.DiscreteSlider, "css_classes": ["precml-eft-luminosity"]}
+        widgets["luminosity"] = lum | {"width": 250}
         widgets |= {"model": {"width": 250}, "new_toy": {"width": 120}}
         widgets["retrain"] = {"width": 120, "disabled": not self._trainers}
         widgets["retrain"] |= color_kwargs(pn.widgets.Button)
