@@ -320,15 +320,53 @@ def test_interpretability_feature_change_redraws(interpret_server, chromium):
             time.sleep(0.25)
 
 
+def _changes(locator, before: bytes, what: str, log: Path, timeout_s: float = 15.0) -> None:
+    """Wait until ``locator``'s screenshot differs from ``before`` (the pane may swap in a new
+    Bokeh plot: a detached element reads as no change yet)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if locator.screenshot(timeout=2_000) != before:
+                return
+        except Exception:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not change; server log:\n{log_tail(log)}")
+        time.sleep(0.25)
+
+
 def test_eft_luminosity_change_redraws(eft_server, chromium):
-    """The tiny-model page draws without console errors; a luminosity step redraws the regions;
+    """The tiny-model page draws without console errors; its binned area ratio is the core's;
+    a coefficient step moves the exact ratio map; a luminosity step redraws the regions;
     Retrain replaces the study's numbers."""
+    from precml_widgets.apps.eft_explorer import study_options
+    from precml_widgets.inference import (
+        binned_expected_q,
+        default_problem,
+        exact_expected_q,
+        expected_region,
+    )
+
     url, log = eft_server
     ready = ".precml-eft ul"
     with _open_page(chromium, url, log, ready, "the EFT summary") as page:
+        # the binned ratio needs no training: the core's value for the fast configuration
+        problem, rays = default_problem(), study_options("fast")["n_directions"]
+        ratio = (
+            expected_region(binned_expected_q(problem), n_directions=rays).volume
+            / expected_region(exact_expected_q(problem), n_directions=rays).volume
+        )
+        text = page.locator(".precml-eft ul").first.inner_text()
+        assert f"binned: 95 % area / exact = {ratio:.3f}" in text, text
+        exact_map = page.locator(".precml-eft-exact .bk-Canvas").first
+        exact_map.wait_for(timeout=START_TIMEOUT_S * 1000)
+        time.sleep(1.0)  # let Bokeh finish its first paint
+        before = exact_map.screenshot()
+        page.locator(".noUi-handle").first.focus()  # the first slider: the first coefficient
+        page.keyboard.press("ArrowRight")
+        _changes(exact_map, before, "the exact ratio map after a coefficient step", log)
         plot = page.locator(".precml-eft-regions .bk-Canvas").first
         plot.wait_for(timeout=START_TIMEOUT_S * 1000)
-        time.sleep(1.0)  # let Bokeh finish its first paint
         before = plot.screenshot()
         page.locator(".precml-eft-luminosity .noUi-handle").first.focus()
         page.keyboard.press("ArrowRight")  # 1.0 -> 1.5: every contour shrinks

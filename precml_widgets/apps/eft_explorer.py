@@ -14,8 +14,9 @@ parametrized classifier on
 of a first toy at the Standard Model. These are computed once per server process, in a
 background thread started by the first visit (or by ``--warm``), and shared by every session:
 the page shows a notice until they are ready (45 s on two cores at load 3-4, measured with
-:func:`build_starter`; a coefficient move then costs 2-9 s there, nearly all of it the toy
-posterior, which *Toy follows the coefficients* turns off). ``PRECML_APP_CONFIG=fast``
+:func:`build_starter`). A coefficient move only combines cached arrays (about 0.1 s per move in
+``tests/test_inference_view.py``); the toy posterior (2-9 s there) is recomputed on *New toy*,
+or on every move when *Toy follows the coefficients* is ticked. ``PRECML_APP_CONFIG=fast``
 trains tiny models in memory instead (a few seconds; the browser tests use it). *Retrain*
 retrains the classifiers with :data:`RETRAIN` (a quick variant of the shipped settings) for that
 session only.
