@@ -44,6 +44,7 @@ from precml_widgets.inference.density import (
     bin_terms,
     density_terms,
     event_density,
+    mass_range,
     quadrature_nodes,
     require_events,
 )
@@ -57,11 +58,18 @@ from precml_widgets.inference.likelihood import (
     exact_expected_q,
     unbinned_expected_q,
 )
-from precml_widgets.inference.measurement import LEP2, LEP2_SMEARED, Measurement, sigma_terms
+from precml_widgets.inference.measurement import (
+    LEP2,
+    LEP2_SMEARED,
+    Measurement,
+    mass_frame,
+    sigma_terms,
+)
 from precml_widgets.inference.nle import (
     NeuralLikelihood,
     build_flow,
     flow_inputs,
+    require_smeared,
     simulate_training_pairs,
     train_nle,
 )
@@ -179,6 +187,8 @@ __all__ = [
     "load_model",
     "load_pretrained",
     "make_training_set",
+    "mass_frame",
+    "mass_range",
     "model_paths",
     "nle_problem",
     "one_parameter_limits",
@@ -191,6 +201,7 @@ __all__ = [
     "ratio_map",
     "require_coefficients",
     "require_events",
+    "require_smeared",
     "run_toy",
     "sample_events",
     "save_model",

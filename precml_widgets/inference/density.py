@@ -20,7 +20,14 @@ from precml_widgets.inference.measurement import Measurement
 from precml_widgets.inference.smearing import shape_integrals, smeared_shapes
 from precml_widgets.inference.smeft import angular_shapes, require_coefficients, shape_terms
 
-__all__ = ["bin_terms", "density_terms", "event_density", "quadrature_nodes", "require_events"]
+__all__ = [
+    "bin_terms",
+    "density_terms",
+    "event_density",
+    "mass_range",
+    "quadrature_nodes",
+    "require_events",
+]
 
 Array = npt.NDArray[np.float64]
 # The smeared mass is integrated over the energies +- this many sigma, in panels of one sigma
@@ -36,7 +43,8 @@ def require_events(
 
     Raises:
         InvalidInputError: for a wrong shape, NaN or infinite values, ``|cos theta| >
-            cos_max``, or (without smearing) an ``m`` that is not one of the energies.
+            cos_max``, (without smearing) an ``m`` that is not one of the energies, or (with
+            smearing) an ``m`` outside :func:`mass_range`, naming how many.
     """
     x = require_array(name, features, ndim=2, hint="an (n, 2) array of finite numbers.")
     if x.shape[1] != 2:
@@ -60,7 +68,28 @@ def require_events(
             )
     elif np.any(x[:, 0] <= 0.0):
         raise InvalidInputError(f"the dimuon mass (first column of {name}) must be > 0 GeV.")
+    else:
+        lo, hi = mass_range(measurement)
+        off = int(np.count_nonzero((x[:, 0] < lo) | (x[:, 0] > hi)))
+        if off:
+            raise InvalidInputError(
+                f"{off} of {len(x)} events in {name} have a dimuon mass (first column) outside "
+                f"[{lo:.6g}, {hi:.6g}] GeV, the energies +- {_MASS_SIGMAS:g} sigma of the mass "
+                "smearing where the density is defined (and integrated); drop those events or "
+                "check the units (GeV)."
+            )
     return x
+
+
+def mass_range(measurement: Measurement) -> tuple[float, float]:
+    """The smeared mass support ``[E_min (1 - 8 rel), E_max (1 + 8 rel)]`` in GeV.
+
+    It is the range :func:`quadrature_nodes` integrates the mass over; without smearing it is
+    ``[E_min, E_max]``.
+    """
+    e = measurement.energies
+    rel = 0.0 if measurement.smearing is None else measurement.smearing.mass_rel
+    return float(e[0] * (1.0 - _MASS_SIGMAS * rel)), float(e[-1] * (1.0 + _MASS_SIGMAS * rel))
 
 
 def _mass_weights(measurement: Measurement, m: Array) -> Array:
@@ -121,7 +150,7 @@ def quadrature_nodes(measurement: Measurement, n_cos: int = 48) -> tuple[Array, 
         m, wm = measurement.energies, np.ones(measurement.energies.size)
     else:
         e, rel = measurement.energies, measurement.smearing.mass_rel
-        lo, hi = e[0] * (1.0 - _MASS_SIGMAS * rel), e[-1] * (1.0 + _MASS_SIGMAS * rel)
+        lo, hi = mass_range(measurement)
         n_panels = int(np.ceil((hi - lo) / (rel * e[0])))
         edges = np.linspace(lo, hi, n_panels + 1)
         xm, wmm = np.polynomial.legendre.leggauss(_MASS_NODES)

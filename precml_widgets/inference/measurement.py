@@ -12,7 +12,7 @@ from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.smearing import Smearing, accepted_shape_integrals
 from precml_widgets.inference.smeft import DEFAULT_LAMBDA_GEV, require_coefficients, shape_terms
 
-__all__ = ["LEP2", "LEP2_SMEARED", "Measurement", "sigma_terms"]
+__all__ = ["LEP2", "LEP2_SMEARED", "Measurement", "mass_frame", "sigma_terms"]
 
 Array = npt.NDArray[np.float64]
 
@@ -111,3 +111,13 @@ def sigma_terms(measurement: Measurement) -> tuple[Array, Array, Array]:
     sm, lin, quad = shape_terms(measurement.energies, lambda_gev=measurement.lambda_gev)
     g = accepted_shape_integrals(measurement.smearing, measurement.cos_max)
     return sm @ g, np.einsum("esk,s->ek", lin, g), np.einsum("esk,s->ek", quad, g)
+
+
+def mass_frame(measurement: Measurement) -> tuple[float, float]:
+    """``(shift, scale)`` in GeV that standardise the mass (or sqrt s) before a network.
+
+    The shift is the middle of the energy range, the scale its half-width, at least 1 GeV (so a
+    single energy is not divided by 0). Used by the classifiers and both likelihood flows.
+    """
+    e = measurement.energies
+    return float(0.5 * (e[0] + e[-1])), float(max(0.5 * (e[-1] - e[0]), 1.0))

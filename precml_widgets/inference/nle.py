@@ -24,12 +24,14 @@ from precml_widgets.device import default_device
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.density import require_events
 from precml_widgets.inference.events import simulate_one_each
+from precml_widgets.inference.measurement import mass_frame
 from precml_widgets.inference.problem import EFTProblem
 
 __all__ = [
     "NeuralLikelihood",
     "build_flow",
     "flow_inputs",
+    "require_smeared",
     "simulate_training_pairs",
     "train_nle",
 ]
@@ -41,6 +43,21 @@ _CHUNK = 200_000
 # stopping (as sbi does).
 _VALIDATION_FRACTION = 0.1
 _PATIENCE = 5
+
+
+def require_smeared(problem: EFTProblem, caller: str) -> None:
+    """Refuse an unsmeared measurement for a flow: its mass takes only the discrete energies,
+    which a continuous density cannot describe.
+
+    Raises:
+        InvalidInputError: ``problem.measurement.smearing is None``, naming ``caller``.
+    """
+    if problem.measurement.smearing is None:
+        raise InvalidInputError(
+            f"{caller}: the measurement {problem.measurement.label!r} has no smearing, so its "
+            "mass takes only the discrete energies and has no continuous density; NLE needs "
+            "the smeared configuration, e.g. nle_problem()."
+        )
 
 
 def simulate_training_pairs(
@@ -164,6 +181,11 @@ def _fit_member(
             stale += 1
             if stale >= _PATIENCE:
                 break
+    if best_state is None:
+        raise InvalidInputError(
+            f"{label}: no epoch gave a finite validation loss (the fit diverged at learning "
+            f"rate {lr:g}); lower learning_rate (e.g. by a factor 10) and train again."
+        )
     flow.load_state_dict(best_state)  # type: ignore[attr-defined]
     flow.eval()  # type: ignore[attr-defined]
 
@@ -197,12 +219,13 @@ def train_nle(
 ) -> NeuralLikelihood:
     """Fit an ensemble of conditional spline flows to the same pairs ``(theta, features)``.
 
-    Every member sees all pairs (the simulation budget is the one given) and differs in its
-    initialisation, batch order and validation split; their equal-weight mixture is the
-    estimate. Errors of a learned per-event likelihood add up over the events of a data set,
-    and averaging independent fits removes the part that is noise (deep ensembles:
-    B. Lakshminarayanan et al., arXiv:1612.01474; for simulation-based inference:
-    J. Hermans et al., arXiv:2110.06581).
+    Every member draws from the same pairs (the simulation budget is the one given): each
+    holds out its own 10 % of them for validation and trains on the other 90 %, and the
+    members differ in their initialisation, batch order and validation split; their
+    equal-weight mixture is the estimate. Errors of a learned per-event likelihood add up
+    over the events of a data set, and averaging independent fits removes the part that is
+    noise (deep ensembles: B. Lakshminarayanan et al., arXiv:1612.01474; for
+    simulation-based inference: J. Hermans et al., arXiv:2110.06581).
 
     Args:
         problem: the :class:`EFTProblem` the pairs were simulated for.
@@ -222,6 +245,7 @@ def train_nle(
             (:func:`precml_widgets.device.default_device`). The flows are returned on the CPU.
     """
     torch = require("torch", "inference", "neural likelihood estimation")
+    require_smeared(problem, "train_nle")
     on = default_device(device)
     x = require_events(problem.measurement, features)
     free = np.atleast_2d(np.asarray(theta, dtype=np.float64))
@@ -236,8 +260,7 @@ def train_nle(
     lr = require_real("learning_rate", learning_rate, low=0.0, low_open=True)
     first = require_seed("seed", seed)
     start = time.perf_counter()
-    e = problem.measurement.energies
-    frame = (float(0.5 * (e[0] + e[-1])), float(max(0.5 * (e[-1] - e[0]), 1.0)))
+    frame = mass_frame(problem.measurement)
     inputs, _ = flow_inputs(problem, frame, x)
     xt = torch.as_tensor(inputs, dtype=torch.float32, device=on)
     flows = []

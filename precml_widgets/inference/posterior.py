@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from precml_widgets._checks import require_int, require_probability
+from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.density import event_density, require_events
 from precml_widgets.inference.problem import EFTProblem
 
@@ -24,6 +25,8 @@ __all__ = ["GridPosterior", "exact_log_likelihood", "grid_posterior"]
 
 Array = npt.NDArray[np.float64]
 LogLikelihood = Callable[[Array, Array], Array]
+# (grid points x events) entries of the log-likelihood evaluated at a time.
+_BLOCK_ENTRIES = 1 << 20
 
 
 def exact_log_likelihood(problem: EFTProblem) -> LogLikelihood:
@@ -113,8 +116,14 @@ def grid_posterior(
         log_likelihood: per-event log densities, e.g. :func:`exact_log_likelihood` or
             :meth:`NeuralLikelihood.log_prob <precml_widgets.inference.NeuralLikelihood>`.
         features: the data set (N, 2).
-        n_grid: cells per coefficient (n_grid^dim evaluations of N events).
+        n_grid: cells per coefficient (n_grid^dim evaluations of N events, in blocks of
+            about 2^20 (point, event) pairs; only the per-point sums are kept).
         label: what to call it.
+
+    Raises:
+        InvalidInputError: the summed log-likelihood is finite at no grid point (e.g. a
+            learned likelihood returning NaN), naming ``label``. Points where it alone is
+            NaN get zero posterior mass.
     """
     n = require_int("n_grid", n_grid, low=3)
     axes = tuple(
@@ -122,6 +131,21 @@ def grid_posterior(
         for lo, hi in zip(problem.lower, problem.upper, strict=True)
     )
     points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, problem.dim)
-    log_post = log_likelihood(np.asarray(features, dtype=np.float64), points).sum(axis=1)
+    x = np.asarray(features, dtype=np.float64)
+    # Blocks of grid points, keeping only each point's sum over the events: a 4-D grid of
+    # 41^4 points never holds the whole (points x events) matrix.
+    per = max(1, _BLOCK_ENTRIES // max(x.shape[0] if x.ndim else 1, 1))
+    log_post = np.empty(points.shape[0])
+    for start in range(0, points.shape[0], per):
+        block = points[start : start + per]
+        log_post[start : start + per] = np.sum(log_likelihood(x, block), axis=1)
+    finite = np.isfinite(log_post)
+    if not np.any(finite):
+        raise InvalidInputError(
+            f"the log-likelihood {label or '(unlabelled)'!r} is not finite (NaN or -inf) at any "
+            f"of the {points.shape[0]} grid points for these {len(x)} events; check that the "
+            "likelihood was trained on this problem and that the events lie in its support."
+        )
+    log_post = np.where(finite, log_post, -np.inf)
     p = np.exp(log_post - log_post.max())
     return GridPosterior(problem, axes, (p / p.sum()).reshape((n,) * problem.dim), label)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from scipy import special, stats
 
 from precml_widgets._checks import require_int, require_probability
+from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.likelihood import ExpectedQ
 
 __all__ = ["Region", "expected_region", "one_parameter_limits", "unit_directions"]
@@ -74,8 +75,9 @@ class Region:
 
 
 def unit_directions(dim: int, n: int) -> Array:
-    """``n`` unit vectors spread evenly: angles ``2 pi k / n`` in 2-D, a Fibonacci-like
-    quasi-random (Sobol) set mapped to the sphere above; shape (n, dim)."""
+    """``n`` unit vectors spread evenly, shape (n, dim): angles ``2 pi (k + 1/2) / n`` in 2-D;
+    above, a scrambled Sobol sequence (seed 0) mapped through the normal quantile and
+    normalised onto the sphere (quasi-random, not a Fibonacci lattice)."""
     if dim == 1:
         return np.array([[1.0], [-1.0]])
     if dim == 2:
@@ -83,6 +85,17 @@ def unit_directions(dim: int, n: int) -> Array:
         return np.column_stack([np.cos(phi), np.sin(phi)])
     z = stats.norm.ppf(stats.qmc.Sobol(dim, scramble=True, seed=0).random(n))
     return z / np.linalg.norm(z, axis=1, keepdims=True)
+
+
+def _require_sm_inside(q: ExpectedQ) -> None:
+    """Refuse a box that does not contain the Standard Model (the rays start there)."""
+    lo, hi = q.problem.lower, q.problem.upper
+    if np.any(lo > 0.0) or np.any(hi < 0.0):
+        raise InvalidInputError(
+            f"the box of {q.problem.free} ({q.problem.low} to {q.problem.high}) does not "
+            "contain the Standard Model (all coefficients 0): expected regions are centred on "
+            "the SM; widen the box so that lower <= 0 <= upper for every coefficient."
+        )
 
 
 def _box_distance(q: ExpectedQ, directions: Array) -> Array:
@@ -128,6 +141,9 @@ def expected_region(q: ExpectedQ, *, cl: float = 0.95, n_directions: int = 1024)
     Returns:
         The :class:`Region` with its boundary and volume.
 
+    Raises:
+        InvalidInputError: the box does not contain the Standard Model.
+
     Example:
         >>> from precml_widgets.inference import default_problem, exact_expected_q
         >>> region = expected_region(exact_expected_q(default_problem()), n_directions=256)
@@ -136,6 +152,7 @@ def expected_region(q: ExpectedQ, *, cl: float = 0.95, n_directions: int = 1024)
     """
     level = require_probability("cl", cl)
     n = require_int("n_directions", n_directions, low=8)
+    _require_sm_inside(q)
     dim = q.problem.dim
     threshold = float(stats.chi2.ppf(level, dim))
     directions = unit_directions(dim, n)
@@ -153,8 +170,12 @@ def one_parameter_limits(q: ExpectedQ, *, cl: float = 0.95) -> dict[str, tuple[f
 
     Returns:
         ``{name: (lower, upper)}``; a limit that reaches the box is the box edge.
+
+    Raises:
+        InvalidInputError: the box does not contain the Standard Model.
     """
     level = require_probability("cl", cl)
+    _require_sm_inside(q)
     threshold = float(stats.chi2.ppf(level, 1))
     dim = q.problem.dim
     directions = np.concatenate([np.eye(dim), -np.eye(dim)])

@@ -22,7 +22,8 @@ from precml_widgets._checks import require_int, require_seed
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.density import require_events
-from precml_widgets.inference.nle import flow_inputs
+from precml_widgets.inference.measurement import mass_frame
+from precml_widgets.inference.nle import flow_inputs, require_smeared
 from precml_widgets.inference.problem import EFTProblem
 
 __all__ = ["SbiLikelihood", "train_sbi_nle"]
@@ -111,6 +112,7 @@ def train_sbi_nle(
     torch = require("torch", "inference", "the sbi baseline")
     sbi_inference = require("sbi.inference", "inference", "the sbi baseline")
     sbi_utils = require("sbi.utils", "inference", "the sbi baseline")
+    require_smeared(problem, "train_sbi_nle")
     x = require_events(problem.measurement, features)
     free = np.atleast_2d(np.asarray(theta, dtype=np.float64))
     problem.full(free)
@@ -119,8 +121,7 @@ def train_sbi_nle(
             f"theta and features must pair up row by row, got {len(free)} and {len(x)} rows."
         )
     torch.manual_seed(require_seed("seed", seed))
-    e = problem.measurement.energies
-    frame = (float(0.5 * (e[0] + e[-1])), float(max(0.5 * (e[-1] - e[0]), 1.0)))
+    frame = mass_frame(problem.measurement)
     inputs, _ = flow_inputs(problem, frame, x)
     prior = sbi_utils.BoxUniform(
         low=torch.as_tensor(problem.lower, dtype=torch.float32),

@@ -27,6 +27,7 @@ from precml_widgets.inference.classifiers import (
     pair_products,
 )
 from precml_widgets.inference.events import sample_events
+from precml_widgets.inference.measurement import mass_frame
 from precml_widgets.inference.problem import EFTProblem
 
 __all__ = ["TrainingSet", "make_training_set", "train_ratio", "training_points"]
@@ -101,9 +102,8 @@ def make_training_set(
 
 
 def _feature_frame(problem: EFTProblem) -> tuple[tuple[float, float], tuple[float, float]]:
-    e = problem.measurement.energies
-    mid, half = 0.5 * (e[0] + e[-1]), max(0.5 * (e[-1] - e[0]), 1.0)
-    return (float(mid), 0.0), (float(half), 1.0)
+    mid, half = mass_frame(problem.measurement)
+    return (mid, 0.0), (half, 1.0)
 
 
 def train_ratio(
