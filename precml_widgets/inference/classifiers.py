@@ -18,7 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from precml_widgets._optional import require
+from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.problem import EFTProblem
+from precml_widgets.inference.smeft import WILSON_COEFFICIENTS
 
 __all__ = ["CLASSIFIER_KINDS", "LearnedRatio", "build_network", "pair_products"]
 
@@ -100,8 +102,51 @@ class LearnedRatio:
             return self.network(t).double().numpy()  # type: ignore[operator]
 
     def __call__(self, features: Array, coefficients: Array) -> Array:
-        """``r(x; C)`` for features (n, 2) and full coefficient vectors (m, 4): (m, n)."""
-        free = np.atleast_2d(coefficients)[:, self.problem.columns]
+        """``r(x; C)`` for features (n, 2) and full coefficient vectors (m, 4): (m, n).
+
+        Raises:
+            InvalidInputError: non-finite features or coefficients, a free part outside the
+                box (beyond a rounding tolerance of 1e-9 of its width: the network was never
+                trained there), or a nonzero coefficient that is not free (the network
+                cannot see it; :class:`~precml_widgets.inference.ExactRatio` would use it).
+        """
+        features = np.asarray(features, dtype=np.float64)
+        c = np.atleast_2d(np.asarray(coefficients, dtype=np.float64))
+        if features.ndim != 2 or features.shape[1] != 2 or not np.all(np.isfinite(features)):
+            raise InvalidInputError(
+                f"features must be an (n, 2) array of finite (m in GeV, cos theta), got shape "
+                f"{features.shape} with {int(np.size(features) - np.isfinite(features).sum())} "
+                "NaN or infinite entries; drop or repair those events."
+            )
+        if c.ndim != 2 or c.shape[1] != len(WILSON_COEFFICIENTS) or not np.all(np.isfinite(c)):
+            raise InvalidInputError(
+                f"coefficients must be finite full vectors (m, {len(WILSON_COEFFICIENTS)}) "
+                f"{WILSON_COEFFICIENTS}, got shape {c.shape}; pass problem.full(free_values)."
+            )
+        fixed = np.ones(c.shape[1], dtype=bool)
+        fixed[self.problem.columns] = False
+        if np.any(c[:, fixed] != 0.0):
+            names = [n for n, f in zip(WILSON_COEFFICIENTS, fixed, strict=True) if f]
+            raise InvalidInputError(
+                f"coefficients {names} are not free in this model (trained on "
+                f"{self.problem.free} with the others at 0) but some are nonzero; the network "
+                "cannot see them and would drop them silently: set them to 0, or train a "
+                "model with them free."
+            )
+        free = c[:, self.problem.columns]
+        slack = 1e-9 * (self.problem.upper - self.problem.lower)
+        outside = np.any(
+            (free < self.problem.lower - slack) | (free > self.problem.upper + slack), axis=1
+        )
+        if np.any(outside):
+            first = free[np.argmax(outside)]
+            raise InvalidInputError(
+                f"{int(outside.sum())} coefficient vectors lie outside the box "
+                f"{self.problem.low} to {self.problem.high} this {self.kind} classifier was "
+                f"trained on, e.g. {dict(zip(self.problem.free, first.tolist(), strict=True))}; "
+                "a learned ratio is not extrapolated: stay inside the box, or retrain on a "
+                "wider one."
+            )
         x = self.standardise(features)
         if self.kind == "quadratic":
             a, b = self.coefficient_functions(features)

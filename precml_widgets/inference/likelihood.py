@@ -11,7 +11,7 @@ Gauss-Legendre quadrature (:mod:`~precml_widgets.inference.density`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -39,22 +39,42 @@ N_BINS = 10
 
 
 class RatioModel(Protocol):
-    """``r(x; C) = dsigma(x; C) / dsigma_SM(x)`` for features ``x`` = (sqrt s in GeV, cos theta)
-    of shape (n, 2) and full coefficient vectors ``C`` of shape (m, 4); returns (m, n)."""
+    """``r(x; C) = dsigma(x; C) / dsigma_SM(x)`` for features ``x`` = (m in GeV, cos theta) of
+    shape (n, 2) and full coefficient vectors ``C`` of shape (m, 4); returns (m, n).
+
+    ``m`` is the dimuon mass: without smearing it equals sqrt s (one of the measurement's
+    energies), with smearing it is the smeared mass around it."""
 
     def __call__(self, features: Array, coefficients: Array) -> Array: ...
 
 
 @dataclass(frozen=True)
 class ExactRatio:
-    """The exact :class:`RatioModel` of a :class:`Measurement` (smeared or not)."""
+    """The exact :class:`RatioModel` of a :class:`Measurement` (smeared or not).
+
+    The shapes ``lin / sm`` and ``quad / sm`` of the last features array seen are kept (keyed
+    on the array's identity, so an expected ``q`` evaluated many times at its quadrature nodes
+    computes the smeared shapes once); pass a new array, not an edited one, for new events.
+    """
 
     measurement: Measurement
+    _cache: list[tuple[Array, Array, Array]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+
+    def terms(self, features: Array) -> tuple[Array, Array]:
+        """``(lin / sm, quad / sm)`` at events ``features`` (n, 2), each (n, 4)."""
+        if self._cache and self._cache[0][0] is features:
+            return self._cache[0][1], self._cache[0][2]
+        sm, lin, quad = density_terms(self.measurement, features)
+        a, b = lin / sm[:, None], quad / sm[:, None]
+        self._cache[:] = [(features, a, b)]
+        return a, b
 
     def __call__(self, features: Array, coefficients: Array) -> Array:
         c = require_coefficients("coefficients", coefficients).reshape(-1, 4)
-        sm, lin, quad = density_terms(self.measurement, features)
-        return 1.0 + (c @ (lin / sm[:, None]).T) + (c * c) @ (quad / sm[:, None]).T
+        a, b = self.terms(features)
+        return 1.0 + c @ a.T + (c * c) @ b.T
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import stats
 
-from precml_widgets._checks import require_int, require_seed
+from precml_widgets._checks import require_array, require_int, require_seed
 from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.accuracy import RatioAccuracy, ratio_accuracy
-from precml_widgets.inference.calibration import PosteriorComparison, compare_posteriors
+from precml_widgets.inference.calibration import LEVELS, PosteriorComparison, compare_posteriors
 from precml_widgets.inference.classifiers import LearnedRatio
 from precml_widgets.inference.events import sample_events, simulate_one_each
 from precml_widgets.inference.likelihood import (
@@ -64,8 +65,9 @@ def q_grid(q: ExpectedQ, n_grid: int = 81) -> tuple[tuple[Array, Array], Array]:
     """``q`` on a regular grid over a 2-D problem's box, for contour plots.
 
     Returns:
-        ``((x_axis, y_axis), values)`` with ``values[i, j] = q(x_i, y_j)`` at luminosity 1 (``q``
-        scales linearly with a common luminosity factor).
+        ``((x_axis, y_axis), values)`` with ``values[i, j] = q(x_i, y_j)`` at the
+        measurement's luminosities (factor 1; ``q`` scales linearly with a common luminosity
+        factor).
     """
     if q.problem.dim != 2:
         raise InvalidInputError(
@@ -112,6 +114,31 @@ class ClassifierStudy:
                     f"WARNING {label}: q at the Standard Model is {by_cl[0.95].q_at_origin:.3g}, "
                     "beyond the 95 % threshold: this learned likelihood excludes the point its "
                     "expected data come from, so its region is empty; retrain it."
+                )
+        q_1d = float(stats.chi2.ppf(0.95, 1))
+        for label, by_cl in self.regions.items():
+            region = by_cl[0.95]
+            if region.excludes_origin:
+                continue  # already warned: empty
+            if region.clipped.any():
+                lines.append(
+                    f"WARNING {label}: the 95 % region reaches the box on "
+                    f"{int(region.clipped.sum())} of {region.clipped.size} rays; its area is "
+                    "under-counted (the box cuts it); widen the box."
+                )
+            if region.reentrant.any():
+                lines.append(
+                    f"WARNING {label}: the 95 % region is not star-shaped around the Standard "
+                    f"Model on {int(region.reentrant.sum())} of {region.reentrant.size} rays; "
+                    "its area is under-counted (the part beyond is missed); draw it from q_grid."
+                )
+        for label, by_cl in self.regions.items():
+            q0 = by_cl[0.95].q_at_origin
+            if not q0 < q_1d:
+                lines.append(
+                    f"WARNING {label}: q at the Standard Model is {q0:.3g} >= {q_1d:.3f} (the "
+                    "95 % threshold of one parameter): its one-parameter limits are empty "
+                    "(the numbers below are meaningless); retrain it."
                 )
         for label, ratio in self.area_ratio.items():
             limits = "; ".join(
@@ -191,6 +218,30 @@ class PosteriorStudy:
     comparisons: Mapping[str, PosteriorComparison]
     caveats: tuple[str, ...] = POSTERIOR_CAVEATS
 
+    def summary(self) -> str:
+        """Lines of text: the data set, each learned posterior's C2ST accuracy and AUC, the
+        HPD areas (68 %, 95 %) of learned vs exact, and the caveats."""
+        exact = self.posteriors["exact"]
+        problem = exact.problem
+        truth = ", ".join(f"{n} = {v:+.3f}" for n, v in zip(problem.free, self.truth, strict=True))
+        lines = [
+            f"{problem.measurement.label}; {len(self.data)} events at {truth}; free: "
+            f"{', '.join(problem.free)}"
+        ]
+        for label, comp in self.comparisons.items():
+            areas = "; ".join(
+                f"{100 * a:.0f} % HPD area {learned:.4g} vs exact {ex:.4g} "
+                f"(ratio {learned / ex:.3f})"
+                for a, learned, ex in zip(
+                    LEVELS, comp.volumes_learned, comp.volumes_exact, strict=True
+                )
+            )
+            lines.append(
+                f"{label}: C2ST accuracy {comp.c2st_accuracy:.3f} (0.5: indistinguishable), "
+                f"AUC {comp.auc:.3f}; {areas}"
+            )
+        return "\n".join(lines + [f"caveat: {c}" for c in self.caveats])
+
 
 def posterior_study(
     problem: EFTProblem,
@@ -243,8 +294,10 @@ def ratio_map(
 ) -> tuple[Array, Array | None]:
     """Exact and learned ``r(sqrt s, cos theta; C)`` on a grid, for pictures.
 
-    The exact ratio is the Born one at any energy (unsmeared); the learned one is evaluated at
-    the grid's energies, between the training energies an interpolation.
+    The exact ratio is the Born one at any energy (unsmeared). The learned one is evaluated at
+    the grid's energies: it was trained at the measurement's energies only, so between them
+    the learned map is an interpolation (not a prediction checked anywhere), and energies
+    outside ``[E_min, E_max]`` of the measurement are refused.
 
     Args:
         problem: the :class:`EFTProblem` (2-D or not).
@@ -255,9 +308,20 @@ def ratio_map(
 
     Returns:
         ``(exact, learned)``, each (n_s, n_c); ``learned`` is ``None`` without a model.
+
+    Raises:
+        InvalidInputError: an energy outside ``[E_min, E_max]`` of the measurement.
     """
     full = problem.full(np.atleast_2d(np.asarray(free_values, dtype=np.float64)))
-    s_axis = np.asarray(sqrt_s, dtype=np.float64)
+    s_axis = require_array("sqrt_s", sqrt_s, ndim=1)
+    e = problem.measurement.energies
+    off = (s_axis < e[0]) | (s_axis > e[-1])
+    if np.any(off):
+        raise InvalidInputError(
+            f"{int(off.sum())} of {s_axis.size} values of sqrt_s lie outside "
+            f"[{e[0]:g}, {e[-1]:g}] GeV, the energies of the measurement the ratios were "
+            "trained at; a learned ratio is not extrapolated: keep sqrt_s inside that range."
+        )
     c_axis = np.asarray(cos_theta, dtype=np.float64)
     grid_s, grid_c = np.meshgrid(s_axis, c_axis, indexing="ij")
     sm, lin, quad = quadratic_terms(grid_s, grid_c, lambda_gev=problem.measurement.lambda_gev)
