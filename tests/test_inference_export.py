@@ -49,8 +49,8 @@ from precml_widgets.inference.pretrained import (
 
 # Fixed inputs: events (m in GeV, cos theta) and coefficient vectors inside both boxes.
 FEATURES = np.array([[182.7, -0.9], [188.6, 0.1], [199.5, 0.5], [206.6, 0.93], [195.0, -0.2]])
-FULL = np.array([[0.0, 0.0, 0.0, 0.0], [0.2, -0.1, 0.0, 0.0], [-0.3, 0.3, 0.0, 0.0]])
-FREE = FULL[:, :2]
+FREE = np.array([[0.0, 0.0], [0.2, -0.1], [-0.3, 0.3]])
+FULL = default_problem().full(FREE)  # C_ll^(1122), C_le^(1122) free, the others 0
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_round_trip_in_a_fresh_interpreter_is_bitwise(
         "x, c = np.load(out + '/features.npy'), np.load(out + '/full.npy')\n"
         "for name in ('quadratic', 'plain'):\n"
         "    np.save(f'{out}/{name}_out.npy', load_model(f'{d}/{name}')(x, c))\n"
-        "np.save(out + '/nle_out.npy', load_model(d + '/nle').log_prob(x, c[:, :2]))\n"
+        "np.save(out + '/nle_out.npy', load_model(d + '/nle').log_prob(x, c[:, [0, 2]]))\n"
     )
     subprocess.run(
         [sys.executable, "-c", script, str(models["folder"]), str(tmp_path)],

@@ -6,9 +6,14 @@ A :class:`~precml_widgets.inference.LearnedRatio` or a
 ``<stem>.json``, a card stating everything needed to rebuild the network and to judge it: the
 problem (measurement, free coefficients, box), the architecture, the training facts, the
 caller's metrics with their caveats, a note, the package versions, and the weights' SHA-256
-and size. The weights are written first, the card last, each atomically: a card never names
-a missing or partial weights file. The weights' metadata holds the SHA-256 of the card's
-content (all but ``weights``), so an edited card (say, free coefficients reordered) is refused.
+and size. Both files are first written in full under temporary names in the target folder
+(precml's atomic writer), then renamed over the targets, the weights first
+and the card last: a failed write (full disk, no permission) leaves an existing pair
+untouched, and a card never names a missing or partial weights file. Should the process die
+between the two renames, the new weights sit beside the old card, whose SHA-256 and size
+then disagree with them: :func:`load_model` refuses that pair (it never loads a mix). The
+weights' metadata holds the SHA-256 of the card's content (all but ``weights``), so an
+edited card (say, free coefficients reordered) is refused.
 
 :func:`load_model` reads the card (at most :data:`MAX_CARD_BYTES`), checks every field's type
 and range (architecture sizes bounded), then the weights file's size (at most
@@ -22,21 +27,24 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import math
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from precml_widgets._io import write_bytes, write_json
+from precml_widgets._io import atomic_path
 from precml_widgets._optional import require
 from precml_widgets.errors import InvalidInputError
-from precml_widgets.inference.classifiers import CLASSIFIER_KINDS, LearnedRatio, build_network
-from precml_widgets.inference.measurement import Measurement
+from precml_widgets.inference.classifiers import LearnedRatio, build_network
+from precml_widgets.inference.model_card import (
+    FORMAT_VERSION,
+    MAX_WEIGHTS_BYTES,
+    card_problem,
+    check_card,
+    problem_card,
+)
 from precml_widgets.inference.nle import NeuralLikelihood, build_flow
 from precml_widgets.inference.problem import EFTProblem
-from precml_widgets.inference.smearing import Smearing
 
 __all__ = [
     "FORMAT_VERSION",
@@ -47,195 +55,11 @@ __all__ = [
     "save_model",
 ]
 
-#: The version of the card layout written by :func:`save_model`.
-FORMAT_VERSION = 1
 #: Largest card accepted, bytes (a card is ~2 kB).
 MAX_CARD_BYTES = 1 << 20
-#: Largest weights file accepted, bytes (the shipped models are < 1 MB).
-MAX_WEIGHTS_BYTES = 64 << 20
 _SAVE_AGAIN = "save the model again with save_model (or use the shipped one: load_pretrained)"
 
-#: Largest architecture a card may state (as :func:`build_flow` allows).
-MAX_HIDDEN, MAX_TRANSFORMS, MAX_MEMBERS = 1024, 16, 64
-_KINDS = ("learned_ratio", "neural_likelihood")
-
 Model = LearnedRatio | NeuralLikelihood
-
-
-def _bad(label: str, field: str, expected: str, value: object, fix: str) -> InvalidInputError:
-    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-    return InvalidInputError(
-        f"the card {label}: {field} must be {expected}, got {shown}; the card is damaged or "
-        f"was edited; {fix}."
-    )
-
-
-def _number(label: str, field: str, value: object, fix: str, *, low: float = -math.inf) -> float:
-    if type(value) not in (int, float) or not math.isfinite(value) or value < low:  # type: ignore[arg-type]
-        raise _bad(label, field, f"a finite number >= {low}", value, fix)
-    return float(value)  # type: ignore[arg-type]
-
-
-def _integer(label: str, field: str, value: object, fix: str, low: int, high: int) -> int:
-    if type(value) is not int or not low <= value <= high:
-        raise _bad(label, field, f"an integer in {low}..{high}", value, fix)
-    return value
-
-
-def _numbers(label: str, field: str, value: object, fix: str, n: tuple[int, int]) -> list[float]:
-    if type(value) is not list or not n[0] <= len(value) <= n[1]:
-        raise _bad(label, field, f"a list of {n[0]}..{n[1]} numbers", value, fix)
-    return [_number(label, f"{field}[{i}]", v, fix) for i, v in enumerate(value)]
-
-
-def _keys(label: str, field: str, value: object, keys: set[str], fix: str) -> dict[str, Any]:
-    if type(value) is not dict or set(value) != keys:
-        got = sorted(value) if type(value) is dict else value
-        raise _bad(label, field, f"an object with exactly the keys {sorted(keys)}", got, fix)
-    return value
-
-
-def _text(label: str, field: str, value: object, fix: str) -> str:
-    if type(value) is not str or len(value) > 10_000:
-        raise _bad(label, field, "a string of at most 10000 characters", value, fix)
-    return value
-
-
-def _problem_card(problem: EFTProblem) -> dict[str, Any]:
-    """The card entry of an :class:`EFTProblem` (plain JSON types)."""
-    m = problem.measurement
-    smearing = None
-    if m.smearing is not None:
-        smearing = {"angle_rad": m.smearing.angle_rad, "mass_rel": m.smearing.mass_rel}
-    return {
-        "measurement": {
-            "energies_gev": [float(v) for v in m.energies_gev],
-            "luminosities_pb": [float(v) for v in m.luminosities_pb],
-            "cos_max": float(m.cos_max),
-            "lambda_gev": float(m.lambda_gev),
-            "smearing": smearing,
-            "label": m.label,
-        },
-        "free": list(problem.free),
-        "low": [float(v) for v in problem.low],
-        "high": [float(v) for v in problem.high],
-    }
-
-
-def _card_problem(label: str, entry: object, fix: str) -> EFTProblem:
-    """The :class:`EFTProblem` of a card's ``problem`` entry, every field checked."""
-    p = _keys(label, "problem", entry, {"measurement", "free", "low", "high"}, fix)
-    keys = {"energies_gev", "luminosities_pb", "cos_max", "lambda_gev", "smearing", "label"}
-    m = _keys(label, "problem.measurement", p["measurement"], keys, fix)
-    energies = _numbers(label, "energies_gev", m["energies_gev"], fix, (1, 64))
-    lums = _numbers(label, "luminosities_pb", m["luminosities_pb"], fix, (1, 64))
-    smearing = m["smearing"]
-    if smearing is not None:
-        s = _keys(label, "smearing", smearing, {"angle_rad", "mass_rel"}, fix)
-        angle, rel = (_number(label, k, s[k], fix) for k in ("angle_rad", "mass_rel"))
-    free = p["free"]
-    if type(free) is not list or not 1 <= len(free) <= 4 or any(type(n) is not str for n in free):
-        raise _bad(label, "problem.free", "a list of 1..4 coefficient names", free, fix)
-    try:
-        if smearing is not None:
-            smearing = Smearing(angle_rad=angle, mass_rel=rel)
-        measurement = Measurement(
-            tuple(energies),
-            tuple(lums),
-            cos_max=_number(label, "cos_max", m["cos_max"], fix),
-            lambda_gev=_number(label, "lambda_gev", m["lambda_gev"], fix),
-            smearing=smearing,
-            label=_text(label, "problem.measurement.label", m["label"], fix),
-        )
-        return EFTProblem(
-            measurement,
-            tuple(free),
-            tuple(_numbers(label, "problem.low", p["low"], fix, (len(free), len(free)))),
-            tuple(_numbers(label, "problem.high", p["high"], fix, (len(free), len(free)))),
-        )
-    except InvalidInputError as exc:
-        if str(exc).startswith("the card"):
-            raise
-        raise InvalidInputError(f"the card {label} states an impossible problem: {exc}") from None
-
-
-def _check_architecture(label: str, kind: str, value: object, fix: str) -> None:
-    names = (
-        "kind hidden feature_shift feature_scale"
-        if kind == "learned_ratio"
-        else ("kind hidden transforms n_members mass_frame")
-    )
-    a = _keys(label, "architecture", value, set(names.split()), fix)
-    kinds = CLASSIFIER_KINDS if kind == "learned_ratio" else ("nsf",)
-    if a["kind"] not in kinds:
-        raise _bad(label, "architecture.kind", f"one of {kinds}", a["kind"], fix)
-    _integer(label, "architecture.hidden", a["hidden"], fix, 4, MAX_HIDDEN)
-    if kind == "neural_likelihood":
-        _integer(label, "architecture.transforms", a["transforms"], fix, 1, MAX_TRANSFORMS)
-        _integer(label, "architecture.n_members", a["n_members"], fix, 1, MAX_MEMBERS)
-    for name in ("feature_shift", "feature_scale", "mass_frame"):
-        if name in a:
-            values = _numbers(label, f"architecture.{name}", a[name], fix, (2, 2))
-            scales = {"feature_shift": [], "feature_scale": values}.get(name, values[1:])
-            if not all(v > 0.0 for v in scales):
-                raise _bad(label, f"architecture.{name}", "scales > 0", a[name], fix)
-
-
-def _check_metrics(label: str, value: object, fix: str) -> None:
-    def plain(v: object) -> bool:
-        return type(v) is str or (type(v) in (int, float) and math.isfinite(v))  # type: ignore[arg-type]
-
-    def entry(v: object) -> bool:
-        return plain(v) or (type(v) is dict and len(v) <= 64 and all(map(plain, v.values())))
-
-    if type(value) is not dict or len(value) > 64:
-        raise _bad(label, "metrics", "an object of at most 64 entries", value, fix)
-    for name, v in value.items():
-        if (
-            type(name) is not str
-            or not entry(v)
-            or (type(v) is dict and not all(type(k) is str for k in v))
-        ):
-            what = "a number, a string, or an object of numbers and strings, named by strings"
-            raise _bad(label, f"metrics[{name!r}]", what, v, fix)
-
-
-def _check_card(label: str, card: object, fix: str, *, weights: bool = True) -> None:
-    """Check every field of a model card (types, ranges, bounded sizes); raise naming it.
-
-    Args:
-        label: the card's file name, for the messages.
-        card: the parsed JSON.
-        fix: what the user should do, ending each message.
-        weights: whether the card must hold its ``weights`` entry (a saved card does).
-    """
-    if type(card) is not dict:
-        raise _bad(label, "the card", "a JSON object", card, fix)
-    if type(card.get("format")) is not int or card["format"] != FORMAT_VERSION:
-        raise InvalidInputError(
-            f"the card {label} has format {card.get('format')!r}, this precml reads format "
-            f"{FORMAT_VERSION}; load it with the precml version that wrote it, or {fix}."
-        )
-    names = "format kind problem architecture n_train train_seconds metrics note versions"
-    c = _keys(
-        label, "the card", card, set(names.split()) | ({"weights"} if weights else set()), fix
-    )
-    if c["kind"] not in _KINDS:
-        raise _bad(label, "kind", f"one of {_KINDS}", c["kind"], fix)
-    _check_architecture(label, c["kind"], c["architecture"], fix)
-    _card_problem(label, c["problem"], fix)
-    _integer(label, "n_train", c["n_train"], fix, 1, 10**12)
-    _number(label, "train_seconds", c["train_seconds"], fix, low=0.0)
-    _check_metrics(label, c["metrics"], fix)
-    _text(label, "note", c["note"], fix)
-    v = _keys(label, "versions", c["versions"], {"torch", "zuko", "precml"}, fix)
-    for name, text in v.items():
-        _text(label, f"versions.{name}", text, fix)
-    if weights:
-        w = _keys(label, "weights", c["weights"], {"sha256", "bytes"}, fix)
-        if type(w["sha256"]) is not str or not re.fullmatch(r"[0-9a-f]{64}", w["sha256"]):
-            raise _bad(label, "weights.sha256", "64 lowercase hex digits", w["sha256"], fix)
-        _integer(label, "weights.bytes", w["bytes"], fix, 1, MAX_WEIGHTS_BYTES)
 
 
 def model_paths(path_stem: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -329,7 +153,7 @@ def save_model(
         ...     load_model(d + "/ratio").problem == p
         True
     """
-    st = require("safetensors.torch", "anomaly", "saving SMEFT models")
+    st = require("safetensors.torch", "inference", "saving SMEFT models")
     if not isinstance(model, LearnedRatio | NeuralLikelihood):
         raise InvalidInputError(
             f"model must be a LearnedRatio or a NeuralLikelihood, got {type(model).__name__}; "
@@ -340,7 +164,7 @@ def save_model(
     card: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "kind": kind,
-        "problem": _problem_card(model.problem),
+        "problem": problem_card(model.problem),
         "architecture": _architecture(model),
         "n_train": int(model.n_train_events if kind == "learned_ratio" else model.n_simulations),  # type: ignore[union-attr]
         "train_seconds": float(model.train_seconds),
@@ -354,7 +178,7 @@ def save_model(
     }
     label = repr(os.fspath(model_paths(path_stem)[1]))
     fix = "nothing was written: pass metrics of plain numbers and strings and a str note"
-    _check_card(label, card, fix, weights=False)  # the checks load_model makes
+    check_card(label, card, fix, weights=False)  # the checks load_model makes
     reference = _networks(kind, model.problem.dim, card["architecture"], 1)[0].state_dict()
     tensors: dict[str, Any] = {}
     for prefix, net in zip(_prefixes(kind, card["architecture"]), nets, strict=True):
@@ -371,9 +195,21 @@ def save_model(
     blob = st.save(tensors, metadata={"card_sha256": _digest(card)})
     card["weights"] = {"sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
     weights_path, card_path = model_paths(path_stem)
-    write_bytes(weights_path, blob)  # weights first: a card never names a missing file
-    write_json(card_path, card)
+    text = json.dumps(card, indent=2, allow_nan=False) + "\n"
+    # Both written under temporary names first; on leaving the contexts the inner one renames
+    # the weights, then the outer one the card (a failure anywhere before leaves both old).
+    with atomic_path(card_path) as card_tmp, atomic_path(weights_path) as weights_tmp:
+        _write_synced(weights_tmp, blob)
+        _write_synced(card_tmp, text.encode("utf-8"))
     return weights_path, card_path
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and sync it to disk (before it is renamed into place)."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _read_card(card_path: Path) -> tuple[dict[str, Any], EFTProblem]:
@@ -391,28 +227,62 @@ def _read_card(card_path: Path) -> tuple[dict[str, Any], EFTProblem]:
         raise InvalidInputError(
             f"the card {label} is not valid JSON ({why}): truncated or damaged; {_SAVE_AGAIN}."
         ) from None
-    _check_card(label, card, _SAVE_AGAIN)
-    return card, _card_problem(label, card["problem"], _SAVE_AGAIN)
+    check_card(label, card, _SAVE_AGAIN)
+    return card, card_problem(label, card["problem"], _SAVE_AGAIN)
 
 
-def _check_header(weights_path: Path, kind: str, card: Mapping[str, Any], expected: Any) -> None:
-    """Compare the safetensors header with the card's network, and the card's digest."""
-    safetensors = require("safetensors", "anomaly", "loading SMEFT models")
-    label = repr(os.fspath(weights_path))
+def _header(label: str, blob: bytes) -> tuple[dict[str, tuple[list[int], str]], dict[str, Any]]:
+    """Tensor names -> (shape, dtype code) and the metadata of a safetensors ``blob``.
+
+    The format: 8 bytes little-endian header length ``n``, then ``n`` bytes of JSON mapping
+    each tensor name to ``{"dtype", "shape", "data_offsets"}`` (and ``"__metadata__"`` to
+    strings), then the data. Read from the very bytes whose hash was checked.
+    """
+    fail = f"{label} is not a readable safetensors file"
+    if len(blob) < 8:
+        raise InvalidInputError(f"{fail} (only {len(blob)} bytes); {_SAVE_AGAIN}.")
+    n = int.from_bytes(blob[:8], "little")
+    if n > len(blob) - 8:
+        raise InvalidInputError(
+            f"{fail} (its header claims {n} bytes, the file holds {len(blob) - 8} after the "
+            f"length); {_SAVE_AGAIN}."
+        )
+    try:
+        header = json.loads(blob[8 : 8 + n].decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidInputError(f"{fail} (its header is not JSON); {_SAVE_AGAIN}.") from None
+    if type(header) is not dict:
+        raise InvalidInputError(f"{fail} (its header is not a JSON object); {_SAVE_AGAIN}.")
+    metadata = header.pop("__metadata__", {})
+    found: dict[str, tuple[list[int], str]] = {}
+    for name, entry in header.items():
+        if (
+            type(entry) is not dict
+            or type(entry.get("dtype")) is not str
+            or type(entry.get("shape")) is not list
+            or any(type(d) is not int or d < 0 for d in entry["shape"])
+        ):
+            raise InvalidInputError(
+                f"{fail} (the header entry of {name!r} is not a tensor description); {_SAVE_AGAIN}."
+            )
+        found[name] = (list(entry["shape"]), entry["dtype"])
+    if type(metadata) is not dict:
+        raise InvalidInputError(f"{fail} (its metadata is not an object); {_SAVE_AGAIN}.")
+    return found, metadata
+
+
+def _check_header(
+    label: str, blob: bytes, kind: str, card: Mapping[str, Any], expected: Any
+) -> None:
+    """Compare the safetensors header of ``blob`` with the card's network, and the card's
+    digest."""
     names = {
         prefix + k: ([*v.shape], str(v.dtype).removeprefix("torch."))
         for prefix in _prefixes(kind, card["architecture"])
         for k, v in expected.items()
     }
     codes = {"float32": "F32", "bool": "BOOL", "int64": "I64"}
-    try:
-        with safetensors.safe_open(weights_path, framework="pt") as f:
-            found = {k: (f.get_slice(k).get_shape(), f.get_slice(k).get_dtype()) for k in f.keys()}
-            metadata = f.metadata() or {}
-    except Exception as exc:
-        raise InvalidInputError(
-            f"{label} is not a readable safetensors file ({exc}); {_SAVE_AGAIN}."
-        ) from None
+    found, metadata = _header(label, blob)
     want = {k: (shape, codes.get(dtype, dtype)) for k, (shape, dtype) in names.items()}
     if found != want:
         missing = sorted(set(want) - set(found))[:5]
@@ -453,7 +323,7 @@ def load_model(path_stem: str | os.PathLike[str]) -> Model:
             :data:`MAX_WEIGHTS_BYTES`; tensors that do not match the card's architecture; a
             card edited after saving. Each message names the file and the fix.
     """
-    st = require("safetensors.torch", "anomaly", "loading SMEFT models")
+    st = require("safetensors.torch", "inference", "loading SMEFT models")
     weights_path, card_path = model_paths(path_stem)
     for file in (card_path, weights_path):
         if not file.is_file():
@@ -478,7 +348,7 @@ def load_model(path_stem: str | os.PathLike[str]) -> Model:
         )
     kind, arch = card["kind"], card["architecture"]
     reference = _networks(kind, problem.dim, arch, 1)[0].state_dict()
-    _check_header(weights_path, kind, card, reference)
+    _check_header(label, blob, kind, card, reference)
     tensors = st.load(blob)  # the very bytes whose hash was checked
     nets = _networks(kind, problem.dim, arch, len(_prefixes(kind, arch)))
     for prefix, net in zip(_prefixes(kind, arch), nets, strict=True):
