@@ -36,7 +36,8 @@
 #
 # The defaults are the teaching defaults: they load the classifiers and the flow shipped with
 # precml (trained with the settings in `precml_widgets.inference.pretrained`) and fit a
-# laptop CPU in a few minutes and 2 GB. Every random draw derives from `seed`.
+# laptop CPU in a few minutes and 2 GB. Every random draw derives from `seed` (the event
+# samples, the held-out events, the toys and their posterior draws, the classifier checks).
 #
 # | parameter | what it scales | smaller = faster |
 # |---|---|---|
@@ -79,6 +80,7 @@ from precml_widgets.inference import (
     calibrate,
     classifier_study,
     default_problem,
+    dsigma_dcos_smeft_pb,
     exact_expected_q,
     expected_region,
     nle_problem,
@@ -92,6 +94,7 @@ from precml_widgets.inference import (
 from precml_widgets.inference.pretrained import load_pretrained, train_models
 from precml_widgets.record import record_results
 from precml_widgets.serving import inline_stylesheets
+from precml_widgets.stats import classifier_check
 
 inline_stylesheets()  # Panel's style sheets of the HoloViews plots, inside the notebook
 pn.extension(inline=True)
@@ -109,8 +112,10 @@ results: dict = {"notebook": "03b_smeft_inference", "seed": seed}
 # dσ/dcos θ = (πα²/8s) [(1 + cos θ)² (|A_LL|² + |A_RR|²) + (1 − cos θ)² (|A_LR|² + |A_RL|²)],
 #
 # with χ(s) the Z propagator (E. Eichten, K. Lane, M. Peskin, PRL 50 (1983) 811; the LEP
-# combination [arXiv:1302.3415](https://arxiv.org/abs/1302.3415)). The four Warsaw-basis
-# coefficients C_ll^(1122), C_ee^(1122), C_le^(1122), C_le^(2211) each enter one amplitude
+# combination [arXiv:1302.3415](https://arxiv.org/abs/1302.3415)). We follow the WCxf
+# convention for the Warsaw basis (each non-redundant operator appears once, e.g. C_ll^(1122)
+# and not also C_ll^(2211)). The four coefficients C_ll^(1122), C_ee^(1122), C_le^(1122),
+# C_le^(2211) each enter one amplitude
 # (LL, RR, LR, RL), so dσ is **exactly quadratic** in them:
 # dσ(x; C) = dσ_SM + Σᵢ Cᵢ dσᵢ + Σᵢ Cᵢ² dσᵢᵢ, with no mixed terms. Below: the relative change
 # per unit coefficient (Λ = 1 TeV) at 200 GeV. C_ll and C_le have opposite angular shapes, so
@@ -133,8 +138,11 @@ plt.show()
 #
 # Our LEP-2-like configuration: four energies with the four experiments' luminosities added,
 # |cos θ| ≤ 0.95, Born level (no radiation, no backgrounds). Events are drawn by exact
-# inverse-CDF sampling; a classifier two-sample test against the exact distribution must not
-# tell them apart.
+# inverse-CDF sampling. We validate them three ways against the exact distribution: a KS test
+# per energy against the closed-form CDF, a histogram of 20 equal cos θ bins per energy
+# (recorded; the test compares it by χ² with an independently written formula), and
+# `precml_widgets.stats.classifier_check`: a classifier must not tell them from an
+# accept-reject sample of the exact dσ/dcos θ (a different algorithm), AUC ≈ 0.5.
 
 # %%
 measurement = LEP2
@@ -159,7 +167,47 @@ for energy in measurement.energies_gev:
 
     ks_p.append(float(stats.kstest(events.cos_theta[events.energy == energy], exact_cdf).pvalue))
 print("KS p-values of the drawn cos θ against the exact CDF per energy:", np.round(ks_p, 3))
-results["sampler"] = {"ks_p": ks_p, "expected_sm": expected_sm.tolist()}
+hist_edges = np.linspace(-a, a, 21)
+histograms = [
+    np.histogram(events.cos_theta[events.energy == energy], bins=hist_edges)[0].tolist()
+    for energy in measurement.energies_gev
+]
+
+
+def accept_reject(energy, n, rng):
+    """n draws of cos θ from dσ/dcos θ at one energy (Standard Model) by accept-reject."""
+    bound = dsigma_dcos_smeft_pb(energy, np.array([-a, a]), np.zeros(4)).max()  # max at an end
+    out = np.empty(0)
+    while out.size < n:
+        c = rng.uniform(-a, a, 2 * n)
+        keep = rng.uniform(0, bound, c.size) < dsigma_dcos_smeft_pb(energy, c, np.zeros(4))
+        out = np.concatenate([out, c[keep]])
+    return out[:n]
+
+
+reference = np.concatenate(
+    [
+        np.column_stack([np.full(k, energy), accept_reject(energy, k, rng)])
+        for energy, k in zip(
+            measurement.energies_gev,
+            [int((events.energy == e).sum()) for e in measurement.energies_gev],
+            strict=True,
+        )
+    ]
+)
+check = classifier_check(np.column_stack([events.energy, events.cos_theta]), reference, seed=seed)
+print(
+    f"classifier_check, inverse-CDF vs accept-reject events: AUC {check.auc:.3f} ± "
+    f"{check.auc_error:.3f}, p-value {check.p_value:.3f} (0.5: indistinguishable)"
+)
+results["sampler"] = {
+    "ks_p": ks_p,
+    "expected_sm": expected_sm.tolist(),
+    "hist_edges": hist_edges.tolist(),
+    "histograms": histograms,
+    "classifier_auc": check.auc,
+    "classifier_p": check.p_value,
+}
 
 # %% [markdown]
 # ## 3. Exact and binned expected regions
@@ -179,15 +227,18 @@ print(
     f"exact 95 % area {exact95.volume:.5f}; binned / exact = {binned95.volume / exact95.volume:.4f}"
 )
 results["regions"] = {"exact_area": exact95.volume, "binned_area": binned95.volume}
+results["limits_note"] = "one-parameter limits: the other coefficient fixed at 0 (not profiled)"
 
 # %% [markdown]
 # **Why the quadratic terms matter.** Free C_le^(1122) and C_le^(2211) instead: their linear
 # terms are identical, so to linear order only their sum is measured and the direction
-# C_le^(1122) = −C_le^(2211) is exactly flat. With the quadratic terms the rate stays at its
-# Standard-Model value on a circle through the origin, |A + εC₁|² + |A + εC₂|² = 2|A|², whose
-# centre depends on the energy; four energies close it into a thin crescent. The region is
-# not star-shaped around the Standard Model (rays leave and re-enter it), so we draw it from
-# q on a grid instead of along rays.
+# C_le^(1122) = −C_le^(2211) is exactly flat. With the quadratic terms the rate at one energy
+# stays at its Standard-Model value on a circle through the origin,
+# |A + εC₁|² + |A + εC₂|² = 2|A|²: one energy's flat set is already a closed circle. Its
+# centre depends on the energy, so the four energies' circles are tangent at the origin but
+# disagree elsewhere, and their disagreement cuts the ring of nearly flat q down to a
+# crescent. The region is not star-shaped around the Standard Model (rays leave and re-enter
+# it), so we draw it from q on a grid instead of along rays.
 
 # %%
 degenerate = EFTProblem(measurement, ("C_le_1122", "C_le_2211"), (-3.0, -3.0), (1.0, 1.0))
@@ -201,6 +252,7 @@ print(
     f"(coefficient units²), reaches the box edge: {bool(edge.any())}, and spans "
     f"C_le^(1122) from {crescent_x[inside.any(axis=1)].min():.2f} to {crescent_x[inside.any(axis=1)].max():.2f}"
 )
+span = [float(crescent_x[inside.any(axis=1)].min()), float(crescent_x[inside.any(axis=1)].max())]
 rays = expected_region(exact_expected_q(degenerate), n_directions=n_directions)
 print(f"rays that leave and re-enter it: {rays.reentrant.sum()} of {rays.reentrant.size}")
 fig, ax = plt.subplots(figsize=(4.6, 4.6), layout="constrained")
@@ -221,6 +273,8 @@ results["degenerate"] = {
     "area": float(inside.sum() * cell),
     "touches_box": bool(edge.any()),
     "reentrant_rays": int(rays.reentrant.sum()),
+    "span_c1": span,
+    "grid_step": float(crescent_x[1] - crescent_x[0]),
 }
 
 # %% [markdown]
@@ -232,7 +286,11 @@ results["degenerate"] = {
 # (the loss of arXiv:2007.10356). The **quadratic** classifier outputs the coefficient
 # functions of r = 1 + Σ Cᵢ aᵢ(x) + Σ CᵢCⱼ bᵢⱼ(x); the **plain** one takes C as an input.
 # We score each on held-out events at the points of the exact 95 % contour, by
-# |r_learned − r_exact| / |r_exact − 1|: the error in units of the new-physics effect.
+# |r_learned − r_exact| / |r_exact − 1|: the error in units of the new-physics effect. We
+# report its median and its 95th percentile (p95) over events × contour points. The p95 is
+# large even for a good model: where the effect changes sign in cos θ, |r_exact − 1|
+# vanishes and any error, however small, is a large fraction of it. The one-parameter limits
+# fix the other coefficient at 0 (they are not profiled over it).
 
 # %%
 if retrain:
@@ -262,6 +320,9 @@ results["classifiers"] = {
     for label, acc in study.accuracy.items()
 }
 results["limits"] = {label: study.limits[label] for label in ("exact", "binned")}
+results["p95_meaning"] = (
+    "95th percentile over held-out events x exact-contour points of |r - r_exact| / |r_exact - 1|"
+)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
@@ -314,7 +375,10 @@ plt.show()
 # not used). We compare the learned posterior of one toy data set with the exact one on a
 # grid (flat prior on the box), by a classifier two-sample test (C2ST accuracy as in sbibm,
 # [arXiv:2101.04653](https://arxiv.org/abs/2101.04653): 0.5 = indistinguishable) and by the
-# areas of the highest-posterior-density regions.
+# areas of the highest-posterior-density regions. With N = 250 events the data are weak: the
+# exact 95 % region covers a large part of the prior box (printed below), so the posterior is
+# partly the flat prior, and the C2ST and the coverage at this N test the flow less sharply
+# than they would at larger N. We have not measured larger N here.
 
 # %%
 lfi_problem = nle_problem()
@@ -335,6 +399,9 @@ print(
 print(f"C2ST accuracy {comparison.c2st_accuracy:.3f} (AUC {comparison.auc:.3f})")
 for level, ve, vl in zip(LEVELS, comparison.volumes_exact, comparison.volumes_learned, strict=True):
     print(f"  {level:.0%} HPD area: exact {ve:.3f}, learned {vl:.3f} (ratio {vl / ve:.3f})")
+box_area = float(np.prod(np.subtract(lfi_problem.high, lfi_problem.low)))
+prior_fraction = comparison.volumes_exact[1] / box_area
+print(f"the exact 95 % HPD region covers {prior_fraction:.0%} of the prior box")
 for caveat in POSTERIOR_CAVEATS:
     print("caveat:", caveat)
 results["posterior"] = {
@@ -344,6 +411,7 @@ results["posterior"] = {
     "auc": comparison.auc,
     "volumes_exact": list(comparison.volumes_exact),
     "volumes_learned": list(comparison.volumes_learned),
+    "prior_fraction_95": prior_fraction,
     "exact_mean": post.posteriors["exact"].mean().tolist(),
     "learned_mean": post.posteriors["NLE (zuko)"].mean().tolist(),
 }
@@ -370,7 +438,12 @@ plt.show()
 
 # %%
 calibration = calibrate(
-    nle, n_toys=calibration_toys, n_events=n_toy_events, n_grid=25, n_workers=calibration_workers
+    nle,
+    n_toys=calibration_toys,
+    n_events=n_toy_events,
+    n_grid=25,
+    seed=seed,
+    n_workers=calibration_workers,
 )
 for label in ("exact", "learned"):
     cover = calibration.coverage[label]
@@ -409,8 +482,9 @@ results["calibration"] = {
 #
 # The widget shows the exact and learned ratio over (√s, cos θ), their difference, the
 # regions of every likelihood at any luminosity, and the learned-vs-exact posterior of a toy
-# at the coefficients you pick. `panel serve precml_widgets/apps/eft_explorer.py` serves the
-# same view on 127.0.0.1.
+# at the coefficients you pick (a new toy on *New toy*). `python -m precml_widgets.serving
+# precml_widgets/apps/eft_explorer.py` serves the same view on 127.0.0.1 (with plain Panel:
+# `panel serve precml_widgets/apps/eft_explorer.py --address 127.0.0.1`).
 
 # %%
 from precml_widgets.inference.explorer import EFTExplorer
@@ -442,9 +516,18 @@ bright_region = expected_region(
 print(
     f"1. area(4 L) / area(L) = {bright_region.volume / exact95.volume:.4f} (1/4 exactly if q were quadratic in C)"
 )
+few_bins = {}
 for bins in (1, 2):
     r = expected_region(binned_expected_q(problem, n_bins=bins), n_directions=n_directions)
-    print(f"2. {bins} bin(s) per energy: area / unbinned = {r.volume / exact95.volume:.3f}")
+    few_bins[bins] = r.volume / exact95.volume
+    print(
+        f"2. {bins} bin(s) per energy: area / unbinned = {few_bins[bins]:.3f}"
+        + (
+            " (the region reaches the box: its area is the part inside the box)"
+            if r.clipped.any()
+            else ""
+        )
+    )
 
 
 class LinearOnly:
@@ -482,6 +565,8 @@ ax.set(
 plt.show()
 results["exercises"] = {
     "area_ratio_4L": bright_region.volume / exact95.volume,
+    "area_4L": bright_region.volume,
+    "area_ratio_bins": {str(k): v for k, v in few_bins.items()},
     "linear_area_in_box": float(linear_inside.sum() * cell),
     "linear_touches_box": bool(linear_edge.any()),
 }
@@ -491,10 +576,13 @@ results["exercises"] = {
 #
 # - dσ is exactly quadratic in the four contact-term coefficients; the exact likelihood gives
 #   the reference for every learned answer.
-# - The quadratic classifier learns the ratio far better than the plain parametrized one on the
-#   same events, and its expected region matches the exact one.
+# - The quadratic classifier learns the ratio better than the plain parametrized one on the
+#   same events (median relative error on the exact contour printed in section 4), and both
+#   expected 95 % regions lie within 10 % of the exact area. Its 95th percentile (about 0.5)
+#   is not small: where the new-physics effect changes sign, |r_exact − 1| vanishes.
 # - A learned per-event likelihood must be very accurate: its errors add up over the events of
-#   a data set. The C2ST and the coverage tell when it is not.
+#   a data set. The C2ST and the coverage tell when it is not; at N = 250 events the exact
+#   95 % region covers much of the prior box, so these checks are partly prior-dominated.
 # - Caveats travel with the numbers: Born level, no backgrounds or systematics, Asimov regions.
 
 # %%
