@@ -11,7 +11,7 @@ posterior draws is uniform on 0..L for a calibrated posterior.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,9 +19,16 @@ import numpy.typing as npt
 from scipy import stats
 
 from precml_widgets._checks import require_int, require_seed
+from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.events import simulate_one_each
 from precml_widgets.inference.nle import NeuralLikelihood
-from precml_widgets.inference.posterior import GridPosterior, exact_log_likelihood, grid_posterior
+from precml_widgets.inference.posterior import (
+    GridPosterior,
+    LogLikelihood,
+    exact_log_likelihood,
+    grid_posterior,
+)
+from precml_widgets.inference.problem import NLE_EVENTS, EFTProblem
 from precml_widgets.parallel import run_ensemble
 from precml_widgets.stats import classifier_check
 
@@ -96,16 +103,65 @@ class ToyOutcome:
     ranks: dict[str, tuple[int, ...]]
 
 
-def run_toy(seed: int, *, learned: NeuralLikelihood, n_events: int, n_grid: int = 25) -> ToyOutcome:
-    """One toy: draw C from the prior, simulate ``n_events`` at it, tabulate both posteriors."""
-    problem = learned.problem
+def _likelihoods(
+    learned: NeuralLikelihood | Mapping[str, LogLikelihood], problem: EFTProblem | None
+) -> tuple[EFTProblem, dict[str, LogLikelihood]]:
+    """The problem and ``{label: per-event log-likelihood}`` of the learned side, checked."""
+    if isinstance(learned, NeuralLikelihood):
+        if problem is not None and problem != learned.problem:
+            raise InvalidInputError(
+                "problem differs from the NeuralLikelihood's own problem; leave problem out "
+                "when passing a NeuralLikelihood (its problem is used)."
+            )
+        return learned.problem, {"learned": learned.log_prob}
+    if not isinstance(learned, Mapping) or not learned:
+        raise InvalidInputError(
+            f"learned must be a NeuralLikelihood or a non-empty mapping label -> per-event "
+            f"log-likelihood, got {type(learned).__name__}; e.g. {{'NLE': nle.log_prob}}."
+        )
+    if problem is None or not isinstance(problem, EFTProblem):
+        raise InvalidInputError(
+            "problem must be the EFTProblem of the learned likelihoods when learned is a "
+            "mapping (its box is the prior the toys are drawn from); pass problem=..."
+        )
+    bad = [k for k in learned if not isinstance(k, str) or k == "exact" or not callable(learned[k])]
+    if bad:
+        raise InvalidInputError(
+            f"learned's labels must be strings other than 'exact' (reserved for the exact "
+            f"likelihood) naming callables (features, free) -> (m, n); got {bad!r}."
+        )
+    return problem, dict(learned)
+
+
+def run_toy(
+    seed: int,
+    *,
+    learned: NeuralLikelihood | Mapping[str, LogLikelihood],
+    problem: EFTProblem | None = None,
+    n_events: int = NLE_EVENTS,
+    n_grid: int = 25,
+) -> ToyOutcome:
+    """One toy: draw C from the prior, simulate ``n_events`` at it, tabulate each posterior.
+
+    Args:
+        seed: seeds the truth, the events and the SBC draws.
+        learned: a :class:`NeuralLikelihood` (labelled ``"learned"``), or per-event
+            log-likelihoods ``{label: (features (n, 2), free (m, dim)) -> (m, n)}`` (e.g.
+            ``{"NLE (ours)": nle.log_prob, "NLE (sbi)": sbi.log_prob}``), all judged on the
+            same toy; the exact posterior is always added as ``"exact"``.
+        problem: the :class:`EFTProblem` (its box is the prior); required with a mapping,
+            taken from the :class:`NeuralLikelihood` otherwise.
+        n_events: events per toy data set.
+        n_grid: grid cells per coefficient of each posterior.
+    """
+    prob, likelihoods = _likelihoods(learned, problem)
     rng = np.random.default_rng(require_seed("seed", seed))
-    truth = problem.lower + (problem.upper - problem.lower) * rng.random(problem.dim)
-    full = np.tile(problem.full(truth), (require_int("n_events", n_events, low=1), 1))
-    data = simulate_one_each(problem.measurement, full, rng)
+    truth = prob.lower + (prob.upper - prob.lower) * rng.random(prob.dim)
+    full = np.tile(prob.full(truth), (require_int("n_events", n_events, low=1), 1))
+    data = simulate_one_each(prob.measurement, full, rng)
     credibility, ranks = {}, {}
-    for label, log_lik in (("exact", exact_log_likelihood(problem)), ("learned", learned.log_prob)):
-        post = grid_posterior(problem, log_lik, data, n_grid=n_grid, label=label)
+    for label, log_lik in (("exact", exact_log_likelihood(prob)), *likelihoods.items()):
+        post = grid_posterior(prob, log_lik, data, n_grid=n_grid, label=label)
         credibility[label] = float(post.credibility(truth)[0])
         draws = post.sample(SBC_DRAWS, rng)
         ranks[label] = tuple(int(k) for k in np.sum(draws < truth, axis=0))
@@ -149,11 +205,13 @@ def _sbc_p_values(ranks: Sequence[tuple[int, ...]], n_bins: int = 10) -> tuple[f
 
 
 def calibrate(
-    learned: NeuralLikelihood,
+    learned: NeuralLikelihood | Mapping[str, LogLikelihood],
     *,
+    problem: EFTProblem | None = None,
     n_toys: int = 200,
-    n_events: int = 500,
+    n_events: int = NLE_EVENTS,
     n_grid: int = 25,
+    seed: int = 0,
     scheduler: str | None = None,
     n_workers: int | None = None,
     progress: bool = True,
@@ -161,15 +219,36 @@ def calibrate(
     """Coverage of the 68 %/95 % regions and SBC ranks over ``n_toys`` prior draws.
 
     The toys run through :func:`precml_widgets.parallel.run_ensemble` (a local Dask cluster
-    of ``n_workers`` processes, or ``scheduler``), seeds ``0 .. n_toys - 1``; ``n_workers=0``
-    runs them one after the other in this process.
+    of ``n_workers`` processes, or ``scheduler``); toy ``k`` uses seed ``seed + k``, so every
+    draw follows from ``seed``. ``n_workers=0`` runs them one after the other in this process.
+
+    Args:
+        learned: a :class:`NeuralLikelihood` (results keyed ``"exact"`` and ``"learned"``), or
+            ``{label: per-event log-likelihood}`` of several learned likelihoods scored on the
+            same toys (results keyed ``"exact"`` and each label); see :func:`run_toy`.
+        problem: the :class:`EFTProblem`; required with a mapping.
+        n_toys: toy data sets (at least 2; the binomial band needs ~200 to mean much).
+        n_events: events per toy.
+        n_grid: grid cells per coefficient.
+        seed: offset of the toys' seeds.
+        scheduler: a Dask scheduler address, or ``None`` for a local cluster.
+        n_workers: local worker processes (0: serial in this process).
+        progress: show a progress bar.
     """
-    n = require_int("n_toys", n_toys, low=10)
-    func = functools.partial(run_toy, learned=learned, n_events=n_events, n_grid=n_grid)
+    n = require_int("n_toys", n_toys, low=2)
+    first = require_seed("seed", seed)
+    prob, likelihoods = _likelihoods(learned, problem)
+    func = functools.partial(
+        run_toy,
+        learned=learned,
+        problem=None if isinstance(learned, NeuralLikelihood) else prob,
+        n_events=require_int("n_events", n_events, low=1),
+        n_grid=n_grid,
+    )
     outcomes = tuple(
         run_ensemble(
             func,
-            n,
+            [first + k for k in range(n)],
             scheduler=scheduler,
             n_workers=n_workers or None,
             serial=n_workers == 0,
@@ -177,7 +256,7 @@ def calibrate(
             description="calibration toys",
         )
     )
-    labels = ("exact", "learned")
+    labels = ("exact", *likelihoods)
     coverage = {
         label: {a: float(np.mean([o.credibility[label] <= a for o in outcomes])) for a in LEVELS}
         for label in labels
