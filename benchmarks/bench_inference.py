@@ -14,7 +14,8 @@ For ``--toys`` data sets of ``NLE_EVENTS`` events at coefficients drawn from the
 C2ST accuracy of each learned posterior against the exact one (target <= 0.55) and the HPD
 area ratios; then coverage of the 68 %/95 % regions over ``--coverage-toys`` prior draws for
 ours and the exact posterior (target: inside the 0.1-99.9 % binomial band), and training times.
-sbi's coverage is measured on the same toys when ``--sbi-coverage`` is given (slow).
+sbi's coverage is measured on the same toys (same truths, same events, through the same Dask
+``calibrate`` call) when ``--sbi-coverage`` is given (slow).
 
 Run: ``python benchmarks/bench_inference.py [--quick]`` (writes benchmarks/results/inference.json).
 Medians over the toys are quoted; all per-toy values are kept in the JSON.
@@ -43,7 +44,6 @@ from precml_widgets.inference import (
     train_ratio,
     train_sbi_nle,
 )
-from precml_widgets.inference.calibration import binomial_band
 
 
 def classifiers(quick: bool) -> dict:
@@ -128,35 +128,24 @@ def likelihood_free(quick: bool, toys: int, coverage_toys: int, sbi_coverage: bo
         "per_toy": per_toy,
         "targets": {"c2st": 0.55, "coverage": "inside the 0.1-99.9 % binomial band"},
     }
+    # Coverage and SBC: ours (and sbi's, with --sbi-coverage) scored on the same toys (seeds
+    # 0 .. coverage_toys - 1: the same truths and events for every method), through Dask.
+    learned = {"ours": ours.log_prob} | ({"sbi": sbi.log_prob} if sbi_coverage else {})
     t0 = time.perf_counter()
-    cal = calibrate(ours, n_toys=coverage_toys, n_events=NLE_EVENTS, progress=False)
+    cal = calibrate(
+        learned, problem=problem, n_toys=coverage_toys, n_events=NLE_EVENTS, progress=False
+    )
     out["coverage"] = {
         "n_toys": coverage_toys,
         "seconds": time.perf_counter() - t0,
         "band": {str(a): b for a, b in cal.band.items()},
-        "ours": {str(a): v for a, v in cal.coverage["learned"].items()},
-        "exact": {str(a): v for a, v in cal.coverage["exact"].items()},
+        **{
+            label: {str(a): v for a, v in cal.coverage[label].items()}
+            for label in ("exact", *learned)
+        },
+        "within_band": {label: cal.within_band(label) for label in ("exact", *learned)},
         "sbc_p": {k: list(v) for k, v in cal.sbc_p_values.items()},
     }
-    if sbi_coverage:
-        cover = {a: [] for a in (0.68, 0.95)}
-        rng = np.random.default_rng(0)
-        for k in range(coverage_toys):
-            truth = problem.lower + (problem.upper - problem.lower) * rng.random(problem.dim)
-            study = posterior_study(
-                problem,
-                {"sbi": sbi.log_prob},
-                truth,
-                n_events=NLE_EVENTS,
-                n_grid=25,
-                n_draws=100,
-                seed=k,
-            )
-            cred = study.posteriors["sbi"].credibility(truth)[0]
-            for a in cover:
-                cover[a].append(cred <= a)
-        out["coverage"]["sbi"] = {str(a): float(np.mean(v)) for a, v in cover.items()}
-        out["coverage"]["band_sbi"] = {str(a): binomial_band(coverage_toys, a) for a in cover}
     return out
 
 
