@@ -292,34 +292,6 @@ def test_fpga_estimator_page(fpga_server, chromium):
             time.sleep(0.25)
 
 
-def test_interpretability_feature_change_redraws(interpret_server, chromium):
-    """The example draws without console errors; another feature redraws the dependence plot."""
-    url, log = interpret_server
-    ready = ".precml-interpret table"
-    with _open_page(chromium, url, log, ready, "the interpretability summary") as page:
-        plot = page.locator(".precml-interpret-dependence .bk-Canvas").first
-        plot.wait_for(timeout=START_TIMEOUT_S * 1000)
-        time.sleep(1.0)  # let Bokeh finish its first paint
-        before = plot.screenshot()
-        select = page.locator(".bk-input-group", has_text="Dependence on").locator("select")
-        other = "x7"  # uninformative: never the feature that opens
-        select.first.select_option(other)
-
-        def shot() -> bytes | None:  # the pane swaps in a new Bokeh plot: it may detach
-            try:
-                return plot.screenshot(timeout=2_000)
-            except Exception:
-                return None
-
-        deadline = time.monotonic() + 15
-        while shot() in (before, None):
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"the dependence plot did not change for {other}; server log:\n{log_tail(log)}"
-                )
-            time.sleep(0.25)
-
-
 def _changes(locator, before: bytes, what: str, log: Path, timeout_s: float = 15.0) -> None:
     """Wait until ``locator``'s screenshot differs from ``before`` (the pane may swap in a new
     Bokeh plot: a detached element reads as no change yet)."""
@@ -333,6 +305,21 @@ def _changes(locator, before: bytes, what: str, log: Path, timeout_s: float = 15
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not change; server log:\n{log_tail(log)}")
         time.sleep(0.25)
+
+
+def test_interpretability_feature_change_redraws(interpret_server, chromium):
+    """The example draws without console errors; another feature redraws the dependence plot."""
+    url, log = interpret_server
+    ready = ".precml-interpret table"
+    with _open_page(chromium, url, log, ready, "the interpretability summary") as page:
+        plot = page.locator(".precml-interpret-dependence .bk-Canvas").first
+        plot.wait_for(timeout=START_TIMEOUT_S * 1000)
+        time.sleep(1.0)  # let Bokeh finish its first paint
+        before = plot.screenshot()
+        select = page.locator(".bk-input-group", has_text="Dependence on").locator("select")
+        other = "x7"  # uninformative: never the feature that opens
+        select.first.select_option(other)
+        _changes(plot, before, f"the dependence plot for {other}", log)
 
 
 def test_eft_luminosity_change_redraws(eft_server, chromium):
@@ -370,21 +357,7 @@ def test_eft_luminosity_change_redraws(eft_server, chromium):
         before = plot.screenshot()
         page.locator(".precml-eft-luminosity .noUi-handle").first.focus()
         page.keyboard.press("ArrowRight")  # 1.0 -> 1.5: every contour shrinks
-
-        def shot() -> bytes | None:  # the pane swaps in a new Bokeh plot: it may detach
-            try:
-                return plot.screenshot(timeout=2_000)
-            except Exception:
-                return None
-
-        deadline = time.monotonic() + 15
-        while shot() in (before, None):
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"the region plot did not change with the luminosity; server log:\n"
-                    f"{log_tail(log)}"
-                )
-            time.sleep(0.25)
+        _changes(plot, before, "the region plot after a luminosity step", log)
         summary = page.locator(".precml-eft ul").first
         before_text = summary.inner_text()
         page.get_by_role("button", name="Retrain").first.click()  # tiny models: seconds

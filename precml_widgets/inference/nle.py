@@ -31,6 +31,7 @@ __all__ = [
     "NeuralLikelihood",
     "build_flow",
     "flow_inputs",
+    "require_pairs",
     "require_smeared",
     "simulate_training_pairs",
     "train_nle",
@@ -69,6 +70,26 @@ def simulate_training_pairs(
     rng = np.random.default_rng(require_seed("seed", seed))
     theta = problem.lower + (problem.upper - problem.lower) * rng.random((n, problem.dim))
     return theta, simulate_one_each(problem.measurement, problem.full(theta), rng)
+
+
+def require_pairs(
+    problem: EFTProblem, theta: npt.ArrayLike, features: npt.ArrayLike
+) -> tuple[Array, Array]:
+    """Training pairs checked: free coefficients (n, dim) inside the box and events (n, 2) in
+    the measurement's support, row by row.
+
+    Raises:
+        InvalidInputError: for coefficients outside the box, events outside the support, or
+            different row counts.
+    """
+    x = require_events(problem.measurement, features)
+    free = np.atleast_2d(np.asarray(theta, dtype=np.float64))
+    problem.full(free)
+    if len(free) != len(x):
+        raise InvalidInputError(
+            f"theta and features must pair up row by row, got {len(free)} and {len(x)} rows."
+        )
+    return free, x
 
 
 def flow_inputs(
@@ -247,13 +268,7 @@ def train_nle(
     torch = require("torch", "inference", "neural likelihood estimation")
     require_smeared(problem, "train_nle")
     on = default_device(device)
-    x = require_events(problem.measurement, features)
-    free = np.atleast_2d(np.asarray(theta, dtype=np.float64))
-    problem.full(free)
-    if len(free) != len(x):
-        raise InvalidInputError(
-            f"theta and features must pair up row by row, got {len(free)} and {len(x)} rows."
-        )
+    free, x = require_pairs(problem, theta, features)
     members = require_int("n_members", n_members, low=1, high=64)
     n_epochs = require_int("epochs", epochs, low=1)
     batch = require_int("batch_size", batch_size, low=16)

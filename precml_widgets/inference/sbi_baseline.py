@@ -20,10 +20,9 @@ import numpy.typing as npt
 
 from precml_widgets._checks import require_int, require_seed
 from precml_widgets._optional import require
-from precml_widgets.errors import InvalidInputError
 from precml_widgets.inference.density import require_events
 from precml_widgets.inference.measurement import mass_frame
-from precml_widgets.inference.nle import flow_inputs, require_smeared
+from precml_widgets.inference.nle import flow_inputs, require_pairs, require_smeared
 from precml_widgets.inference.problem import EFTProblem
 
 __all__ = ["SbiLikelihood", "train_sbi_nle"]
@@ -113,13 +112,7 @@ def train_sbi_nle(
     sbi_inference = require("sbi.inference", "inference", "the sbi baseline")
     sbi_utils = require("sbi.utils", "inference", "the sbi baseline")
     require_smeared(problem, "train_sbi_nle")
-    x = require_events(problem.measurement, features)
-    free = np.atleast_2d(np.asarray(theta, dtype=np.float64))
-    problem.full(free)
-    if len(free) != len(x):
-        raise InvalidInputError(
-            f"theta and features must pair up row by row, got {len(free)} and {len(x)} rows."
-        )
+    free, x = require_pairs(problem, theta, features)
     torch.manual_seed(require_seed("seed", seed))
     frame = mass_frame(problem.measurement)
     inputs, _ = flow_inputs(problem, frame, x)
