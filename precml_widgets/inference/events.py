@@ -29,7 +29,7 @@ class EventSample:
     """Events of a :class:`Measurement`.
 
     Attributes:
-        mass: the observed dimuon mass, GeV, shape (n,): the energy itself without smearing.
+        mass: the observed dimuon mass, GeV, shape (n,); the energy itself without smearing.
         cos_theta: the observed cos theta of the mu-, inside the acceptance, shape (n,).
         energy: the true centre-of-mass energy of each event, GeV (generator truth).
         coefficients: the Wilson coefficients they were drawn at, shape (4,).
@@ -44,7 +44,7 @@ class EventSample:
 
     @property
     def features(self) -> Array:
-        """``(n, 2)``: columns m in GeV and cos theta."""
+        """The events as one array of shape (n, 2), with columns m in GeV and cos theta."""
         return np.column_stack([self.mass, self.cos_theta])
 
     def __len__(self) -> int:
@@ -134,7 +134,7 @@ def simulate_one_each(
     per-event density ``nu(x; C) / sum nu``.
 
     Returns:
-        Features (n, 2): m in GeV, cos theta.
+        The events, shape (n, 2), with columns m in GeV and cos theta.
     """
     c = require_coefficients("coefficients", coefficients)
     if c.ndim != 2:

@@ -50,7 +50,7 @@ __all__ = ["COS_THETA", "LUMINOSITY_STEPS", "NLE_LABEL", "SQRT_S_GEV", "EFTExplo
 Trainer = Callable[[], LearnedRatio]
 #: Energies of the ratio maps, GeV: the LEP-2 training energies' range [182.7, 206.6].
 SQRT_S_GEV = np.linspace(182.7, 206.6, 61)
-#: Cosines of the ratio maps: the measurement's acceptance |cos theta| <= 0.95.
+#: Cosines of the ratio maps: the measurement's acceptance ``|cos theta| <= 0.95``.
 COS_THETA = np.linspace(-0.95, 0.95, 39)
 #: The luminosity slider's steps (a common factor on every energy's luminosity).
 LUMINOSITY_STEPS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0)
