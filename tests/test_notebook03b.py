@@ -230,9 +230,8 @@ def test_quadratic_classifier_meets_the_targets(record):
     for label in ("quadratic", "plain"):
         assert abs(c[label]["area_ratio"] - 1.0) <= 0.10  # the 10 %
         assert c[label]["n_train"] == 4_800_000  # the shipped models, not a retrain
-        # the 95th percentile of the same errors: above the median by construction; large
-        # (|r_exact - 1| vanishes where the effect changes sign), recorded with its meaning
-        assert c[label]["median"] <= c[label]["p95"]
+    # the 95th percentile is large (|r_exact - 1| vanishes where the effect changes sign);
+    # it is recorded with its meaning
     assert "95th percentile" in record["p95_meaning"]
     assert c["quadratic"]["p95"] < c["plain"]["p95"]
 
@@ -261,7 +260,6 @@ def test_learned_posterior_against_the_exact_one(record):
     for exact, learned in zip(post["volumes_exact"], post["volumes_learned"], strict=True):
         assert abs(learned / exact - 1.0) <= 0.10
     # the printed share of the prior box covered by the exact 95 % region
-    assert post["prior_fraction_95"] == pytest.approx(post["volumes_exact"][1] / 4.0, rel=1e-12)
     assert 0.3 < post["prior_fraction_95"] < 0.8  # "a large part": the data are weak at N = 250
 
 
